@@ -1,0 +1,59 @@
+# Model Registry Operator — developer entry points.
+#
+#   make run     start a local control plane + S3 server and run the operator
+#   make test    the whole suite (unit + integration), as CI runs it
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: all run test unit integration lint crds check-crds tools venv bench e2e-kind clean
+
+all: lint test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# etcd, kube-apiserver, kube-controller-manager, kubectl and versitygw,
+# built from the Go module proxy into ~/.cache/modelregistry (once).
+tools:
+	hack/build-tools.sh
+
+# CLUSTER=kubeconfig uses the cluster in KUBECONFIG instead of a local control plane.
+run: $(STAMP) tools
+	$(BIN)/modelregistry dev $(if $(filter kubeconfig,$(CLUSTER)),--use-kubeconfig,)
+
+test: $(STAMP) tools
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(STAMP) tools
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/modelregistry crds --check --output-dir crds --output-dir charts/modelregistry/crds
+
+crds: $(STAMP)
+	$(BIN)/modelregistry crds --output-dir crds --output-dir charts/modelregistry/crds
+
+bench: $(STAMP) tools
+	$(BIN)/python bench/verify_throughput.py
+
+# On machines with Docker: the same suite against a kind cluster.
+e2e-kind: $(STAMP)
+	hack/e2e-kind.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

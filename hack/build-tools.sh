@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Build the real parts the tests and `make run` start: etcd, kube-apiserver,
+# kube-controller-manager, kubectl (same version as the server) and versitygw.
+# Everything is built from the Go module proxy and cached outside the repo,
+# keyed by version, so later runs reuse it. Prints nothing when the cache is
+# warm.
+#
+# Usage: hack/build-tools.sh [etcd|kubernetes|versitygw ...]   (default: all)
+set -euo pipefail
+
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.35.4}"
+VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.8.0}"
+CACHE_ROOT="${MODELREGISTRY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelregistry}"
+
+export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
+
+log() { printf 'build-tools: %s\n' "$*" >&2; }
+
+# A fresh throw-away module to build one tool in.
+new_module() {
+  local dir="$1"
+  rm -rf "$dir" && mkdir -p "$dir"
+  (cd "$dir" && go mod init "build.local/$(basename "$dir")" >/dev/null 2>&1)
+}
+
+build_etcd() {
+  local out="$CACHE_ROOT/etcd-$ETCD_VERSION"
+  [[ -x "$out/etcd" ]] && return 0
+  log "building etcd $ETCD_VERSION into $out"
+  local work="$CACHE_ROOT/.work/etcd-$ETCD_VERSION"
+  new_module "$work"
+  (
+    cd "$work"
+    go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+    go build -trimpath -o "$work/etcd" go.etcd.io/etcd/server/v3
+  )
+  mkdir -p "$out" && mv "$work/etcd" "$out/etcd" && rm -rf "$work"
+}
+
+build_kubernetes() {
+  local out="$CACHE_ROOT/kubernetes-$KUBERNETES_VERSION"
+  if [[ -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kubectl" ]]; then
+    return 0
+  fi
+  log "building kube-apiserver, kube-controller-manager, kubectl $KUBERNETES_VERSION into $out"
+  local work="$CACHE_ROOT/.work/kubernetes-$KUBERNETES_VERSION"
+  new_module "$work"
+  local staging_version="v0.${KUBERNETES_VERSION#v1.}"
+  (
+    cd "$work"
+    # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces
+    # them with ./staging/...; point each at its published release instead.
+    # The list comes from that version's own go.mod.
+    local gomod
+    gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" \
+      | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+    [[ -f "$gomod" ]] || { log "cannot read go.mod of k8s.io/kubernetes@$KUBERNETES_VERSION"; exit 1; }
+    local staged
+    staged=$(sed -n 's#^[[:space:]]*\(k8s\.io/[^[:space:]]*\) => \./staging/.*#\1#p' "$gomod" | sort -u)
+    [[ -n "$staged" ]] || { log "no staging replacements found in $gomod"; exit 1; }
+    local module
+    for module in $staged; do
+      go mod edit -replace "$module=$module@$staging_version"
+    done
+    go mod edit -require "k8s.io/kubernetes@$KUBERNETES_VERSION"
+    go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" \
+      "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBERNETES_VERSION" \
+      "k8s.io/kubernetes/cmd/kubectl@$KUBERNETES_VERSION"
+    local minor="${KUBERNETES_VERSION#v1.}"
+    minor="${minor%%.*}"
+    local ldflags="-s -w"
+    local pkg
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+      ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+    done
+    local cmd
+    for cmd in kube-apiserver kube-controller-manager kubectl; do
+      go build -trimpath -ldflags "$ldflags" -o "$work/$cmd" "k8s.io/kubernetes/cmd/$cmd"
+    done
+  )
+  mkdir -p "$out"
+  mv "$work/kube-apiserver" "$work/kube-controller-manager" "$work/kubectl" "$out/"
+  rm -rf "$work"
+}
+
+build_versitygw() {
+  local out="$CACHE_ROOT/versitygw-$VERSITYGW_VERSION"
+  [[ -x "$out/versitygw" ]] && return 0
+  log "building versitygw $VERSITYGW_VERSION into $out"
+  local work="$CACHE_ROOT/.work/versitygw-$VERSITYGW_VERSION"
+  new_module "$work"
+  (
+    cd "$work"
+    go get -tool "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+    go build -trimpath -ldflags "-s -w" -o "$work/versitygw" github.com/versity/versitygw/cmd/versitygw
+  )
+  mkdir -p "$out" && mv "$work/versitygw" "$out/versitygw" && rm -rf "$work"
+}
+
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kubernetes versitygw)
+for target in "${targets[@]}"; do
+  case "$target" in
+    etcd) build_etcd ;;
+    kubernetes) build_kubernetes ;;
+    versitygw) build_versitygw ;;
+    *) log "unknown tool '$target' (expected etcd, kubernetes or versitygw)"; exit 2 ;;
+  esac
+done

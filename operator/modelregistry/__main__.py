@@ -1,0 +1,5 @@
+import sys
+
+from modelregistry.cli import main
+
+sys.exit(main())

@@ -1,0 +1,119 @@
+"""The Model kind: a named model, its policy, and the summary of its versions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from modelregistry.api.meta import (
+    DNS_LABEL_PATTERN,
+    ApiModel,
+    Condition,
+    LongText,
+    ShortText,
+)
+from modelregistry.api.modelversion import Stage, Validation
+
+
+class ApprovalPolicy(ApiModel):
+    """Who must approve a promotion."""
+
+    required_for: list[Stage] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Stages that need an approval before they are granted, e.g. [Production].",
+    )
+    approvers: list[ShortText] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Groups or users allowed to approve.",
+    )
+
+
+class ModelPolicy(ApiModel):
+    """Rules the operator enforces for every version of the model."""
+
+    version_limit: int | None = Field(
+        default=None, ge=1, le=100000, description="Maximum number of versions kept."
+    )
+    stages: list[Stage] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Stages versions may be promoted to (default: all).",
+    )
+    production_exclusive: bool | None = Field(
+        default=None,
+        description="When true (the default), promoting a version to Production archives the "
+        "previous Production version.",
+    )
+    approval: ApprovalPolicy | None = Field(default=None, description="Approval rules.")
+    archived_retention_days: int | None = Field(
+        default=None, ge=0, le=36500, description="Days an archived version is kept."
+    )
+
+
+class ModelSpec(ApiModel):
+    """Desired state of a Model."""
+
+    description: LongText | None = Field(default=None, description="What the model is for.")
+    owner: ShortText | None = Field(default=None, description="Owning team or person.")
+    task: ShortText | None = Field(
+        default=None, description="ML task, e.g. classification, regression, text-generation."
+    )
+    tags: list[ShortText] = Field(default_factory=list, max_length=64, description="Free tags.")
+    policy: ModelPolicy | None = Field(default=None, description="Lifecycle rules.")
+    default_validation: Validation | None = Field(
+        default=None, description="Validation for versions that declare none."
+    )
+    aliases: dict[str, int] | None = Field(
+        default=None,
+        max_length=64,
+        description="Named pointers to versions, e.g. champion: 3.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self.all(k, k.matches('{DNS_LABEL_PATTERN}'))",
+                    "message": (
+                        "alias names must be RFC 1123 labels (lowercase letters, digits, '-')"
+                    ),
+                }
+            ]
+        },
+    )
+
+
+class VersionCounts(ApiModel):
+    """How many versions the model has, in total and by state."""
+
+    total: int = Field(default=0, ge=0, description="All versions.")
+    ready: int = Field(default=0, ge=0, description="Versions that are Ready.")
+    stalled: int = Field(default=0, ge=0, description="Versions that need a person.")
+
+
+class ModelStatus(ApiModel):
+    """Observed state of a Model: written only by the operator."""
+
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation the status was last computed for."
+    )
+    latest_version: int | None = Field(
+        default=None, description="Highest version number among this model's versions."
+    )
+    latest_ready_version: int | None = Field(
+        default=None, description="Highest version number that is Ready."
+    )
+    counts: VersionCounts | None = Field(default=None, description="Version counts.")
+    stages: dict[str, int] | None = Field(
+        default=None, description="Which version holds each granted stage."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, max_length=32, description="Ready and friends."
+    )
+    kopf: dict[str, object] | None = Field(
+        default=None,
+        description="The operator framework's own bookkeeping (retries); not for consumers.",
+    )
+
+
+AliasName = Literal["champion", "challenger"]

@@ -1,0 +1,394 @@
+"""The ModelVersion kind: one immutable, verified artifact of a Model."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, JsonValue
+
+from modelregistry.api.meta import (
+    DNS_LABEL_PATTERN,
+    DNS_SUBDOMAIN_PATTERN,
+    ApiModel,
+    Condition,
+    Digest,
+    LocalObjectReference,
+    LongText,
+    ShortText,
+)
+
+# s3://bucket/key, or s3://bucket/prefix/ for a directory of files.
+S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$"
+
+Stage = Literal["None", "Staging", "Production", "Archived"]
+ArtifactFormat = Literal[
+    "mlflow",
+    "onnx",
+    "pickle",
+    "joblib",
+    "safetensors",
+    "pytorch",
+    "tensorflow-savedmodel",
+    "keras",
+    "gguf",
+    "xgboost",
+    "lightgbm",
+    "other",
+]
+
+# Fields the API server keeps unchanged after creation. The spec-level rules
+# below handle optional fields (adding or removing one is a change too).
+IMMUTABLE_SPEC_FIELDS = ("modelRef", "version", "artifact", "lineage", "metrics")
+
+
+def _immutable_rule(field: str) -> JsonValue:
+    return {
+        "rule": (
+            f"has(oldSelf.{field}) ? (has(self.{field}) && self.{field} == oldSelf.{field})"
+            f" : !has(self.{field})"
+        ),
+        "message": (f"spec.{field} is immutable after creation; create a new ModelVersion instead"),
+        "fieldPath": f".{field}",
+        "reason": "FieldValueForbidden",
+    }
+
+
+class StorageSettings(ApiModel):
+    """How to reach the object store. Every field is optional: the operator's defaults apply."""
+
+    endpoint: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://[^\s/]+(/.*)?$",
+        description=(
+            "S3 endpoint URL, e.g. https://s3.eu-west-1.amazonaws.com or "
+            "http://minio.storage:9000. Default: the operator's configured endpoint, "
+            "else AWS S3."
+        ),
+    )
+    region: str | None = Field(
+        default=None, max_length=64, description="Region to sign requests for (e.g. us-east-1)."
+    )
+    addressing_style: Literal["auto", "path", "virtual"] | None = Field(
+        default=None,
+        description="Bucket addressing: path (http://host/bucket/key), virtual or auto.",
+    )
+    secret_ref: LocalObjectReference | None = Field(
+        default=None,
+        description=(
+            "Secret in this namespace with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(and optionally AWS_SESSION_TOKEN). Without it the operator uses its own AWS "
+            "credential chain (environment, web identity, instance profile)."
+        ),
+    )
+
+
+class Artifact(ApiModel):
+    """Where the model's bytes are, and what they must hash to."""
+
+    uri: str = Field(
+        max_length=2048,
+        pattern=S3_URI_PATTERN,
+        description=(
+            "Location of the artifact: s3://bucket/key for one object, or "
+            "s3://bucket/prefix/ (ending in '/') for every object under a prefix, "
+            "such as an MLflow model directory."
+        ),
+    )
+    digest: Digest | None = Field(
+        default=None,
+        description=(
+            "Expected digest, sha256:<64 hex>. For one object, the SHA-256 of its bytes; for a "
+            "prefix, the manifest digest (docs/digest.md). Compute it with "
+            "`modelregistry digest PATH`. When omitted, the first verified digest is pinned "
+            "in status.artifact.digest and later checks compare against it."
+        ),
+    )
+    format: ArtifactFormat | None = Field(
+        default=None, description="Serialization format of the model, e.g. onnx or safetensors."
+    )
+    storage: StorageSettings | None = Field(
+        default=None, description="Endpoint, region and credentials of the object store."
+    )
+
+
+class DatasetReference(ApiModel):
+    """A dataset the model was trained or evaluated on."""
+
+    name: ShortText = Field(description="Dataset name.")
+    version: ShortText | None = Field(default=None, description="Dataset version or snapshot.")
+    uri: str | None = Field(default=None, max_length=2048, description="Where the data lives.")
+    digest: Digest | None = Field(default=None, description="Digest of the dataset contents.")
+    role: Literal["training", "validation", "test", "evaluation", "other"] | None = Field(
+        default=None, description="What the dataset was used for."
+    )
+
+
+class CodeReference(ApiModel):
+    """The source code that produced the model."""
+
+    repository: str = Field(max_length=2048, description="Repository URL.")
+    commit: str = Field(
+        max_length=64,
+        pattern=r"^[0-9a-f]{7,64}$",
+        description="Full or abbreviated commit hash (hex).",
+    )
+    path: str | None = Field(
+        default=None, max_length=1024, description="Path of the training entry point."
+    )
+
+
+class TrainingRun(ApiModel):
+    """The run (experiment tracker, pipeline, job) that trained the model."""
+
+    id: ShortText = Field(description="Run identifier.")
+    uri: str | None = Field(default=None, max_length=2048, description="Link to the run.")
+    system: ShortText | None = Field(
+        default=None, description="Tracker or orchestrator, e.g. mlflow, kubeflow, airflow."
+    )
+
+
+class Environment(ApiModel):
+    """The software environment the model was trained in."""
+
+    image: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Container image, preferably pinned by digest (repo@sha256:...).",
+    )
+    dependencies: list[ShortText] = Field(
+        default_factory=list,
+        max_length=512,
+        description="Pinned packages, e.g. torch==2.5.1.",
+    )
+
+
+class ParentVersion(ApiModel):
+    """A version this one was derived from (fine-tuned, distilled, ...)."""
+
+    model: str = Field(
+        pattern=DNS_SUBDOMAIN_PATTERN, max_length=253, description="Name of the parent Model."
+    )
+    version: int = Field(ge=1, description="Version number of the parent.")
+
+
+class Lineage(ApiModel):
+    """Where the model came from: data, code, run, environment and parents."""
+
+    datasets: list[DatasetReference] = Field(
+        default_factory=list, max_length=64, description="Datasets used."
+    )
+    code: CodeReference | None = Field(default=None, description="Source code and commit.")
+    training_run: TrainingRun | None = Field(default=None, description="The training run.")
+    environment: Environment | None = Field(default=None, description="Training environment.")
+    parents: list[ParentVersion] = Field(
+        default_factory=list, max_length=16, description="Versions this one derives from."
+    )
+
+
+class TensorSpec(ApiModel):
+    """One named input or output of the model."""
+
+    name: ShortText = Field(description="Input or output name.")
+    dtype: ShortText = Field(description="Element type, e.g. float32, int64, string.")
+    shape: list[int] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Dimensions; -1 marks a variable dimension (e.g. the batch).",
+    )
+
+
+class Signature(ApiModel):
+    """The model's input and output schema."""
+
+    inputs: list[TensorSpec] = Field(default_factory=list, max_length=256, description="Inputs.")
+    outputs: list[TensorSpec] = Field(default_factory=list, max_length=256, description="Outputs.")
+
+
+class FeatureRetrieval(ApiModel):
+    """How a serving system fetches the model's features (e.g. from a Feast feature store)."""
+
+    feature_store: ShortText | None = Field(
+        default=None, description="Feature store or project name."
+    )
+    feature_service: ShortText | None = Field(
+        default=None, description="Named feature service or view that serves the features."
+    )
+    entity_keys: list[ShortText] = Field(
+        default_factory=list, max_length=32, description="Entity join keys."
+    )
+    features: list[ShortText] = Field(
+        default_factory=list, max_length=1024, description="Feature references (view:feature)."
+    )
+
+
+class ModelCard(ApiModel):
+    """Documentation for the people who decide whether and how to use the model."""
+
+    summary: LongText | None = Field(default=None, description="What the model does.")
+    intended_use: LongText | None = Field(default=None, description="Intended uses and users.")
+    limitations: LongText | None = Field(default=None, description="Known limitations.")
+    ethical_considerations: LongText | None = Field(
+        default=None, description="Risks, fairness and privacy considerations."
+    )
+    evaluation: LongText | None = Field(
+        default=None, description="How the model was evaluated, and on what."
+    )
+
+
+class Component(ApiModel):
+    """One part of a multi-part model (e.g. tokenizer, encoder, adapter)."""
+
+    name: str = Field(
+        pattern=DNS_LABEL_PATTERN,
+        max_length=63,
+        description="Component name (an RFC 1123 label), unique within the version.",
+    )
+    artifact: Artifact = Field(description="Where the component's bytes are.")
+
+
+class ValidationCheck(ApiModel):
+    """One validation check: a container whose exit code is the verdict."""
+
+    name: str = Field(
+        pattern=DNS_LABEL_PATTERN,
+        max_length=63,
+        description="Check name (an RFC 1123 label); also the container name.",
+    )
+    image: str = Field(max_length=1024, description="Container image that runs the check.")
+    command: list[LongText] = Field(
+        default_factory=list, max_length=64, description="Entrypoint override."
+    )
+    args: list[LongText] = Field(default_factory=list, max_length=256, description="Arguments.")
+
+
+class Validation(ApiModel):
+    """Checks to run against the verified artifact before the version may be promoted."""
+
+    checks: list[ValidationCheck] = Field(
+        default_factory=list, max_length=16, description="Checks, run as containers of one Pod."
+    )
+    deadline_seconds: int | None = Field(
+        default=None, ge=1, le=86400, description="Time limit for all checks together."
+    )
+
+
+class ModelVersionSpec(ApiModel):
+    """Desired state of a ModelVersion: written by people and pipelines, never by the operator."""
+
+    model_config = ConfigDict(
+        **ApiModel.model_config,
+        json_schema_extra={
+            "x-kubernetes-validations": [_immutable_rule(f) for f in IMMUTABLE_SPEC_FIELDS]
+            + [
+                {
+                    "rule": (
+                        "self.components.all(c, self.components.exists_one(d, d.name == c.name))"
+                    ),
+                    "message": "spec.components names must be unique",
+                    "fieldPath": ".components",
+                }
+            ]
+        },
+    )
+
+    model_ref: LocalObjectReference = Field(
+        description="The Model (in this namespace) this is a version of. Immutable."
+    )
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000_000,
+        description=(
+            "Version number, unique within the Model. When omitted, the operator assigns the "
+            "next free number and records it in status.version. Immutable."
+        ),
+    )
+    description: LongText | None = Field(default=None, description="Free text for people.")
+    artifact: Artifact = Field(description="The model's bytes. Immutable.")
+    lineage: Lineage | None = Field(
+        default=None, description="Data, code, run and environment that produced it. Immutable."
+    )
+    metrics: dict[str, float] | None = Field(
+        default=None,
+        max_length=256,
+        description="Evaluation metrics, name to value (e.g. accuracy: 0.94). Immutable.",
+    )
+    hyperparameters: dict[str, ShortText] | None = Field(
+        default=None, max_length=256, description="Training hyperparameters, name to value."
+    )
+    signature: Signature | None = Field(default=None, description="Input and output schema.")
+    feature_retrieval: FeatureRetrieval | None = Field(
+        default=None, description="How serving fetches the model's features."
+    )
+    model_card: ModelCard | None = Field(default=None, description="Documentation for people.")
+    components: list[Component] = Field(
+        default_factory=list, max_length=32, description="Parts of a multi-part model."
+    )
+    validation: Validation | None = Field(
+        default=None,
+        description="Checks to run; when omitted, the Model's default validation applies.",
+    )
+    stage: Stage = Field(
+        default="None",
+        description=(
+            "Desired stage: None, Staging, Production or Archived. The stage granted after the "
+            "gates pass is status.stage."
+        ),
+    )
+
+
+class VerifiedFile(ApiModel):
+    """One file of a verified prefix."""
+
+    path: str = Field(max_length=4096, description="Path relative to the prefix.")
+    digest: Digest = Field(description="SHA-256 of the file's bytes.")
+    size: int = Field(ge=0, description="Size in bytes.")
+    version_id: str | None = Field(
+        default=None, max_length=1024, description="Object versionId, where versioned."
+    )
+
+
+class VerifiedArtifact(ApiModel):
+    """What the operator verified: consumers fetch exactly these bytes."""
+
+    uri: str = Field(max_length=2048, description="The artifact URI that was verified.")
+    digest: Digest = Field(description="The verified digest.")
+    size: int = Field(ge=0, description="Total size in bytes.")
+    file_count: int = Field(ge=1, description="Number of objects (1 for a single object).")
+    files: list[VerifiedFile] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Files of a prefix artifact (at most 1000 listed; all are in the digest).",
+    )
+    version_id: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="versionId of a single-object artifact in a versioned bucket.",
+    )
+    verified_at: str = Field(max_length=64, description="When the bytes were last hashed.")
+
+
+class ModelVersionStatus(ApiModel):
+    """Observed state of a ModelVersion: written only by the operator."""
+
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation the status was last computed for."
+    )
+    version: int | None = Field(
+        default=None, description="The version number: spec.version, or the one assigned."
+    )
+    stage: Stage | None = Field(default=None, description="The stage granted by the operator.")
+    artifact: VerifiedArtifact | None = Field(default=None, description="The verified artifact.")
+    artifact_checked_at: str | None = Field(
+        default=None,
+        max_length=64,
+        description="When the operator last hashed, or tried to hash, the artifact.",
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, max_length=32, description="Ready, Reconciling, Stalled, ..."
+    )
+    kopf: dict[str, Any] | None = Field(
+        default=None,
+        description="The operator framework's own bookkeeping (retries); not for consumers.",
+    )

@@ -1,0 +1,108 @@
+"""Command line: `modelregistry digest|run|crds|dev`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from modelregistry import crdgen
+from modelregistry.digest import InvalidArtifactPathError, digest_local_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="modelregistry", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    digest = commands.add_parser(
+        "digest",
+        help="print the digest of a local file or directory, as the operator computes it",
+    )
+    digest.add_argument("path", type=Path, help="a model file, or a directory (prefix artifact)")
+    digest.add_argument("--json", action="store_true", help="print the digest and its files")
+
+    upload = commands.add_parser(
+        "upload", help="upload a local file or directory to S3 and print its digest"
+    )
+    upload.add_argument("path", type=Path)
+    upload.add_argument("uri", help="s3://bucket/key for a file, s3://bucket/prefix/ for a dir")
+
+    run = commands.add_parser("run", help="run the operator against the cluster in KUBECONFIG")
+    run.add_argument("--namespace", action="append", help="watch only this namespace (repeatable)")
+    run.add_argument("--verbose", action="store_true")
+
+    crds = commands.add_parser("crds", help="write the CRD manifests rendered from the API types")
+    crds.add_argument("--output-dir", type=Path, action="append", default=None)
+    crds.add_argument(
+        "--check", action="store_true", help="fail if the files differ from the API types"
+    )
+
+    dev = commands.add_parser(
+        "dev",
+        help="start a local control plane and S3 server, install the CRDs and run the operator",
+    )
+    dev.add_argument(
+        "--use-kubeconfig",
+        action="store_true",
+        help="use the cluster in KUBECONFIG instead of starting a local control plane",
+    )
+    dev.add_argument("--workdir", type=Path, help="keep state here (default: a temporary dir)")
+
+    args = parser.parse_args(argv)
+    if args.command == "digest":
+        return _digest(args.path, as_json=args.json)
+    if args.command == "upload":
+        from modelregistry.upload import upload_artifact
+
+        try:
+            print(upload_artifact(args.path, args.uri).digest)
+        except (ValueError, FileNotFoundError) as error:
+            print(f"modelregistry upload: {error}", file=sys.stderr)
+            return 2
+        return 0
+    if args.command == "run":
+        from modelregistry.runner import run_operator
+
+        return run_operator(namespaces=args.namespace, verbose=args.verbose)
+    if args.command == "crds":
+        return _crds(args.output_dir or [Path("crds")], check=args.check)
+    from modelregistry.devenv import run_dev_environment
+
+    return run_dev_environment(use_kubeconfig=args.use_kubeconfig, workdir=args.workdir)
+
+
+def _digest(path: Path, *, as_json: bool) -> int:
+    try:
+        result = digest_local_path(path)
+    except (FileNotFoundError, InvalidArtifactPathError, ValueError) as error:
+        print(f"modelregistry digest: {error}", file=sys.stderr)
+        return 2
+    if as_json:
+        files = [{"path": f.path, "digest": f.digest, "size": f.size} for f in result.files]
+        print(json.dumps({"digest": result.digest, "size": result.size, "files": files}, indent=2))
+    else:
+        print(result.digest)
+    return 0
+
+
+def _crds(directories: list[Path], *, check: bool) -> int:
+    stale = []
+    for directory in directories:
+        for kind in crdgen.KINDS:
+            target = directory / crdgen.crd_filename(kind)
+            text = crdgen.render(kind)
+            if check:
+                if not target.exists() or target.read_text() != text:
+                    stale.append(str(target))
+            else:
+                directory.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+    if stale:
+        print(f"stale CRD manifests (run `make crds`): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

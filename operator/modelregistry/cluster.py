@@ -1,0 +1,110 @@
+"""Kubernetes reads and status writes, behind one small async interface.
+
+The kubernetes client blocks, so each call runs in a worker thread. The
+operator never writes a spec: only the status subresource of its kinds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any, cast
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from modelregistry.api.meta import GROUP, VERSION
+from modelregistry.errors import CredentialsError
+from modelregistry.storage import Credentials
+
+MODELS = "models"
+MODELVERSIONS = "modelversions"
+
+Body = dict[str, Any]
+
+
+class Cluster:
+    """The operator's door to the API server."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._custom = kubernetes.client.CustomObjectsApi(api_client)
+        self._core = kubernetes.client.CoreV1Api(api_client)
+
+    @classmethod
+    def connect(cls) -> Cluster:
+        """In a Pod, use its service account; elsewhere, KUBECONFIG."""
+        try:
+            kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+        return cls(kubernetes.client.ApiClient())
+
+    async def get_model(self, namespace: str, name: str) -> Body | None:
+        try:
+            body = await asyncio.to_thread(
+                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, MODELS, name
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return cast(Body, body)
+
+    async def list_versions(self, namespace: str, model: str) -> list[Body]:
+        """Every ModelVersion of `model`, read fresh from the API server."""
+        listing = await asyncio.to_thread(
+            self._custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            MODELVERSIONS,
+            field_selector=f"spec.modelRef.name={model}",
+        )
+        return cast(list[Body], cast(Body, listing).get("items", []))
+
+    async def patch_status(self, plural: str, namespace: str, name: str, status: Body) -> None:
+        try:
+            await asyncio.to_thread(
+                self._custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                {"status": status},
+            )
+        except ApiException as error:
+            if error.status != 404:  # deleted meanwhile: nothing to record
+                raise
+
+    async def read_credentials(self, namespace: str, secret_name: str) -> Credentials:
+        field = "spec.artifact.storage.secretRef.name"
+        try:
+            secret = await asyncio.to_thread(
+                self._core.read_namespaced_secret, secret_name, namespace
+            )
+        except ApiException as error:
+            if error.status == 404:
+                raise CredentialsError(
+                    f"Secret {secret_name!r} ({field}) does not exist in namespace "
+                    f"{namespace!r}. Create it with keys AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY."
+                ) from None
+            if error.status == 403:
+                raise CredentialsError(
+                    f"The operator may not read Secret {secret_name!r} ({field}) in namespace "
+                    f"{namespace!r}: grant it get on secrets there."
+                ) from None
+            raise
+        data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+        missing = [k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not data.get(k)]
+        if missing:
+            raise CredentialsError(
+                f"Secret {secret_name!r} ({field}) lacks {' and '.join(missing)}. Add "
+                "the missing keys."
+            )
+        return Credentials(
+            access_key_id=data["AWS_ACCESS_KEY_ID"],
+            secret_access_key=data["AWS_SECRET_ACCESS_KEY"],
+            session_token=data.get("AWS_SESSION_TOKEN") or None,
+        )

@@ -1,0 +1,410 @@
+"""Pure decisions: from what was observed to the status to write.
+
+Nothing here does I/O. The reconciler gathers observations (the object, its
+Model, its siblings, the outcome of hashing), calls these functions, and
+then writes what they return. Each function is tested with exact condition
+lists in tests/unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from modelregistry import conditions as cond
+from modelregistry.api.meta import Condition
+from modelregistry.api.model import ModelStatus, VersionCounts
+from modelregistry.api.modelversion import (
+    ModelVersionSpec,
+    ModelVersionStatus,
+    VerifiedArtifact,
+    VerifiedFile,
+)
+from modelregistry.conditions import DesiredCondition, Reason
+from modelregistry.digest import ArtifactDigest
+
+# A prefix may hold more files than fit in an object; all are in the digest.
+MAX_LISTED_FILES = 1000
+
+
+# --- version numbers --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A ModelVersion's claim on a version number of its Model."""
+
+    name: str
+    uid: str
+    created: str  # creationTimestamp, RFC 3339: sorts in time order
+    version: int | None  # spec.version, else status.version
+
+    @property
+    def seniority(self) -> tuple[str, str]:
+        return (self.created, self.name)
+
+
+@dataclass(frozen=True)
+class VersionDecision:
+    version: int
+    holder: str | None = None  # name of the ModelVersion that holds `version`, if not us
+    assigned: bool = False  # True when the number was newly assigned on this pass
+
+
+def decide_version(own: Claim, siblings: Sequence[Claim]) -> VersionDecision:
+    """Keep the claimed number, or assign the next free one.
+
+    Among several claims on one number the oldest object holds it (ties by
+    name), so the decision is the same whichever object is reconciled first.
+    """
+    others = [s for s in siblings if s.uid != own.uid]
+    if own.version is None:
+        highest = max((s.version for s in others if s.version is not None), default=0)
+        return VersionDecision(version=highest + 1, assigned=True)
+    senior = sorted(
+        (s for s in others if s.version == own.version and s.seniority < own.seniority),
+        key=lambda s: s.seniority,
+    )
+    return VersionDecision(version=own.version, holder=senior[0].name if senior else None)
+
+
+# --- verification -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerificationFailure:
+    """Why hashing did not produce a digest."""
+
+    reason: str
+    message: str
+    transient: bool  # True: retry with backoff; False: a person must act
+
+
+Outcome = ArtifactDigest | VerificationFailure
+
+
+def expected_digest(spec: ModelVersionSpec, status: ModelVersionStatus) -> str | None:
+    """The digest the bytes must have: the spec's, else the one pinned on first verification."""
+    if spec.artifact.digest:
+        return spec.artifact.digest
+    if status.artifact is not None and status.artifact.uri == spec.artifact.uri:
+        return status.artifact.digest
+    return None
+
+
+def is_verified(spec: ModelVersionSpec, status: ModelVersionStatus) -> bool:
+    """Whether the current status already proves the spec's artifact."""
+    return (
+        cond.is_true(status.conditions, cond.ARTIFACT_VERIFIED)
+        and status.artifact is not None
+        and status.artifact.uri == spec.artifact.uri
+        and status.artifact.digest == expected_digest(spec, status)
+    )
+
+
+def reverification_due(status: ModelVersionStatus, now: datetime, interval: timedelta) -> bool:
+    """Whether the periodic check should hash the bytes again.
+
+    This holds for failed checks too, so a stalled version is looked at again
+    once per interval rather than on every periodic pass.
+    """
+    if status.artifact_checked_at is None:
+        return True
+    return now - cond.parse_time(status.artifact_checked_at) >= interval
+
+
+def judge(
+    spec: ModelVersionSpec, status: ModelVersionStatus, observed: ArtifactDigest
+) -> VerificationFailure | None:
+    """Compare hashed bytes to the expected digest; None means they match."""
+    expected = expected_digest(spec, status)
+    if expected is None or observed.digest == expected:
+        return None
+    pinned = status.artifact
+    if pinned is not None and pinned.uri == spec.artifact.uri and pinned.digest == expected:
+        versions = ""
+        if pinned.version_id and observed.version_id and pinned.version_id != observed.version_id:
+            versions = f" (versionId {pinned.version_id} -> {observed.version_id})"
+        return VerificationFailure(
+            reason=Reason.ARTIFACT_CHANGED,
+            message=(
+                f"{spec.artifact.uri} changed after it was verified: it was {expected}, it is "
+                f"now {observed.digest}{versions}. Restore the verified bytes, or register the "
+                "new bytes as a new ModelVersion."
+            ),
+            transient=False,
+        )
+    return VerificationFailure(
+        reason=Reason.DIGEST_MISMATCH,
+        message=(
+            f"{spec.artifact.uri} hashes to {observed.digest}, but spec.artifact.digest is "
+            f"{expected}. spec.artifact.digest is immutable: upload the expected bytes (checked "
+            "again periodically), or create a new ModelVersion with the right digest "
+            "(`modelregistry digest PATH` computes it)."
+        ),
+        transient=False,
+    )
+
+
+def verified_record(uri: str, observed: ArtifactDigest, now: datetime) -> VerifiedArtifact:
+    files = (
+        [
+            VerifiedFile(path=f.path, digest=f.digest, size=f.size, version_id=f.version_id)
+            for f in observed.files[:MAX_LISTED_FILES]
+        ]
+        if observed.is_prefix
+        else []
+    )
+    return VerifiedArtifact(
+        uri=uri,
+        digest=observed.digest,
+        size=observed.size,
+        file_count=len(observed.files),
+        files=files,
+        version_id=observed.version_id,
+        verified_at=cond.format_time(now),
+    )
+
+
+# --- status -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to write, what to announce, and whether to retry soon."""
+
+    status: ModelVersionStatus
+    events: tuple[Event, ...] = ()
+    retry: bool = False
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Everything observed on one pass over a ModelVersion."""
+
+    spec: ModelVersionSpec
+    status: ModelVersionStatus
+    generation: int
+    now: datetime
+    model_found: bool = True
+    version: VersionDecision | None = None
+    verifying: bool = False  # hashing is about to start
+    outcome: Outcome | None = None  # None: nothing hashed on this pass
+    namespace: str = ""
+    extra_events: tuple[Event, ...] = field(default=())
+
+
+def decide(situation: Situation) -> Decision:
+    """The status, events and retry wish for one pass."""
+    s = situation
+    old = s.status
+    artifact = old.artifact
+    model = s.spec.model_ref.name
+    verified = _artifact_condition(old)
+    summary: list[DesiredCondition]
+    retry = False
+
+    if not s.model_found:
+        message = (
+            f"Model {model!r} does not exist in namespace {s.namespace!r}. Create it (or fix "
+            "spec.modelRef.name); this version waits for it."
+        )
+        summary = [
+            DesiredCondition(cond.READY, "False", Reason.MODEL_NOT_FOUND, message),
+            DesiredCondition(cond.RECONCILING, "True", Reason.MODEL_NOT_FOUND, message),
+        ]
+        retry = True
+    elif s.version is not None and s.version.holder is not None:
+        message = (
+            f"Version {s.version.version} of Model {model!r} is already held by ModelVersion "
+            f"{s.version.holder!r}. Versions are immutable: delete this ModelVersion and create "
+            "one with another spec.version, or omit spec.version to get the next free number."
+        )
+        summary = [
+            DesiredCondition(cond.READY, "False", Reason.DUPLICATE_VERSION, message),
+            DesiredCondition(cond.STALLED, "True", Reason.DUPLICATE_VERSION, message),
+        ]
+    elif s.verifying:
+        message = f"Hashing {s.spec.artifact.uri}."
+        summary = [
+            DesiredCondition(cond.READY, "Unknown", Reason.VERIFYING, message),
+            DesiredCondition(cond.RECONCILING, "True", Reason.VERIFYING, message),
+        ]
+    else:
+        if isinstance(s.outcome, ArtifactDigest):
+            failure = judge(s.spec, old, s.outcome)
+            if failure is None:
+                artifact = verified_record(s.spec.artifact.uri, s.outcome, s.now)
+                verified = _verified_condition(artifact)
+            else:
+                verified = _failed_condition(failure)
+        elif isinstance(s.outcome, VerificationFailure):
+            verified = _failed_condition(s.outcome)
+        summary, retry = _summarize(verified, s.outcome, s.version, model)
+
+    desired = ([verified] if verified is not None else []) + summary
+    status = ModelVersionStatus(
+        observed_generation=s.generation,
+        version=s.version.version if s.version else old.version,
+        stage=old.stage or "None",
+        artifact=artifact,
+        artifact_checked_at=(
+            cond.format_time(s.now) if s.outcome is not None else old.artifact_checked_at
+        ),
+        conditions=cond.merge_conditions(
+            old.conditions, _ordered(desired), generation=s.generation, now=s.now
+        ),
+        kopf=old.kopf,
+    )
+    events = _events(old.conditions, status.conditions, s.version) + s.extra_events
+    return Decision(status=status, events=events, retry=retry)
+
+
+def invalid_spec(
+    status: ModelVersionStatus, problem: str, generation: int, now: datetime
+) -> Decision:
+    """Status for a spec the API types reject (the CRD schema was bypassed)."""
+    message = f"The spec is invalid: {problem}. Fix the named fields and apply again."
+    desired = [
+        DesiredCondition(cond.READY, "False", Reason.INVALID_SPEC, message),
+        DesiredCondition(cond.STALLED, "True", Reason.INVALID_SPEC, message),
+    ]
+    new = status.model_copy(
+        update={
+            "observed_generation": generation,
+            "conditions": cond.merge_conditions(
+                status.conditions, desired, generation=generation, now=now
+            ),
+        }
+    )
+    return Decision(status=new, events=_events(status.conditions, new.conditions, None))
+
+
+def _summarize(
+    verified: DesiredCondition | None,
+    outcome: Outcome | None,
+    version: VersionDecision | None,
+    model: str,
+) -> tuple[list[DesiredCondition], bool]:
+    if verified is not None and verified.status == "True":
+        number = f"Version {version.version} of " if version else ""
+        message = f"{number}Model {model!r} is verified and ready."
+        return [DesiredCondition(cond.READY, "True", Reason.SUCCEEDED, message)], False
+    if verified is None:
+        message = "The artifact has not been verified yet."
+        return [
+            DesiredCondition(cond.READY, "Unknown", Reason.PROGRESSING, message),
+            DesiredCondition(cond.RECONCILING, "True", Reason.PROGRESSING, message),
+        ], True
+    transient = isinstance(outcome, VerificationFailure) and outcome.transient
+    ready = DesiredCondition(cond.READY, "False", verified.reason, verified.message)
+    if transient:
+        waiting = DesiredCondition(
+            cond.RECONCILING, "True", verified.reason, verified.message + " Retrying."
+        )
+        return [ready, waiting], True
+    return [ready, DesiredCondition(cond.STALLED, "True", verified.reason, verified.message)], False
+
+
+def _artifact_condition(status: ModelVersionStatus) -> DesiredCondition | None:
+    found = cond.find(status.conditions, cond.ARTIFACT_VERIFIED)
+    if found is None:
+        return None
+    return DesiredCondition(found.type, found.status, found.reason, found.message)
+
+
+def _verified_condition(artifact: VerifiedArtifact) -> DesiredCondition:
+    files = f", {artifact.file_count} files" if artifact.file_count > 1 else ""
+    version = f", versionId {artifact.version_id}" if artifact.version_id else ""
+    return DesiredCondition(
+        cond.ARTIFACT_VERIFIED,
+        "True",
+        Reason.VERIFIED,
+        f"{artifact.uri} is {artifact.digest} ({artifact.size} bytes{files}{version}).",
+    )
+
+
+def _failed_condition(failure: VerificationFailure) -> DesiredCondition:
+    return DesiredCondition(cond.ARTIFACT_VERIFIED, "False", failure.reason, failure.message)
+
+
+_ORDER = (cond.READY, cond.RECONCILING, cond.STALLED, cond.ARTIFACT_VERIFIED)
+
+
+def _ordered(desired: list[DesiredCondition]) -> list[DesiredCondition]:
+    return sorted(desired, key=lambda c: _ORDER.index(c.type) if c.type in _ORDER else len(_ORDER))
+
+
+def _events(
+    before: Sequence[Condition], after: Sequence[Condition], version: VersionDecision | None
+) -> tuple[Event, ...]:
+    """Announce changes a person may want to see in `kubectl describe`."""
+    events: list[Event] = []
+    if version is not None and version.assigned:
+        events.append(Event("Normal", "VersionAssigned", f"Assigned version {version.version}."))
+    for condition_type in (cond.ARTIFACT_VERIFIED, cond.STALLED):
+        old = cond.find(before, condition_type)
+        new = cond.find(after, condition_type)
+        if new is None or (
+            old is not None and (old.status, old.reason) == (new.status, new.reason)
+        ):
+            continue
+        if any(e.reason == new.reason for e in events):
+            continue  # Stalled for the reason ArtifactVerified just announced
+        good = condition_type == cond.ARTIFACT_VERIFIED and new.status == "True"
+        events.append(Event("Normal" if good else "Warning", new.reason, new.message))
+    return tuple(events)
+
+
+# --- Model ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    """What a Model needs to know of one of its versions."""
+
+    version: int | None
+    ready: bool
+    stalled: bool
+    stage: str | None
+
+
+def summarize_model(
+    versions: Sequence[VersionSummary], status: ModelStatus, generation: int, now: datetime
+) -> ModelStatus:
+    numbers = [v.version for v in versions if v.version is not None]
+    ready_numbers = [v.version for v in versions if v.version is not None and v.ready]
+    stages = {
+        v.stage: v.version
+        for v in sorted(versions, key=lambda v: v.version or 0)
+        if v.stage and v.stage != "None" and v.version is not None
+    }
+    counts = VersionCounts(
+        total=len(versions),
+        ready=sum(v.ready for v in versions),
+        stalled=sum(v.stalled for v in versions),
+    )
+    message = f"{counts.total} versions, {counts.ready} ready."
+    return ModelStatus(
+        observed_generation=generation,
+        latest_version=max(numbers, default=None),
+        latest_ready_version=max(ready_numbers, default=None),
+        counts=counts,
+        stages=stages or None,
+        conditions=cond.merge_conditions(
+            status.conditions,
+            [DesiredCondition(cond.READY, "True", Reason.SUCCEEDED, message)],
+            generation=generation,
+            now=now,
+        ),
+        kopf=status.kopf,
+    )

@@ -1,0 +1,144 @@
+"""Artifact digests: SHA-256 of one object, or a manifest digest of a prefix.
+
+The format (also in docs/digest.md) is shared by the operator, which hashes
+objects in S3, and the CLI, which hashes local files, so a user can compute
+`spec.artifact.digest` before applying a ModelVersion.
+
+- One object: ``sha256:`` + hex SHA-256 of its bytes.
+- A prefix (directory): every file is hashed; the *manifest* is one line per
+  file, ``<hex>  <relative path>\\n`` (two spaces, as `sha256sum` prints),
+  sorted by the UTF-8 bytes of the path; the digest is ``sha256:`` + hex
+  SHA-256 of the manifest. Relative paths use ``/`` and never start with
+  ``./``. Paths that contain a newline or a backslash are refused, so the
+  manifest is exactly what ``sha256sum`` prints for the same files.
+
+This module is pure: it hashes what it is given and imports no client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+SHA256_PREFIX = "sha256:"
+# Large reads keep per-call overhead low; hashlib releases the GIL while it
+# hashes a buffer this size, so several threads hash in parallel.
+CHUNK_SIZE = 1 << 20
+
+
+class InvalidArtifactPathError(ValueError):
+    """A file name that the manifest format cannot represent."""
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """One hashed file (or object) of an artifact."""
+
+    path: str
+    hexdigest: str
+    size: int
+    version_id: str | None = None
+
+    @property
+    def digest(self) -> str:
+        return SHA256_PREFIX + self.hexdigest
+
+
+@dataclass(frozen=True)
+class ArtifactDigest:
+    """The digest of a whole artifact and the files it covers."""
+
+    digest: str
+    size: int
+    files: tuple[FileDigest, ...]
+    is_prefix: bool
+
+    @property
+    def version_id(self) -> str | None:
+        """versionId of a single-object artifact."""
+        return None if self.is_prefix else self.files[0].version_id
+
+
+def hash_chunks(chunks: Iterable[bytes | bytearray | memoryview]) -> tuple[str, int]:
+    """Hex SHA-256 and byte count of a stream of chunks."""
+    hasher = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        hasher.update(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
+
+
+def read_chunks(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    while chunk := stream.read(chunk_size):
+        yield chunk
+
+
+def check_relative_path(path: str) -> str:
+    """Return `path` if the manifest can hold it, else raise."""
+    if not path or path.startswith("/") or path.startswith("./"):
+        raise InvalidArtifactPathError(f"{path!r}: paths must be relative, without './'")
+    if "\n" in path or "\\" in path:
+        raise InvalidArtifactPathError(
+            f"{path!r}: file names with a newline or backslash cannot be in a manifest"
+        )
+    return path
+
+
+def manifest(files: Iterable[FileDigest]) -> bytes:
+    """The manifest text of a prefix artifact (see the module docstring)."""
+    ordered = sorted(files, key=lambda f: f.path.encode())
+    return b"".join(f"{f.hexdigest}  {check_relative_path(f.path)}\n".encode() for f in ordered)
+
+
+def single_object(file: FileDigest) -> ArtifactDigest:
+    return ArtifactDigest(digest=file.digest, size=file.size, files=(file,), is_prefix=False)
+
+
+def prefix_artifact(files: Iterable[FileDigest]) -> ArtifactDigest:
+    ordered = tuple(sorted(files, key=lambda f: f.path.encode()))
+    if not ordered:
+        raise ValueError("a prefix artifact needs at least one file")
+    return ArtifactDigest(
+        digest=SHA256_PREFIX + hashlib.sha256(manifest(ordered)).hexdigest(),
+        size=sum(f.size for f in ordered),
+        files=ordered,
+        is_prefix=True,
+    )
+
+
+def digest_local_file(path: Path, relative: str | None = None) -> FileDigest:
+    with path.open("rb") as stream:
+        hexdigest, size = hash_chunks(read_chunks(stream))
+    return FileDigest(path=relative or path.name, hexdigest=hexdigest, size=size)
+
+
+def digest_local_path(path: Path, *, workers: int | None = None) -> ArtifactDigest:
+    """Digest a local file, or a directory as a prefix artifact would be.
+
+    A directory's files are hashed in parallel threads (hashlib releases the
+    GIL), the way the operator hashes the objects under a prefix.
+    """
+    if path.is_file():
+        return single_object(digest_local_file(path))
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    relatives = [check_relative_path(p) for p in _walk_files(path)]
+    if not relatives:
+        raise ValueError(f"{path}: the directory holds no files")
+    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
+        files = list(pool.map(lambda rel: digest_local_file(path / rel, rel), relatives))
+    return prefix_artifact(files)
+
+
+def _walk_files(root: Path) -> Iterator[str]:
+    for directory, _dirs, names in os.walk(root):
+        for name in names:
+            full = Path(directory) / name
+            if full.is_file():
+                yield full.relative_to(root).as_posix()

@@ -1,0 +1,219 @@
+"""Streaming verification of artifacts in S3-compatible object storage.
+
+Objects are read in chunks and hashed as they arrive, never held whole in
+memory. The calls here block; the async layer (`verifier.py`) runs them in
+threads with bounded concurrency.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from modelregistry import digest
+from modelregistry.errors import (
+    AccessDeniedError,
+    ArtifactNotFoundError,
+    InvalidArtifactError,
+    StorageError,
+    StorageUnreachableError,
+)
+
+if TYPE_CHECKING:
+    from botocore.config import _S3Dict
+    from mypy_boto3_s3 import S3Client
+
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "404", "NoSuchVersion"})
+_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "403",
+        "Forbidden",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "AllAccessDisabled",
+    }
+)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A parsed s3:// URI. A key ending in '/' names a prefix."""
+
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Location:
+        parts = urlsplit(uri)
+        if parts.scheme != "s3" or not parts.netloc or len(parts.path) < 2:
+            raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
+        return cls(bucket=parts.netloc, key=parts.path[1:])
+
+    @property
+    def is_prefix(self) -> bool:
+        return self.key.endswith("/")
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Static S3 credentials. The secret parts never appear in repr or logs."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to reach the store; None means boto3's default."""
+
+    url: str | None = None
+    region: str | None = None
+    addressing_style: str | None = None
+
+
+class ArtifactStore:
+    """Hashes artifacts in S3, reusing one client per endpoint and credentials."""
+
+    def __init__(self, *, file_workers: int = 4, chunk_size: int = digest.CHUNK_SIZE) -> None:
+        self._file_workers = file_workers
+        self._chunk_size = chunk_size
+        self._clients: dict[tuple[Endpoint, Credentials | None], S3Client] = {}
+        self._lock = threading.Lock()
+
+    def hash_artifact(
+        self, location: S3Location, endpoint: Endpoint, credentials: Credentials | None
+    ) -> digest.ArtifactDigest:
+        """Stream and hash the artifact at `location`; raise a StorageError subclass."""
+        client = self._client(endpoint, credentials)
+        with _translated_errors(location):
+            if not location.is_prefix:
+                return digest.single_object(
+                    self._hash_object(client, location.bucket, location.key, location.key)
+                )
+            keys = list(self._list_prefix(client, location))
+            if not keys:
+                raise ArtifactNotFoundError(f"no objects under {location.uri}")
+            try:
+                relatives = [digest.check_relative_path(k[len(location.key) :]) for k in keys]
+            except digest.InvalidArtifactPathError as error:
+                raise InvalidArtifactError(f"{location.uri}: {error}") from error
+            with ThreadPoolExecutor(max_workers=self._file_workers) as pool:
+                files = list(
+                    pool.map(
+                        lambda rel: self._hash_object(
+                            client, location.bucket, location.key + rel, rel
+                        ),
+                        relatives,
+                    )
+                )
+            return digest.prefix_artifact(files)
+
+    def _hash_object(
+        self, client: S3Client, bucket: str, key: str, relative: str
+    ) -> digest.FileDigest:
+        with _translated_errors(S3Location(bucket, key)):
+            response = client.get_object(Bucket=bucket, Key=key)
+            body = response["Body"]
+            try:
+                hexdigest, size = digest.hash_chunks(body.iter_chunks(self._chunk_size))
+            finally:
+                body.close()
+        version_id = response.get("VersionId")
+        return digest.FileDigest(
+            path=relative,
+            hexdigest=hexdigest,
+            size=size,
+            # "null" is what S3 reports for objects written before versioning.
+            version_id=version_id if version_id and version_id != "null" else None,
+        )
+
+    def _list_prefix(self, client: S3Client, location: S3Location) -> Iterator[str]:
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=location.bucket, Prefix=location.key):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if not key.endswith("/"):  # skip "folder" marker objects
+                    yield key
+
+    def _client(self, endpoint: Endpoint, credentials: Credentials | None) -> S3Client:
+        cache_key = (endpoint, credentials)
+        with self._lock:
+            client = self._clients.get(cache_key)
+            if client is None:
+                client = _make_client(endpoint, credentials)
+                self._clients[cache_key] = client
+            return client
+
+
+def _make_client(endpoint: Endpoint, credentials: Credentials | None) -> S3Client:
+    config = Config(
+        connect_timeout=5,
+        read_timeout=60,
+        retries={"max_attempts": 3, "mode": "standard"},
+        s3=cast("_S3Dict", {"addressing_style": endpoint.addressing_style or "auto"}),
+        max_pool_connections=32,
+    )
+    kwargs: dict[str, Any] = {"config": config}
+    if endpoint.url:
+        kwargs["endpoint_url"] = endpoint.url
+    if endpoint.region:
+        kwargs["region_name"] = endpoint.region
+    if credentials is not None:
+        kwargs["aws_access_key_id"] = credentials.access_key_id
+        kwargs["aws_secret_access_key"] = credentials.secret_access_key
+        kwargs["aws_session_token"] = credentials.session_token
+    # A Session per client: boto3's default session is not thread-safe.
+    client: S3Client = boto3.session.Session().client("s3", **kwargs)
+    return client
+
+
+_CONNECTION_ERRORS = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ResponseStreamingError,
+    botocore.exceptions.IncompleteReadError,
+)
+
+
+@contextmanager
+def _translated_errors(location: S3Location) -> Iterator[None]:
+    """Map botocore's exceptions to the operator's StorageError tree."""
+    uri = location.uri
+    try:
+        yield
+    except botocore.exceptions.ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _NOT_FOUND_CODES or status == 404:
+            raise ArtifactNotFoundError(f"{uri}: not found ({code or status})") from error
+        if code in _DENIED_CODES or status == 403:
+            raise AccessDeniedError(f"{uri}: access denied ({code or status})") from error
+        raise StorageError(f"{uri}: {code or status}: {error}") from error
+    except _CONNECTION_ERRORS as error:
+        raise StorageUnreachableError(f"{uri}: {error}") from error
+    except botocore.exceptions.NoCredentialsError as error:
+        raise AccessDeniedError(
+            f"{uri}: no credentials: set spec.artifact.storage.secretRef or give the "
+            "operator AWS credentials"
+        ) from error
+    except botocore.exceptions.BotoCoreError as error:
+        raise StorageError(f"{uri}: {error}") from error
