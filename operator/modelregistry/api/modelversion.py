@@ -280,15 +280,6 @@ class ModelVersionSpec(ApiModel):
         **ApiModel.model_config,
         json_schema_extra={
             "x-kubernetes-validations": [_immutable_rule(f) for f in IMMUTABLE_SPEC_FIELDS]
-            + [
-                {
-                    "rule": (
-                        "self.components.all(c, self.components.exists_one(d, d.name == c.name))"
-                    ),
-                    "message": "spec.components names must be unique",
-                    "fieldPath": ".components",
-                }
-            ]
         },
     )
 
@@ -323,7 +314,11 @@ class ModelVersionSpec(ApiModel):
     )
     model_card: ModelCard | None = Field(default=None, description="Documentation for people.")
     components: list[Component] = Field(
-        default_factory=list, max_length=32, description="Parts of a multi-part model."
+        default_factory=list,
+        max_length=32,
+        description="Parts of a multi-part model, each with a unique name.",
+        # The API server refuses two items with the same name.
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     validation: Validation | None = Field(
         default=None,

@@ -75,7 +75,9 @@ class PKIFiles:
     service_account_private_key: Path
 
 
-def build_pki(*, now: datetime | None = None, validity: timedelta = timedelta(days=365)) -> PKIMaterial:
+def build_pki(
+    *, now: datetime | None = None, validity: timedelta = timedelta(days=365)
+) -> PKIMaterial:
     """Generate a CA, the certificates it signs and a service-account key pair."""
     start = (now or datetime.now(UTC)) - _BACKDATE
     end = start + _BACKDATE + validity
@@ -85,7 +87,9 @@ def build_pki(*, now: datetime | None = None, validity: timedelta = timedelta(da
         _builder(ca_name, ca_name, ca_key.public_key(), start, end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage(cert_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     issue = _Issuer(ca_cert, ca_key, start, end)
@@ -231,4 +235,3 @@ def _private_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-

@@ -84,7 +84,7 @@ class ManagedProcess:
                 env=self._env,
                 # Same session: a Ctrl-C in the terminal reaches the servers too.
                 start_new_session=False,
-                preexec_fn=_die_with_parent(os.getpid()) if _PRCTL is not None else None,  # noqa: PLW1509
+                preexec_fn=_die_with_parent(os.getpid()) if _PRCTL is not None else None,
             )
         except OSError as error:
             self._close_log()
@@ -175,19 +175,24 @@ class WorkDir:
     """A given directory (kept) or a fresh temporary one (removed by `cleanup`)."""
 
     def __init__(self, path: Path | None, prefix: str) -> None:
-        self._owned = path is None
+        self._given = path
         self._prefix = prefix
-        self._path = path
-        self._created: Path | None = None
+        self._path: Path | None = None
 
-    @property
-    def path(self) -> Path:
-        if self._path is None:
+    def create(self) -> Path:
+        if self._given is not None:
+            self._given.mkdir(parents=True, exist_ok=True)
+            self._path = self._given
+        else:
             self._path = Path(tempfile.mkdtemp(prefix=self._prefix))
-        self._path.mkdir(parents=True, exist_ok=True)
         return self._path
 
+    @property
+    def path(self) -> Path | None:
+        """The directory once created (a given directory is known from the start)."""
+        return self._path if self._path is not None else self._given
+
     def cleanup(self) -> None:
-        if self._owned and self._path is not None:
+        if self._given is None and self._path is not None:
             shutil.rmtree(self._path, ignore_errors=True)
-            self._path = None
+        self._path = None

@@ -1,0 +1,12 @@
+"""Real servers on loopback for tests and `make run`: a Kubernetes control plane and S3.
+
+The binaries come from `hack/build-tools.sh`, which builds them at pinned
+versions into a per-user cache.
+"""
+
+from modelregistry.localenv.controlplane import ControlPlane
+from modelregistry.localenv.errors import LocalEnvError
+from modelregistry.localenv.s3server import S3Server
+from modelregistry.localenv.tools import find_tool
+
+__all__ = ["ControlPlane", "LocalEnvError", "S3Server", "find_tool"]

@@ -1,0 +1,274 @@
+"""A Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager.
+
+Started the way controller-runtime's envtest starts one, plus a
+controller-manager running only the controllers the operator relies on:
+the garbage collector (ownerReferences), the namespace controller (namespace
+deletion finishes), the service-account controller (every namespace gets its
+`default` ServiceAccount) and the root-CA publisher (the `kube-root-ca.crt`
+ConfigMap that Pods' service-account volumes project). There is no scheduler
+and no kubelet: Pods are stored but never run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import http.client
+import logging
+import shutil
+import ssl
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+from modelregistry.localenv.errors import LocalEnvError
+from modelregistry.localenv.kubeconfig import write_kubeconfig
+from modelregistry.localenv.pki import ADMIN_USER, CONTROLLER_MANAGER_USER, PKIFiles, generate_pki
+from modelregistry.localenv.process import ManagedProcess, WorkDir, free_port, wait_until
+from modelregistry.localenv.tools import find_tool
+
+log = logging.getLogger(__name__)
+
+SERVICE_CLUSTER_IP_RANGE: Final = "10.0.0.0/24"
+SERVICE_ACCOUNT_ISSUER: Final = "https://kubernetes.default.svc.cluster.local"
+CONTROLLERS: Final = (
+    "garbage-collector-controller",
+    "namespace-controller",
+    "serviceaccount-controller",
+    "root-ca-certificate-publisher-controller",
+)
+_DEFAULT_SERVICE_ACCOUNT: Final = "/api/v1/namespaces/default/serviceaccounts/default"
+
+
+class ControlPlane:
+    """etcd + kube-apiserver + kube-controller-manager as child processes.
+
+    `workdir` holds the PKI, the etcd data, one log file per process and the
+    admin kubeconfig. Without one, a temporary directory is used and `stop()`
+    removes it; a given directory is kept (with its logs) after `stop()`. Each
+    `start()` begins with an empty etcd and fresh certificates.
+    """
+
+    def __init__(self, workdir: Path | None = None, *, start_timeout: float = 120.0) -> None:
+        self._workdir = WorkDir(workdir, prefix="modelregistry-controlplane-")
+        self._start_timeout = start_timeout
+        self._processes: list[ManagedProcess] = []
+        self._pki: PKIFiles | None = None
+        self._api_port: int | None = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def workdir(self) -> Path:
+        path = self._workdir.path
+        if path is None:
+            raise LocalEnvError("control plane not started")
+        return path
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The admin (system:masters) kubeconfig."""
+        return self.workdir / "kubeconfig"
+
+    @property
+    def server(self) -> str:
+        """The API server's https URL."""
+        if self._api_port is None:
+            raise LocalEnvError("control plane not started")
+        return f"https://127.0.0.1:{self._api_port}"
+
+    @property
+    def kubectl(self) -> Path:
+        """A kubectl of the same version as the API server."""
+        return find_tool("kubectl")
+
+    @property
+    def pki(self) -> PKIFiles:
+        if self._pki is None:
+            raise LocalEnvError("control plane not started")
+        return self._pki
+
+    def start(self) -> None:
+        """Start all three processes; return once the API is ready and controllers run."""
+        if self._processes:
+            raise LocalEnvError("control plane already started")
+        began = time.monotonic()
+        try:
+            self._start(deadline=began + self._start_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        # Children die with us anyway (PDEATHSIG); this also removes the temp dir.
+        atexit.register(self.stop)
+        log.info("control plane ready at %s in %.1fs", self.server, time.monotonic() - began)
+
+    def stop(self) -> None:
+        """Stop the processes (newest first); remove a temporary work dir. Idempotent."""
+        atexit.unregister(self.stop)
+        while self._processes:
+            self._processes.pop().stop()
+        self._api_port = None
+        self._pki = None
+        self._workdir.cleanup()
+
+    def _start(self, deadline: float) -> None:
+        # Resolve every binary before starting anything, to fail fast and clearly.
+        etcd_bin = find_tool("etcd")
+        apiserver_bin = find_tool("kube-apiserver")
+        controller_manager_bin = find_tool("kube-controller-manager")
+        find_tool("kubectl")
+
+        workdir = self._workdir.create()
+        etcd_data = workdir / "etcd"
+        shutil.rmtree(etcd_data, ignore_errors=True)
+        pki = self._pki = generate_pki(workdir / "pki")
+        etcd_port, peer_port, api_port = _distinct_free_ports(3)
+
+        etcd_url = f"http://127.0.0.1:{etcd_port}"
+        peer_url = f"http://127.0.0.1:{peer_port}"
+        etcd = self._launch(
+            "etcd",
+            [
+                etcd_bin,
+                f"--data-dir={etcd_data}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=default={peer_url}",
+                # Test data is disposable; fsync dominates etcd latency.
+                "--unsafe-no-fsync",
+            ],
+        )
+        wait_until(
+            lambda: _http_ok("127.0.0.1", etcd_port, "/health"),
+            deadline=deadline,
+            what=f"etcd to become healthy at {etcd_url}",
+            processes=self._processes,
+            blame=etcd,
+        )
+
+        apiserver = self._launch(
+            "kube-apiserver",
+            [
+                apiserver_bin,
+                "--advertise-address=127.0.0.1",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                f"--etcd-servers={etcd_url}",
+                # Unused with explicit certificates, but the default
+                # (/var/run/kubernetes) may not be writable.
+                f"--cert-dir={workdir / 'apiserver'}",
+                f"--tls-cert-file={pki.serving_cert}",
+                f"--tls-private-key-file={pki.serving_key}",
+                f"--client-ca-file={pki.ca_cert}",
+                "--authorization-mode=RBAC",
+                f"--service-account-key-file={pki.service_account_public_key}",
+                f"--service-account-signing-key-file={pki.service_account_private_key}",
+                f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                "--allow-privileged=true",
+            ],
+        )
+        self._api_port = api_port
+        admin_tls = _client_tls(pki.ca_cert, pki.admin_cert, pki.admin_key)
+        wait_until(
+            lambda: _https_ok(api_port, "/readyz", admin_tls),
+            deadline=deadline,
+            what=f"kube-apiserver /readyz at {self.server}",
+            processes=self._processes,
+            blame=apiserver,
+        )
+        write_kubeconfig(
+            self.kubeconfig,
+            server=self.server,
+            ca_cert=pki.ca_cert,
+            client_cert=pki.admin_cert,
+            client_key=pki.admin_key,
+            user=ADMIN_USER,
+        )
+
+        controller_manager_kubeconfig = write_kubeconfig(
+            workdir / "controller-manager.kubeconfig",
+            server=self.server,
+            ca_cert=pki.ca_cert,
+            client_cert=pki.controller_manager_cert,
+            client_key=pki.controller_manager_key,
+            user=CONTROLLER_MANAGER_USER,
+        )
+        controller_manager = self._launch(
+            "kube-controller-manager",
+            [
+                controller_manager_bin,
+                f"--kubeconfig={controller_manager_kubeconfig}",
+                f"--controllers={','.join(CONTROLLERS)}",
+                f"--root-ca-file={pki.ca_cert}",
+                "--leader-elect=false",
+                # Nothing scrapes its metrics or health endpoints here.
+                "--secure-port=0",
+            ],
+        )
+        # The `default` ServiceAccount appears only once the controller-manager
+        # has synced, so this proves its controllers are running.
+        wait_until(
+            lambda: _https_ok(api_port, _DEFAULT_SERVICE_ACCOUNT, admin_tls),
+            deadline=deadline,
+            what="the controller-manager to create ServiceAccount default/default",
+            processes=self._processes,
+            blame=controller_manager,
+        )
+
+    def _launch(self, name: str, argv: list[str | Path]) -> ManagedProcess:
+        process = ManagedProcess(name, argv, self.workdir / f"{name}.log")
+        self._processes.append(process)
+        process.start()
+        return process
+
+
+def _distinct_free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+def _client_tls(ca_cert: Path, client_cert: Path, client_key: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(ca_cert))
+    context.load_cert_chain(str(client_cert), str(client_key))
+    return context
+
+
+def _http_ok(host: str, port: int, path: str) -> bool:
+    return _status(http.client.HTTPConnection(host, port, timeout=2), path) == 200
+
+
+def _https_ok(port: int, path: str, context: ssl.SSLContext) -> bool:
+    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=2, context=context)
+    return _status(connection, path) == 200
+
+
+def _status(connection: http.client.HTTPConnection, path: str) -> int | None:
+    """The response status, or None while the server does not answer at all."""
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            connection.close()

@@ -1,0 +1,134 @@
+"""Session fixtures: one control plane, one S3 server, one operator.
+
+By default the local control plane (etcd + kube-apiserver +
+kube-controller-manager, built by hack/build-tools.sh) is started on
+loopback. Set MODELREGISTRY_TEST_USE_KUBECONFIG=1 to run the same suite
+against the cluster in KUBECONFIG instead (e.g. kind).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import kubernetes
+import pytest
+
+from modelregistry.install import install_crds
+from modelregistry.localenv import ControlPlane, S3Server
+from tests.integration.support import Objects, OperatorProcess
+
+# Short intervals so periodic checks and retries happen within a test.
+OPERATOR_SETTINGS = {
+    "MODELREGISTRY_CHECK_INTERVAL": "1",
+    "MODELREGISTRY_REVERIFY_INTERVAL": "3",
+    "MODELREGISTRY_RETRY_BASE_DELAY": "0.5",
+    "MODELREGISTRY_RETRY_MAX_DELAY": "2",
+}
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: Path
+    kubectl: Path
+    api_client: kubernetes.client.ApiClient
+
+    def kubectl_run(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.kubectl), "--kubeconfig", str(self.kubeconfig), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=60,
+        )
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if os.environ.get("MODELREGISTRY_TEST_USE_KUBECONFIG") == "1":
+        kubeconfig = Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config"))
+        kubectl = Path(shutil.which("kubectl") or "kubectl")
+        yield _connect(kubeconfig, kubectl)
+        return
+    with ControlPlane(workdir=tmp_path_factory.mktemp("controlplane")) as plane:
+        yield _connect(plane.kubeconfig, plane.kubectl)
+
+
+def _connect(kubeconfig: Path, kubectl: Path) -> Cluster:
+    api_client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    install_crds(api_client)
+    return Cluster(kubeconfig=kubeconfig, kubectl=kubectl, api_client=api_client)
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with S3Server(workdir=tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3: S3Server):  # type: ignore[no-untyped-def]
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key,
+        region_name=s3.region,
+    )
+
+
+def operator_environment(cluster: Cluster, s3: S3Server) -> dict[str, str]:
+    return {
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "MODELREGISTRY_S3_ENDPOINT": s3.endpoint_url,
+        "AWS_ACCESS_KEY_ID": s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+        "AWS_DEFAULT_REGION": s3.region,
+        **OPERATOR_SETTINGS,
+    }
+
+
+@pytest.fixture(scope="session")
+def operator(
+    cluster: Cluster, s3: S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(
+        operator_environment(cluster, s3), tmp_path_factory.mktemp("operator") / "operator.log"
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core = kubernetes.client.CoreV1Api(cluster.api_client)
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture
+def objects(cluster: Cluster, namespace: str) -> Objects:
+    return Objects(cluster.api_client, namespace)
+
+
+@pytest.fixture
+def bucket(s3_client) -> str:  # type: ignore[no-untyped-def]
+    """A fresh versioned bucket for one test."""
+    name = f"b-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=name)
+    s3_client.put_bucket_versioning(
+        Bucket=name, VersioningConfiguration={"Status": "Enabled"}
+    )
+    return name

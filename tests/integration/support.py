@@ -1,0 +1,164 @@
+"""Helpers for integration tests: the operator process, waiting, objects."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+GROUP, VERSION = "modelregistry.io", "v1alpha1"
+Body = dict[str, Any]
+
+
+class OperatorProcess:
+    """The real operator (`python -m modelregistry run`) as a child process."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self._env = env
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        offset = len(self.log())
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "modelregistry", "run", "--verbose"],
+            env={**os.environ, **self._env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        # Wait for Kopf to start watching; it logs this line on start-up.
+        wait_until(
+            lambda: "Starting the watch-stream for modelversions" in self.log()[offset:],
+            timeout=60,
+            what="the operator to start watching",
+            on_timeout=self.log_tail,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, as when a node dies or an OOM kill hits."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait()
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+
+def wait_until(
+    predicate: Callable[[], object],
+    *,
+    timeout: float = 60,
+    interval: float = 0.25,
+    what: str = "condition",
+    on_timeout: Callable[[], str] | None = None,
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            detail = f"\n{on_timeout()}" if on_timeout else ""
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
+        time.sleep(interval)
+
+
+class Objects:
+    """Create and read Model/ModelVersion objects in one namespace."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient, namespace: str) -> None:
+        self.api = kubernetes.client.CustomObjectsApi(api_client)
+        self.core = kubernetes.client.CoreV1Api(api_client)
+        self.namespace = namespace
+
+    def create(self, plural: str, body: Body) -> Body:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", **body}
+        created: Body = self.api.create_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, plural, body
+        )
+        return created
+
+    def model(self, name: str, **spec: Any) -> Body:
+        return self.create("models", {"kind": "Model", "metadata": {"name": name}, "spec": spec})
+
+    def version(self, name: str, model: str, uri: str, **spec: Any) -> Body:
+        body = {
+            "kind": "ModelVersion",
+            "metadata": {"name": name},
+            "spec": {"modelRef": {"name": model}, "artifact": {"uri": uri}, **spec},
+        }
+        if "artifact" in spec:
+            body["spec"]["artifact"] = {"uri": uri, **spec["artifact"]}
+        return self.create("modelversions", body)
+
+    def get(self, plural: str, name: str) -> Body:
+        body: Body = self.api.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, plural, name
+        )
+        return body
+
+    def condition(self, name: str, condition_type: str) -> Body | None:
+        status = self.get("modelversions", name).get("status") or {}
+        return next(
+            (c for c in status.get("conditions", []) if c["type"] == condition_type), None
+        )
+
+    def wait_condition(
+        self,
+        name: str,
+        condition_type: str,
+        status: str,
+        reason: str | None = None,
+        timeout: float = 60,
+        on_timeout: Callable[[], str] | None = None,
+    ) -> Body:
+        def matches() -> Body | None:
+            found = self.condition(name, condition_type)
+            if found and found["status"] == status and reason in (None, found["reason"]):
+                return found
+            return None
+
+        result: Body = wait_until(
+            matches,
+            timeout=timeout,
+            what=f"{name}: {condition_type}={status} {reason or ''}",
+            on_timeout=lambda: f"status: {self.get('modelversions', name).get('status')}\n"
+            + (on_timeout() if on_timeout else ""),
+        )
+        return result
+
+    def events(self, name: str) -> list[Body]:
+        listing = self.core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name}"
+        )
+        return [{"type": e.type, "reason": e.reason, "message": e.message} for e in listing.items]
+
+    def patch_spec(self, name: str, patch: Body) -> None:
+        self.api.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, "modelversions", name, {"spec": patch}
+        )
+
+
+def api_error_message(error: ApiException) -> str:
+    return str(error.body)

@@ -1,0 +1,224 @@
+"""End to end: ModelVersion objects on a real API server, bytes in a real S3 server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from modelregistry.digest import digest_local_path
+from tests.integration.conftest import Cluster
+from tests.integration.support import Objects, OperatorProcess, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_verified_version_becomes_ready(
+    operator: OperatorProcess, cluster: Cluster, objects: Objects, bucket: str, s3_client
+) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    put = s3_client.put_object(Bucket=bucket, Key="iris/model.onnx", Body=data)
+    objects.model("iris", owner="team-a")
+    objects.version(
+        "iris-1",
+        "iris",
+        f"s3://{bucket}/iris/model.onnx",
+        artifact={"digest": sha256(data), "format": "onnx"},
+    )
+
+    objects.wait_condition("iris-1", "Ready", "True", "Succeeded", on_timeout=operator.log_tail)
+    body = objects.get("modelversions", "iris-1")
+    status = body["status"]
+    assert status["version"] == 1
+    assert status["observedGeneration"] == body["metadata"]["generation"]
+    assert status["artifact"]["digest"] == sha256(data)
+    assert status["artifact"]["size"] == len(data)
+    assert status["artifact"]["versionId"] == put["VersionId"]
+    types = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert types == {"Ready": ("True", "Succeeded"), "ArtifactVerified": ("True", "Verified")}
+    assert "kopf" not in json.dumps(body["metadata"].get("annotations", {}))
+
+    listing = cluster.kubectl_run("get", "mv", "-n", objects.namespace).stdout
+    header, row = listing.splitlines()[:2]
+    assert header.split() == ["NAME", "MODEL", "VERSION", "STAGE", "VERIFIED", "READY", "AGE"]
+    assert row.split()[:6] == ["iris-1", "iris", "1", "None", "True", "True"]
+
+    model = wait_until(
+        lambda: (s := objects.get("models", "iris").get("status"))
+        and s.get("latestReadyVersion") == 1
+        and s,
+        what="Model status to count the version",
+    )
+    assert model["latestVersion"] == 1
+    assert model["counts"] == {"total": 1, "ready": 1, "stalled": 0}
+    assert any(e["reason"] == "Verified" for e in objects.events("iris-1"))
+
+
+def test_wrong_digest_is_stalled_with_its_reason(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+) -> None:
+    s3_client.put_object(Bucket=bucket, Key="m.bin", Body=b"the real bytes")
+    objects.model("m")
+    objects.version(
+        "m-1", "m", f"s3://{bucket}/m.bin", artifact={"digest": sha256(b"other bytes")}
+    )
+
+    stalled = objects.wait_condition("m-1", "Stalled", "True", "DigestMismatch")
+    assert "spec.artifact.digest" in stalled["message"]
+    assert sha256(b"the real bytes") in stalled["message"]
+    assert objects.condition("m-1", "Ready")["status"] == "False"  # type: ignore[index]
+    assert objects.condition("m-1", "ArtifactVerified")["reason"] == "DigestMismatch"  # type: ignore[index]
+    wait_until(
+        lambda: any(
+            e["type"] == "Warning" and e["reason"] == "DigestMismatch"
+            for e in objects.events("m-1")
+        ),
+        what="a DigestMismatch warning Event",
+    )
+
+
+def test_missing_object_recovers_once_uploaded(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+) -> None:
+    objects.model("late")
+    objects.version("late-1", "late", f"s3://{bucket}/late/model.pt")
+
+    waiting = objects.wait_condition("late-1", "Reconciling", "True", "ArtifactNotFound")
+    assert "spec.artifact.uri" in waiting["message"]
+    assert objects.condition("late-1", "Ready")["status"] == "False"  # type: ignore[index]
+
+    s3_client.put_object(Bucket=bucket, Key="late/model.pt", Body=b"weights")
+    objects.wait_condition("late-1", "Ready", "True", on_timeout=operator.log_tail)
+    status = objects.get("modelversions", "late-1")["status"]
+    # No digest in the spec: the first verified digest is pinned.
+    assert status["artifact"]["digest"] == sha256(b"weights")
+    assert objects.condition("late-1", "Reconciling") is None
+
+
+def test_prefix_artifact_matches_the_cli_digest(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client, tmp_path: Path
+) -> None:
+    files = {
+        "MLmodel": b"flavors: {}\n",
+        "model.pkl": os.urandom(200_000),
+        "conda/env.yaml": b"dependencies: []\n",
+        "data/\u00e9t\u00e9.txt": b"summer",
+    }
+    for relative, data in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(data)
+        s3_client.put_object(Bucket=bucket, Key=f"run-7/{relative}", Body=data)
+    expected = digest_local_path(tmp_path).digest
+
+    objects.model("mlf")
+    objects.version(
+        "mlf-1", "mlf", f"s3://{bucket}/run-7/", artifact={"digest": expected, "format": "mlflow"}
+    )
+    objects.wait_condition("mlf-1", "Ready", "True", on_timeout=operator.log_tail)
+    artifact = objects.get("modelversions", "mlf-1")["status"]["artifact"]
+    assert artifact["fileCount"] == 4
+    assert sorted(f["path"] for f in artifact["files"]) == sorted(files)
+    assert all(f["versionId"] for f in artifact["files"])
+
+
+def test_missing_model_is_waited_for(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+) -> None:
+    s3_client.put_object(Bucket=bucket, Key="x", Body=b"x")
+    objects.version("orphan-1", "orphan", f"s3://{bucket}/x")
+    waiting = objects.wait_condition("orphan-1", "Reconciling", "True", "ModelNotFound")
+    assert "orphan" in waiting["message"] and "spec.modelRef.name" in waiting["message"]
+
+    objects.model("orphan")
+    objects.wait_condition("orphan-1", "Ready", "True", on_timeout=operator.log_tail)
+
+
+def test_versions_are_numbered_and_duplicates_refused(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+) -> None:
+    s3_client.put_object(Bucket=bucket, Key="a", Body=b"a")
+    objects.model("num")
+    for name in ("num-a", "num-b", "num-c"):
+        objects.version(name, "num", f"s3://{bucket}/a")
+    for name in ("num-a", "num-b", "num-c"):
+        objects.wait_condition(name, "Ready", "True", on_timeout=operator.log_tail)
+    numbers = sorted(objects.get("modelversions", n)["status"]["version"] for n in ("num-a", "num-b", "num-c"))
+    assert numbers == [1, 2, 3]
+    holder = next(n for n in ("num-a", "num-b", "num-c") if objects.get("modelversions", n)["status"]["version"] == 2)
+
+    objects.version("num-dup", "num", f"s3://{bucket}/a", version=2)
+    stalled = objects.wait_condition("num-dup", "Stalled", "True", "DuplicateVersion")
+    assert holder in stalled["message"]
+
+
+def test_unreachable_endpoint_is_retried(operator: OperatorProcess, objects: Objects) -> None:
+    objects.model("far")
+    objects.version(
+        "far-1",
+        "far",
+        "s3://nowhere/model.bin",
+        artifact={"storage": {"endpoint": "http://127.0.0.1:9"}},
+    )
+    waiting = objects.wait_condition("far-1", "Reconciling", "True", "StorageUnreachable", timeout=90)
+    assert "spec.artifact.storage.endpoint" in waiting["message"]
+
+
+def test_credentials_from_a_secret(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client, s3
+) -> None:
+    s3_client.put_object(Bucket=bucket, Key="s", Body=b"secret model")
+    objects.model("sec")
+    objects.version(
+        "sec-1", "sec", f"s3://{bucket}/s", artifact={"storage": {"secretRef": {"name": "s3"}}}
+    )
+    missing = objects.wait_condition("sec-1", "Reconciling", "True", "CredentialsNotFound")
+    assert "spec.artifact.storage.secretRef" in missing["message"]
+
+    objects.core.create_namespaced_secret(
+        objects.namespace,
+        {
+            "metadata": {"name": "s3"},
+            "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key},
+        },
+    )
+    objects.wait_condition("sec-1", "Ready", "True", on_timeout=operator.log_tail)
+
+    objects.core.create_namespaced_secret(
+        objects.namespace,
+        {
+            "metadata": {"name": "wrong"},
+            "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": "not-it"},
+        },
+    )
+    objects.version(
+        "sec-2", "sec", f"s3://{bucket}/s", artifact={"storage": {"secretRef": {"name": "wrong"}}}
+    )
+    denied = objects.wait_condition("sec-2", "Stalled", "True", "AccessDenied")
+    assert "'wrong'" in denied["message"]
+    assert "not-it" not in operator.log()
+
+
+def test_overwritten_object_is_detected(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+) -> None:
+    first = s3_client.put_object(Bucket=bucket, Key="t.bin", Body=b"original")
+    objects.model("tamper")
+    objects.version("tamper-1", "tamper", f"s3://{bucket}/t.bin")
+    objects.wait_condition("tamper-1", "Ready", "True", on_timeout=operator.log_tail)
+
+    second = s3_client.put_object(Bucket=bucket, Key="t.bin", Body=b"replaced")
+    # The operator re-verifies every few seconds in this suite (MODELREGISTRY_REVERIFY_INTERVAL).
+    changed = objects.wait_condition("tamper-1", "Stalled", "True", "ArtifactChanged", timeout=60)
+    assert first["VersionId"] in changed["message"] and second["VersionId"] in changed["message"]
+    assert objects.condition("tamper-1", "Ready")["status"] == "False"  # type: ignore[index]
+    # The pinned record still names the verified bytes, for consumers and auditors.
+    pinned = objects.get("modelversions", "tamper-1")["status"]["artifact"]
+    assert pinned["digest"] == sha256(b"original")
+    assert pinned["versionId"] == first["VersionId"]
