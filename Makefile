@@ -5,6 +5,8 @@
 
 PYTHON ?= python3
 VENV ?= .venv
+# Where `make run` keeps its control plane, S3 data and the env file to source.
+DEV_DIR ?= .dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -27,7 +29,7 @@ tools:
 
 # CLUSTER=kubeconfig uses the cluster in KUBECONFIG instead of a local control plane.
 run: $(STAMP) tools
-	$(BIN)/modelregistry dev $(if $(filter kubeconfig,$(CLUSTER)),--use-kubeconfig,)
+	$(BIN)/modelregistry dev --workdir $(DEV_DIR) $(if $(filter kubeconfig,$(CLUSTER)),--use-kubeconfig,)
 
 test: $(STAMP) tools
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
@@ -56,4 +58,4 @@ e2e-kind: $(STAMP)
 	hack/e2e-kind.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEV_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from typing import Any, cast
 
 import kubernetes
@@ -36,7 +37,10 @@ class Cluster:
         try:
             kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
         except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+            # Read KUBECONFIG now: the client's default was fixed when it was imported.
+            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=os.environ.get("KUBECONFIG")
+            )
         return cls(kubernetes.client.ApiClient())
 
     async def get_model(self, namespace: str, name: str) -> Body | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import sys
 import tempfile
 from pathlib import Path
 
@@ -23,7 +24,7 @@ BUCKET = "models"
 
 
 def run_dev_environment(*, use_kubeconfig: bool, workdir: Path | None) -> int:
-    from modelregistry.localenv import ControlPlane, S3Server
+    from modelregistry.localenv import ControlPlane, S3Server, find_tool
 
     root = workdir or Path(tempfile.mkdtemp(prefix="modelregistry-dev-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -46,9 +47,13 @@ def run_dev_environment(*, use_kubeconfig: bool, workdir: Path | None) -> int:
             "AWS_SECRET_ACCESS_KEY": s3.secret_key,
             "AWS_DEFAULT_REGION": s3.region,
         }
+        # kubectl of the server's version, and this environment's `modelregistry`.
+        path = [str(find_tool("kubectl").parent), str(Path(sys.executable).parent)]
+
         env_file = root / "env"
         env_file.write_text(
             "".join(f"export {k}={shlex.quote(v)}\n" for k, v in settings.items())
+            + f'export PATH="{os.pathsep.join(path)}:$PATH"\n'
         )
         print(
             f"\nModel Registry is running (bucket s3://{BUCKET}/ is versioned).\n"
@@ -62,7 +67,6 @@ def run_dev_environment(*, use_kubeconfig: bool, workdir: Path | None) -> int:
         from modelregistry.runner import run_operator
 
         return run_operator()
-    return 0
 
 
 def create_bucket(endpoint: str, access_key: str, secret_key: str, bucket: str) -> None:

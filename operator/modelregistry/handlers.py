@@ -49,6 +49,15 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo.reconciler = Reconciler(Cluster.connect(), verifier, SETTINGS, _post_event)
 
 
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In a Pod, its service account; elsewhere, the KUBECONFIG of this moment."""
+    info: kopf.ConnectionInfo | None = kopf.login_with_service_account(
+        **kwargs
+    ) or kopf.login_with_kubeconfig(**kwargs)
+    return info
+
+
 def _post_event(body: Body, event: decisions.Event) -> None:
     kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message[:1024])
 

@@ -31,7 +31,7 @@ class OperatorProcess:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "modelregistry", "run", "--verbose"],
-            env={**os.environ, **self._env},
+            env={**os.environ, **self._env, "PYTHONPATH": _python_path()},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -63,6 +63,12 @@ class OperatorProcess:
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
+
+
+def _python_path() -> str:
+    """The source tree first, so an uninstalled checkout runs too."""
+    source = str(Path(__file__).resolve().parents[2] / "operator")
+    return os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
 
 
 def wait_until(

@@ -30,9 +30,15 @@ def material() -> PKIMaterial:
     return build_pki(now=NOW, validity=timedelta(days=30))
 
 
+@pytest.fixture(scope="module")
+def current() -> PKIMaterial:
+    """Material valid now, for real TLS handshakes."""
+    return build_pki()
+
+
 @pytest.fixture
-def files(material: PKIMaterial, tmp_path: Path) -> PKIFiles:
-    return write_pki(material, tmp_path / "pki")
+def files(current: PKIMaterial, tmp_path: Path) -> PKIFiles:
+    return write_pki(current, tmp_path / "pki")
 
 
 def cert(pem: bytes) -> x509.Certificate:
@@ -105,16 +111,16 @@ def test_service_account_keys_are_a_matching_rsa_pair(material: PKIMaterial) -> 
     assert private.public_key().public_numbers() == public.public_numbers()
 
 
-def test_each_build_makes_a_new_ca(material: PKIMaterial) -> None:
-    assert cert(build_pki().ca.cert).public_key() != cert(material.ca.cert).public_key()
+def test_each_build_makes_a_new_ca(material: PKIMaterial, current: PKIMaterial) -> None:
+    assert cert(current.ca.cert).public_key() != cert(material.ca.cert).public_key()
 
 
 def test_write_pki_writes_pem_files_with_private_keys_owner_only(
-    material: PKIMaterial, files: PKIFiles
+    current: PKIMaterial, files: PKIFiles
 ) -> None:
-    assert files.ca_cert.read_bytes() == material.ca.cert
-    assert files.admin_key.read_bytes() == material.admin.key
-    assert files.service_account_public_key.read_bytes() == material.service_account.cert
+    assert files.ca_cert.read_bytes() == current.ca.cert
+    assert files.admin_key.read_bytes() == current.admin.key
+    assert files.service_account_public_key.read_bytes() == current.service_account.cert
     private = [
         files.ca_key,
         files.serving_key,

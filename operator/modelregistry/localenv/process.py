@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
 from modelregistry.localenv.errors import LocalEnvError
 
@@ -68,27 +68,28 @@ class ManagedProcess:
         self.log_path = log_path
         self._env = dict(env) if env is not None else None
         self._popen: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     def start(self) -> None:
         if self._popen is not None:
             raise LocalEnvError(f"{self.name} already started")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        try:
-            self._popen = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                env=self._env,
-                # Same session: a Ctrl-C in the terminal reaches the servers too.
-                start_new_session=False,
-                preexec_fn=_die_with_parent(os.getpid()) if _PRCTL is not None else None,
-            )
-        except OSError as error:
-            self._close_log()
-            raise LocalEnvError(f"cannot start {self.name} ({self.argv[0]}): {error}") from error
+        # The child keeps its own copy of the descriptor; ours is closed at once.
+        with self.log_path.open("wb") as log_file:
+            try:
+                self._popen = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    env=self._env,
+                    # Same session: a Ctrl-C in the terminal reaches the servers too.
+                    start_new_session=False,
+                    preexec_fn=_die_with_parent(os.getpid()) if _PRCTL is not None else None,
+                )
+            except OSError as error:
+                raise LocalEnvError(
+                    f"cannot start {self.name} ({self.argv[0]}): {error}"
+                ) from error
 
     @property
     def pid(self) -> int | None:
@@ -127,12 +128,6 @@ class ManagedProcess:
                 with contextlib.suppress(ProcessLookupError):
                     popen.kill()
                 popen.wait()
-        self._close_log()
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 def _die_with_parent(parent_pid: int) -> Callable[[], None]:
