@@ -52,7 +52,7 @@ class Cluster:
             if error.status == 404:
                 return None
             raise
-        return cast(Body, body)
+        return cast("Body", body)
 
     async def list_versions(self, namespace: str, model: str) -> list[Body]:
         """Every ModelVersion of `model`, read fresh from the API server."""
@@ -64,7 +64,7 @@ class Cluster:
             MODELVERSIONS,
             field_selector=f"spec.modelRef.name={model}",
         )
-        return cast(list[Body], cast(Body, listing).get("items", []))
+        return cast("list[Body]", cast("Body", listing).get("items", []))
 
     async def patch_status(self, plural: str, namespace: str, name: str, status: Body) -> None:
         try:

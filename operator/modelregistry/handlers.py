@@ -59,7 +59,9 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 
 def _post_event(body: Body, event: decisions.Event) -> None:
-    kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message[:1024])
+    kopf.event(
+        cast("kopf.Body", body), type=event.type, reason=event.reason, message=event.message[:1024]
+    )
 
 
 @kopf.on.resume(*MODELVERSION_RESOURCE)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Any, cast
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from modelregistry import crdgen
+from modelregistry.api.meta import GROUP
 
 
 def install_crds(api_client: kubernetes.client.ApiClient, timeout: float = 60) -> None:
@@ -21,13 +23,15 @@ def install_crds(api_client: kubernetes.client.ApiClient, timeout: float = 60) -
         except ApiException as error:
             if error.status != 404:
                 raise
-            api.create_custom_resource_definition(manifest)
+            # The client accepts plain dicts as bodies; its stubs only name the model class.
+            api.create_custom_resource_definition(cast(Any, manifest))
         else:
-            manifest["metadata"]["resourceVersion"] = current.metadata.resource_version
-            api.replace_custom_resource_definition(name, manifest)
+            if current.metadata is not None:  # replace only the version we read
+                manifest["metadata"]["resourceVersion"] = current.metadata.resource_version
+            api.replace_custom_resource_definition(name, cast(Any, manifest))
     deadline = time.monotonic() + timeout
     for kind in crdgen.KINDS:
-        name = f"{kind.plural}.{crdgen.GROUP}"
+        name = f"{kind.plural}.{GROUP}"
         while not _established(api, name):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"CRD {name} was not Established within {timeout:.0f}s")
@@ -36,6 +40,5 @@ def install_crds(api_client: kubernetes.client.ApiClient, timeout: float = 60) -
 
 def _established(api: kubernetes.client.ApiextensionsV1Api, name: str) -> bool:
     crd = api.read_custom_resource_definition(name)
-    return any(
-        c.type == "Established" and c.status == "True" for c in (crd.status.conditions or [])
-    )
+    conditions = (crd.status.conditions if crd.status else None) or []
+    return any(c.type == "Established" and c.status == "True" for c in conditions)

@@ -20,7 +20,9 @@ def upload_artifact(path: Path, uri: str) -> ArtifactDigest:
     result = digest_local_path(path)
     if result.is_prefix != location.is_prefix:
         expected = "a prefix ending in '/'" if result.is_prefix else "an object key (no final '/')"
-        raise ValueError(f"{path} is a {'directory' if result.is_prefix else 'file'}: use {expected}")
+        raise ValueError(
+            f"{path} is a {'directory' if result.is_prefix else 'file'}: use {expected}"
+        )
     client = boto3.session.Session().client("s3")
     if not result.is_prefix:
         client.upload_file(str(path), location.bucket, location.key)

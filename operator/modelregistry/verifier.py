@@ -44,7 +44,9 @@ class Verifier:
         endpoint = self.endpoint_for(artifact)
         async with self._slots:
             try:
-                return await asyncio.to_thread(self._store.hash_artifact, location, endpoint, credentials)
+                return await asyncio.to_thread(
+                    self._store.hash_artifact, location, endpoint, credentials
+                )
             except StorageError as error:
                 return failure_from_error(error, artifact, endpoint)
 

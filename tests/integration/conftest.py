@@ -128,7 +128,5 @@ def bucket(s3_client) -> str:  # type: ignore[no-untyped-def]
     """A fresh versioned bucket for one test."""
     name = f"b-{uuid.uuid4().hex[:12]}"
     s3_client.create_bucket(Bucket=name)
-    s3_client.put_bucket_versioning(
-        Bucket=name, VersioningConfiguration={"Status": "Enabled"}
-    )
+    s3_client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name

@@ -5,6 +5,7 @@ Lets a test catch the operator in the middle of hashing a few megabytes.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -32,7 +33,10 @@ class SlowProxy:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self._closed.set()
         self._listener.close()
@@ -60,8 +64,6 @@ class SlowProxy:
             pass
         finally:
             for end in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 end.close()

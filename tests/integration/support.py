@@ -126,9 +126,7 @@ class Objects:
 
     def condition(self, name: str, condition_type: str) -> Body | None:
         status = self.get("modelversions", name).get("status") or {}
-        return next(
-            (c for c in status.get("conditions", []) if c["type"] == condition_type), None
-        )
+        return next((c for c in status.get("conditions", []) if c["type"] == condition_type), None)
 
     def wait_condition(
         self,
@@ -149,8 +147,10 @@ class Objects:
             matches,
             timeout=timeout,
             what=f"{name}: {condition_type}={status} {reason or ''}",
-            on_timeout=lambda: f"status: {self.get('modelversions', name).get('status')}\n"
-            + (on_timeout() if on_timeout else ""),
+            on_timeout=lambda: (
+                f"status: {self.get('modelversions', name).get('status')}\n"
+                + (on_timeout() if on_timeout else "")
+            ),
         )
         return result
 

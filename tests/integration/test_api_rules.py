@@ -30,17 +30,17 @@ def apply(cluster: Cluster, namespace: str, text: str, check: bool = False):  # 
     return cluster.kubectl_run("apply", "-n", namespace, "-f", "-", stdin=text, check=check)
 
 
-VALID = """\
-    modelRef: {name: fraud}
+VALID = f"""\
+    modelRef: {{name: fraud}}
     version: 4
     artifact:
       uri: s3://models/fraud/4/model.onnx
-      digest: %s
+      digest: {DIGEST}
     lineage:
-      datasets: [{name: transactions, version: "2026-11-01"}]
-      code: {repository: https://git.example.com/fraud, commit: 0a1b2c3d}
-    metrics: {auc: 0.91}
-""" % DIGEST
+      datasets: [{{name: transactions, version: "2026-11-01"}}]
+      code: {{repository: https://git.example.com/fraud, commit: 0a1b2c3d}}
+    metrics: {{auc: 0.91}}
+"""
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,11 @@ VALID = """\
         (VALID.replace(DIGEST, "sha256:1234"), "spec.artifact.digest", "sha256"),
         (VALID.replace("s3://models", "ftp://models"), "spec.artifact.uri", "s3://"),
         (VALID.replace("version: 4", "version: 0"), "spec.version", "1"),
-        (VALID.replace("modelRef: {name: fraud}", "modelRef: {name: Fraud_Model}"), "spec.modelRef.name", ""),
+        (
+            VALID.replace("modelRef: {name: fraud}", "modelRef: {name: Fraud_Model}"),
+            "spec.modelRef.name",
+            "",
+        ),
         (VALID.replace("    metrics:", "    metricz:"), "metricz", "unknown field"),
         (VALID.replace("commit: 0a1b2c3d", "commit: main"), "spec.lineage.code.commit", ""),
         (VALID.replace("    modelRef: {name: fraud}\n", ""), "spec.modelRef", "Required"),

@@ -51,9 +51,11 @@ def test_verified_version_becomes_ready(
     assert row.split()[:6] == ["iris-1", "iris", "1", "None", "True", "True"]
 
     model = wait_until(
-        lambda: (s := objects.get("models", "iris").get("status"))
-        and s.get("latestReadyVersion") == 1
-        and s,
+        lambda: (
+            (s := objects.get("models", "iris").get("status"))
+            and s.get("latestReadyVersion") == 1
+            and s
+        ),
         what="Model status to count the version",
     )
     assert model["latestVersion"] == 1
@@ -66,9 +68,7 @@ def test_wrong_digest_is_stalled_with_its_reason(
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="m.bin", Body=b"the real bytes")
     objects.model("m")
-    objects.version(
-        "m-1", "m", f"s3://{bucket}/m.bin", artifact={"digest": sha256(b"other bytes")}
-    )
+    objects.version("m-1", "m", f"s3://{bucket}/m.bin", artifact={"digest": sha256(b"other bytes")})
 
     stalled = objects.wait_condition("m-1", "Stalled", "True", "DigestMismatch")
     assert "spec.artifact.digest" in stalled["message"]
@@ -149,9 +149,15 @@ def test_versions_are_numbered_and_duplicates_refused(
         objects.version(name, "num", f"s3://{bucket}/a")
     for name in ("num-a", "num-b", "num-c"):
         objects.wait_condition(name, "Ready", "True", on_timeout=operator.log_tail)
-    numbers = sorted(objects.get("modelversions", n)["status"]["version"] for n in ("num-a", "num-b", "num-c"))
+    numbers = sorted(
+        objects.get("modelversions", n)["status"]["version"] for n in ("num-a", "num-b", "num-c")
+    )
     assert numbers == [1, 2, 3]
-    holder = next(n for n in ("num-a", "num-b", "num-c") if objects.get("modelversions", n)["status"]["version"] == 2)
+    holder = next(
+        n
+        for n in ("num-a", "num-b", "num-c")
+        if objects.get("modelversions", n)["status"]["version"] == 2
+    )
 
     objects.version("num-dup", "num", f"s3://{bucket}/a", version=2)
     stalled = objects.wait_condition("num-dup", "Stalled", "True", "DuplicateVersion")
@@ -166,7 +172,9 @@ def test_unreachable_endpoint_is_retried(operator: OperatorProcess, objects: Obj
         "s3://nowhere/model.bin",
         artifact={"storage": {"endpoint": "http://127.0.0.1:9"}},
     )
-    waiting = objects.wait_condition("far-1", "Reconciling", "True", "StorageUnreachable", timeout=90)
+    waiting = objects.wait_condition(
+        "far-1", "Reconciling", "True", "StorageUnreachable", timeout=90
+    )
     assert "spec.artifact.storage.endpoint" in waiting["message"]
 
 
@@ -185,7 +193,10 @@ def test_credentials_from_a_secret(
         objects.namespace,
         {
             "metadata": {"name": "s3"},
-            "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key},
+            "stringData": {
+                "AWS_ACCESS_KEY_ID": s3.access_key,
+                "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+            },
         },
     )
     objects.wait_condition("sec-1", "Ready", "True", on_timeout=operator.log_tail)
