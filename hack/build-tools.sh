@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Build the real parts the tests and `make run` start: etcd, kube-apiserver,
-# kube-controller-manager, kubectl (same version as the server) and versitygw.
+# kube-controller-manager, kubectl (same version as the server), versitygw and helm.
 # Everything is built from the Go module proxy and cached outside the repo,
 # keyed by version, so later runs reuse it. Prints nothing when the cache is
 # warm.
 #
-# Usage: hack/build-tools.sh [etcd|kubernetes|versitygw ...]   (default: all)
+# Usage: hack/build-tools.sh [etcd|kubernetes|versitygw|helm ...]   (default: all)
 set -euo pipefail
 
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.35.4}"
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.8.0}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 CACHE_ROOT="${MODELREGISTRY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelregistry}"
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
@@ -99,13 +100,29 @@ build_versitygw() {
   mkdir -p "$out" && mv "$work/versitygw" "$out/versitygw" && rm -rf "$work"
 }
 
+build_helm() {
+  local out="$CACHE_ROOT/helm-$HELM_VERSION"
+  [[ -x "$out/helm" ]] && return 0
+  log "building helm $HELM_VERSION into $out"
+  local work="$CACHE_ROOT/.work/helm-$HELM_VERSION"
+  new_module "$work"
+  (
+    cd "$work"
+    go get -tool "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+    go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+      -o "$work/helm" helm.sh/helm/v3/cmd/helm
+  )
+  mkdir -p "$out" && mv "$work/helm" "$out/helm" && rm -rf "$work"
+}
+
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kubernetes versitygw)
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kubernetes versitygw helm)
 for target in "${targets[@]}"; do
   case "$target" in
     etcd) build_etcd ;;
     kubernetes) build_kubernetes ;;
     versitygw) build_versitygw ;;
-    *) log "unknown tool '$target' (expected etcd, kubernetes or versitygw)"; exit 2 ;;
+    helm) build_helm ;;
+    *) log "unknown tool '$target' (expected etcd, kubernetes, versitygw or helm)"; exit 2 ;;
   esac
 done

@@ -19,6 +19,7 @@ _TOOLS: Final[dict[str, tuple[str, str, str]]] = {
     "kube-controller-manager": ("kubernetes", "KUBERNETES_VERSION", "v1.35.4"),
     "kubectl": ("kubernetes", "KUBERNETES_VERSION", "v1.35.4"),
     "versitygw": ("versitygw", "VERSITYGW_VERSION", "v1.8.0"),
+    "helm": ("helm", "HELM_VERSION", "v3.22.0"),
 }
 
 

@@ -1,0 +1,168 @@
+"""Conditions: lastTransitionTime semantics, observedGeneration, time format."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from modelregistry import conditions as cond
+from modelregistry.api.meta import Condition, ConditionStatus
+from modelregistry.conditions import DesiredCondition, merge_conditions
+
+EARLIER = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+NOW = datetime(2030, 1, 2, 4, 0, 0, tzinfo=UTC)
+EARLIER_TEXT = "2030-01-02T03:04:05Z"
+NOW_TEXT = "2030-01-02T04:00:00Z"
+
+
+def existing(type_: str, status: ConditionStatus, reason: str = "Old", generation: int = 1) -> Condition:
+    return Condition.model_validate(
+        {
+            "type": type_,
+            "status": status,
+            "reason": reason,
+            "message": f"{type_} was {status}.",
+            "lastTransitionTime": EARLIER_TEXT,
+            "observedGeneration": generation,
+        }
+    )
+
+
+def test_new_condition_gets_now_and_the_generation() -> None:
+    merged = merge_conditions(
+        [], [DesiredCondition(cond.READY, "True", "Succeeded", "ok")], generation=3, now=NOW
+    )
+
+    assert merged == [
+        Condition(
+            type=cond.READY,
+            status="True",
+            reason="Succeeded",
+            message="ok",
+            last_transition_time=NOW_TEXT,
+            observed_generation=3,
+        )
+    ]
+
+
+def test_unchanged_status_keeps_last_transition_time_but_takes_new_reason_and_message() -> None:
+    current = [existing(cond.READY, "False", reason="ArtifactNotFound", generation=1)]
+
+    (merged,) = merge_conditions(
+        current,
+        [DesiredCondition(cond.READY, "False", "AccessDenied", "denied")],
+        generation=2,
+        now=NOW,
+    )
+
+    assert merged.last_transition_time == EARLIER_TEXT
+    assert merged.reason == "AccessDenied"
+    assert merged.message == "denied"
+    assert merged.observed_generation == 2
+
+
+@pytest.mark.parametrize(("before", "after"), [("False", "True"), ("True", "Unknown")])
+def test_changed_status_sets_last_transition_time_to_now(
+    before: ConditionStatus, after: ConditionStatus
+) -> None:
+    current = [existing(cond.READY, before)]
+
+    (merged,) = merge_conditions(
+        current, [DesiredCondition(cond.READY, after, "R", "m")], generation=1, now=NOW
+    )
+
+    assert merged.status == after
+    assert merged.last_transition_time == NOW_TEXT
+
+
+def test_conditions_not_desired_are_dropped_and_order_follows_desired() -> None:
+    current = [
+        existing(cond.RECONCILING, "True"),
+        existing(cond.READY, "Unknown"),
+        existing(cond.ARTIFACT_VERIFIED, "True"),
+        existing(cond.STALLED, "True"),
+    ]
+
+    merged = merge_conditions(
+        current,
+        [
+            DesiredCondition(cond.ARTIFACT_VERIFIED, "True", "Verified", "v"),
+            DesiredCondition(cond.READY, "True", "Succeeded", "r"),
+        ],
+        generation=5,
+        now=NOW,
+    )
+
+    assert [(c.type, c.status, c.last_transition_time) for c in merged] == [
+        (cond.ARTIFACT_VERIFIED, "True", EARLIER_TEXT),
+        (cond.READY, "True", NOW_TEXT),
+    ]
+    assert {c.observed_generation for c in merged} == {5}
+
+
+def test_merging_the_same_desired_twice_is_stable() -> None:
+    desired = [
+        DesiredCondition(cond.READY, "False", "DigestMismatch", "m"),
+        DesiredCondition(cond.STALLED, "True", "DigestMismatch", "m"),
+    ]
+    first = merge_conditions([], desired, generation=1, now=EARLIER)
+
+    second = merge_conditions(first, desired, generation=1, now=NOW)
+
+    assert second == first
+
+
+def test_find_and_is_true() -> None:
+    conditions = [existing(cond.READY, "True"), existing(cond.STALLED, "False")]
+
+    assert cond.find(conditions, cond.STALLED) == conditions[1]
+    assert cond.find(conditions, cond.RECONCILING) is None
+    assert cond.is_true(conditions, cond.READY) is True
+    assert cond.is_true(conditions, cond.STALLED) is False
+    assert cond.is_true(conditions, cond.ARTIFACT_VERIFIED) is False
+
+
+def test_format_time_is_rfc3339_utc_with_seconds() -> None:
+    assert cond.format_time(EARLIER) == EARLIER_TEXT
+    assert cond.format_time(EARLIER.replace(microsecond=999_999)) == EARLIER_TEXT
+
+
+def test_format_time_converts_other_zones_to_utc() -> None:
+    berlin_summer = timezone(timedelta(hours=2))
+    moment = datetime(2030, 7, 1, 0, 30, 0, tzinfo=berlin_summer)
+
+    assert cond.format_time(moment) == "2030-06-30T22:30:00Z"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        EARLIER,
+        datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2030, 7, 1, 0, 30, 0, tzinfo=timezone(timedelta(hours=-7))),
+    ],
+)
+def test_parse_time_round_trips_format_time(moment: datetime) -> None:
+    text = cond.format_time(moment)
+
+    parsed = cond.parse_time(text)
+
+    assert parsed == moment
+    assert parsed.tzinfo is UTC
+    assert cond.format_time(parsed) == text
+
+
+def test_naive_datetime_is_refused() -> None:
+    naive = datetime(2030, 1, 2, 3, 4, 5)
+
+    with pytest.raises(ValueError, match="timezone-aware"):
+        cond.format_time(naive)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        merge_conditions(
+            [], [DesiredCondition(cond.READY, "True", "R", "m")], generation=1, now=naive
+        )
+
+
+def test_transient_types_are_reconciling_and_stalled() -> None:
+    assert frozenset({cond.RECONCILING, cond.STALLED}) == cond.TRANSIENT_TYPES
