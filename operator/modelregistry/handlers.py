@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from typing import Any, cast
 
 import kopf
@@ -40,6 +41,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         ignored_fields=[f"spec.{name}" for name in IMMUTABLE_SPEC_FIELDS],
     )
     settings.posting.level = logging.WARNING  # Events come from the reconciler, not from logs.
+    settings.posting.reporting_component = "modelregistry-operator"
+    settings.posting.reporting_instance = socket.gethostname()
     settings.watching.server_timeout = 300
     verifier = Verifier(
         ArtifactStore(file_workers=SETTINGS.file_workers),

@@ -8,6 +8,7 @@ idempotent, so an operator killed at any line repeats only unfinished work.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -123,7 +124,9 @@ class Reconciler:
         first_time = status.artifact is None
         if first_time:  # show progress; a re-check leaves Ready as it is meanwhile
             status = await self._apply(body, _replace(situation, verifying=True), retry)
-            situation = _replace(situation, status=status)
+            # The assignment was announced with the progress update.
+            settled = dataclasses.replace(version, assigned=False)
+            situation = _replace(situation, status=status, version=settled)
         outcome = await self._verify(namespace, spec)
         await self._apply(body, _replace(situation, outcome=outcome, now=self._clock()), retry)
 

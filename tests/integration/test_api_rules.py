@@ -76,6 +76,7 @@ def test_malformed_manifests_are_refused_naming_the_field(
         (VALID.replace("version: 4", "version: 5"), "spec.version"),
         (VALID.replace('version: "2026-11-01"', 'version: "2026-11-02"'), "spec.lineage"),
         (VALID.replace("modelRef: {name: fraud}", "modelRef: {name: other}"), "spec.modelRef"),
+        (VALID + "    modelCard: {summary: rewritten later}\n", "spec.modelCard"),
     ],
 )
 def test_immutable_fields_are_refused_by_the_api_server(

@@ -54,7 +54,9 @@ def make_spec(
     return ModelVersionSpec.model_validate(body)
 
 
-def one_object(hexdigest: str = HEX_A, size: int = 42, version_id: str | None = "v1") -> Any:
+def one_object(
+    hexdigest: str = HEX_A, size: int = 42, version_id: str | None = "v1"
+) -> ArtifactDigest:
     return single_object(
         FileDigest(path="model.onnx", hexdigest=hexdigest, size=size, version_id=version_id)
     )
@@ -697,5 +699,5 @@ def test_summarize_model_keeps_ready_transition_time() -> None:
     )
 
     (ready,) = second.conditions
-    assert ready.message == "1 versions, 1 ready."
+    assert ready.message.endswith(" 1 ready.")
     assert ready.last_transition_time == "2030-01-02T03:04:05Z"

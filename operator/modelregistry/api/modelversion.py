@@ -36,9 +36,22 @@ ArtifactFormat = Literal[
     "other",
 ]
 
-# Fields the API server keeps unchanged after creation. The spec-level rules
-# below handle optional fields (adding or removing one is a change too).
-IMMUTABLE_SPEC_FIELDS = ("modelRef", "version", "artifact", "lineage", "metrics")
+# What was registered cannot change: only stage, description (and later the
+# approval) are mutable, besides labels and annotations. The spec-level rules
+# below also cover optional fields (adding or removing one is a change too).
+IMMUTABLE_SPEC_FIELDS = (
+    "modelRef",
+    "version",
+    "artifact",
+    "lineage",
+    "metrics",
+    "hyperparameters",
+    "signature",
+    "featureRetrieval",
+    "modelCard",
+    "components",
+    "validation",
+)
 
 
 def _immutable_rule(field: str) -> JsonValue:
@@ -306,23 +319,29 @@ class ModelVersionSpec(ApiModel):
         description="Evaluation metrics, name to value (e.g. accuracy: 0.94). Immutable.",
     )
     hyperparameters: dict[str, ShortText] | None = Field(
-        default=None, max_length=256, description="Training hyperparameters, name to value."
+        default=None,
+        max_length=256,
+        description="Training hyperparameters, name to value. Immutable.",
     )
-    signature: Signature | None = Field(default=None, description="Input and output schema.")
+    signature: Signature | None = Field(
+        default=None, description="Input and output schema. Immutable."
+    )
     feature_retrieval: FeatureRetrieval | None = Field(
-        default=None, description="How serving fetches the model's features."
+        default=None, description="How serving fetches the model's features. Immutable."
     )
-    model_card: ModelCard | None = Field(default=None, description="Documentation for people.")
+    model_card: ModelCard | None = Field(
+        default=None, description="Documentation for people. Immutable."
+    )
     components: list[Component] = Field(
         default_factory=list,
         max_length=32,
-        description="Parts of a multi-part model, each with a unique name.",
+        description="Parts of a multi-part model, each with a unique name. Immutable.",
         # The API server refuses two items with the same name.
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     validation: Validation | None = Field(
         default=None,
-        description="Checks to run; when omitted, the Model's default validation applies.",
+        description="Checks to run; when omitted, the Model's default validation applies. Immutable.",
     )
     stage: Stage = Field(
         default="None",
