@@ -106,7 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             server_pid = _server_pid(server.endpoint_url)
             _log(f"versitygw pid {server_pid} at {server.endpoint_url}; uploading")
             _upload(server, single_file, prefix_files)
-            store = storage.ArtifactStore()
+            store = (
+                storage.ArtifactStore(chunk_size=args.chunk_kib * 1024)
+                if args.chunk_kib
+                else storage.ArtifactStore()
+            )
             endpoint = storage.Endpoint(url=server.endpoint_url, region=server.region)
             credentials = storage.Credentials(server.access_key, server.secret_key)
 
@@ -188,6 +192,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--size-mib", type=int, default=1024, help="bytes to hash (default 1024)")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions (default 3)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
+    parser.add_argument(
+        "--chunk-kib", type=int, default=None, help="ArtifactStore chunk_size (default: its own)"
+    )
     parser.add_argument("--tmpdir", type=Path, default=None, help="where to put the files")
     args = parser.parse_args(argv)
     if args.size_mib < PREFIX_FILES or args.repeat < 1:

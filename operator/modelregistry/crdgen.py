@@ -238,8 +238,13 @@ def crd_manifest(kind: Kind) -> dict[str, Any]:
                             "description": kind.description,
                             "required": ["spec"],
                             "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
+                                "apiVersion": {
+                                    "type": "string",
+                                    "description": f"{GROUP}/{VERSION}",
+                                },
+                                "kind": {"type": "string", "description": kind.kind},
+                                # The API server allows nothing more here; kubectl
+                                # explain documents metadata from ObjectMeta itself.
                                 "metadata": {"type": "object"},
                                 "spec": structural_schema(kind.spec),
                                 "status": _status_schema(kind.status),

@@ -393,7 +393,8 @@ def summarize_model(
         ready=sum(v.ready for v in versions),
         stalled=sum(v.stalled for v in versions),
     )
-    message = f"{counts.total} versions, {counts.ready} ready."
+    noun = "version" if counts.total == 1 else "versions"
+    message = f"{counts.total} {noun}, {counts.ready} ready."
     return ModelStatus(
         observed_generation=generation,
         latest_version=max(numbers, default=None),

@@ -83,6 +83,10 @@ def check_relative_path(path: str) -> str:
     """Return `path` if the manifest can hold it, else raise."""
     if not path or path.startswith("/") or path.startswith("./"):
         raise InvalidArtifactPathError(f"{path!r}: paths must be relative, without './'")
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        raise InvalidArtifactPathError(f"{path!r}: file names must be valid UTF-8") from None
     if "\n" in path or "\\" in path:
         raise InvalidArtifactPathError(
             f"{path!r}: file names with a newline or backslash cannot be in a manifest"
@@ -140,5 +144,6 @@ def _walk_files(root: Path) -> Iterator[str]:
     for directory, _dirs, names in os.walk(root):
         for name in names:
             full = Path(directory) / name
-            if full.is_file():
+            # Regular files only, as `find -type f` lists them: no symlinks.
+            if full.is_file() and not full.is_symlink():
                 yield full.relative_to(root).as_posix()

@@ -112,12 +112,14 @@ class Reconciler:
             await self._apply(body, situation, retry)
             return
 
-        if decisions.is_verified(spec, status) and not (
-            periodic
-            and decisions.reverification_due(
-                status, situation.now, self._settings.reverify_interval
-            )
-        ):
+        # Events verify what is not verified yet (and retry with backoff); the
+        # periodic pass re-checks any version, verified or stalled, once per interval.
+        due = (
+            decisions.reverification_due(status, situation.now, self._settings.reverify_interval)
+            if periodic
+            else not decisions.is_verified(spec, status)
+        )
+        if not due:
             await self._apply(body, situation, retry)
             return
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 from modelregistry.storage import Endpoint
 
 PREFIX = "MODELREGISTRY_"
+ADDRESSING_STYLES = ("auto", "path", "virtual")
 
 
 @dataclass(frozen=True)
@@ -32,31 +34,54 @@ class Settings:
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
 
-        def number(name: str, default: float) -> float:
+        def read(name: str) -> str | None:
             raw = env.get(PREFIX + name)
-            if raw is None or raw == "":
+            return raw if raw else None
+
+        def seconds(name: str, default: float) -> float:
+            raw = read(name)
+            if raw is None:
                 return default
             try:
                 value = float(raw)
             except ValueError:
-                raise ValueError(f"{PREFIX}{name}={raw!r}: expected a number") from None
-            if value <= 0:
+                raise ValueError(f"{PREFIX}{name}={raw!r}: expected a number of seconds") from None
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{PREFIX}{name}={raw!r}: must be greater than zero and finite")
+            return value
+
+        def count(name: str, default: int) -> int:
+            raw = read(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ValueError(f"{PREFIX}{name}={raw!r}: expected a number (whole)") from None
+            if value < 1:
                 raise ValueError(f"{PREFIX}{name}={raw!r}: must be greater than zero")
             return value
 
+        addressing = read("S3_ADDRESSING_STYLE")
+        if addressing not in (None, *ADDRESSING_STYLES):
+            raise ValueError(
+                f"{PREFIX}S3_ADDRESSING_STYLE={addressing!r}: expected one of "
+                + ", ".join(ADDRESSING_STYLES)
+            )
+
         return cls(
             default_endpoint=Endpoint(
-                url=env.get(PREFIX + "S3_ENDPOINT") or env.get("AWS_ENDPOINT_URL") or None,
-                region=env.get(PREFIX + "S3_REGION") or None,
-                addressing_style=env.get(PREFIX + "S3_ADDRESSING_STYLE") or None,
+                url=read("S3_ENDPOINT") or env.get("AWS_ENDPOINT_URL") or None,
+                region=read("S3_REGION"),
+                addressing_style=addressing,
             ),
-            reverify_interval=timedelta(seconds=number("REVERIFY_INTERVAL", 3600)),
-            check_interval=number("CHECK_INTERVAL", 60),
-            max_concurrent_verifications=int(number("MAX_CONCURRENT_VERIFICATIONS", 2)),
-            file_workers=int(number("FILE_WORKERS", 4)),
-            retry_base_delay=number("RETRY_BASE_DELAY", 2),
-            retry_max_delay=number("RETRY_MAX_DELAY", 60),
-            namespace=env.get(PREFIX + "NAMESPACE") or None,
+            reverify_interval=timedelta(seconds=seconds("REVERIFY_INTERVAL", 3600)),
+            check_interval=seconds("CHECK_INTERVAL", 60),
+            max_concurrent_verifications=count("MAX_CONCURRENT_VERIFICATIONS", 2),
+            file_workers=count("FILE_WORKERS", 4),
+            retry_base_delay=seconds("RETRY_BASE_DELAY", 2),
+            retry_max_delay=seconds("RETRY_MAX_DELAY", 60),
+            namespace=read("NAMESPACE"),
         )
 
     def retry_delay(self, retry: int) -> float:

@@ -28,9 +28,7 @@ def test_chart_lints() -> None:
 
 
 def test_chart_objects_pass_server_side_validation(cluster: Cluster, namespace: str) -> None:
-    rendered = helm(
-        "template", "mr", str(CHART), "--namespace", namespace, "--include-crds"
-    ).stdout
+    rendered = helm("template", "mr", str(CHART), "--namespace", namespace, "--include-crds").stdout
     kinds = sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
     assert kinds == sorted(
         [

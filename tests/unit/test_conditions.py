@@ -16,7 +16,9 @@ EARLIER_TEXT = "2030-01-02T03:04:05Z"
 NOW_TEXT = "2030-01-02T04:00:00Z"
 
 
-def existing(type_: str, status: ConditionStatus, reason: str = "Old", generation: int = 1) -> Condition:
+def existing(
+    type_: str, status: ConditionStatus, reason: str = "Old", generation: int = 1
+) -> Condition:
     return Condition.model_validate(
         {
             "type": type_,

@@ -274,10 +274,13 @@ def test_artifact_changed_after_verification_names_both_version_ids() -> None:
     assert event_kinds(decision) == [("Warning", Reason.ARTIFACT_CHANGED)]
 
 
-def test_artifact_changed_without_version_ids_omits_them() -> None:
-    status = verified_status(outcome=one_object(HEX_A, version_id=None))
+@pytest.mark.parametrize(("before", "after"), [(None, None), ("v1", None), (None, "v2")])
+def test_artifact_changed_without_both_version_ids_omits_them(
+    before: str | None, after: str | None
+) -> None:
+    status = verified_status(outcome=one_object(HEX_A, version_id=before))
 
-    decision = decide(situation(status=status, outcome=one_object(HEX_B, version_id=None)))
+    decision = decide(situation(status=status, outcome=one_object(HEX_B, version_id=after)))
 
     assert kinds(decision)[2] == (cond.ARTIFACT_VERIFIED, "False", Reason.ARTIFACT_CHANGED)
     assert "versionId" not in message(decision, cond.ARTIFACT_VERIFIED)
@@ -456,9 +459,7 @@ def test_own_claim_is_not_counted_as_a_sibling() -> None:
 def test_keeps_the_spec_number() -> None:
     own = claim("mine", 10)
 
-    assert decide_version(own, [claim("a", 1), claim("b", 11), own]) == VersionDecision(
-        version=10
-    )
+    assert decide_version(own, [claim("a", 1), claim("b", 11), own]) == VersionDecision(version=10)
 
 
 def test_oldest_claim_holds_a_number() -> None:
@@ -570,9 +571,7 @@ PASSES = {
     "denied": situation(
         outcome=VerificationFailure(Reason.ACCESS_DENIED, "denied", transient=False)
     ),
-    "assigned": situation(
-        version=VersionDecision(version=4, assigned=True), outcome=one_object()
-    ),
+    "assigned": situation(version=VersionDecision(version=4, assigned=True), outcome=one_object()),
 }
 
 

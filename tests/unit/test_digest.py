@@ -31,6 +31,8 @@ SHELL_DIGEST = (
     " | sha256sum"
 )
 
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 needs_coreutils = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("bash", "find", "sort", "xargs", "sha256sum")),
     reason="needs bash and GNU coreutils/findutils",
@@ -98,7 +100,7 @@ def test_empty_file_has_the_digest_of_no_bytes(tmp_path: Path) -> None:
 
     result = digest_local_path(path)
 
-    assert result.digest == "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert result.digest == "sha256:" + EMPTY_SHA256
     assert result.size == 0
 
 
@@ -166,14 +168,15 @@ def test_manifest_lines_are_hex_two_spaces_path_sorted_by_utf8_bytes() -> None:
 
     # Byte order: uppercase before lowercase, '-' (0x2d) before '/' (0x2f),
     # and multi-byte UTF-8 after ASCII.
-    assert text == (
+    expected = (
         f"{'4' * 64}  B\n"
         f"{'3' * 64}  a-c\n"
         f"{'2' * 64}  a/c\n"
         f"{'1' * 64}  b\n"
         f"{'6' * 64}  z\n"
         f"{'5' * 64}  \u00e9t\u00e9\n"
-    ).encode()
+    )
+    assert text == expected.encode()
 
 
 def test_prefix_digest_is_sha256_of_the_manifest() -> None:
@@ -329,3 +332,21 @@ def test_parallel_hashing_equals_serial(tmp_path: Path) -> None:
     assert parallel == serial
     assert len(serial.files) == 48
     assert serial.size == sum(len(c) for c in files.values())
+
+
+@needs_coreutils
+def test_symlinks_are_left_out_as_find_type_f_leaves_them(tmp_path: Path) -> None:
+    (tmp_path / "model.bin").write_bytes(b"weights")
+    (tmp_path / "latest.bin").symlink_to(tmp_path / "model.bin")
+
+    result = digest_local_path(tmp_path)
+
+    assert [f.path for f in result.files] == ["model.bin"]
+    assert result.digest == shell_digest(tmp_path)
+
+
+def test_names_that_are_not_utf8_are_refused() -> None:
+    undecodable = b"caf\xff.bin".decode(errors="surrogateescape")
+
+    with pytest.raises(InvalidArtifactPathError, match="UTF-8"):
+        check_relative_path(undecodable)

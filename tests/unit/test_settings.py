@@ -112,11 +112,6 @@ def test_bad_values_name_the_variable(variable: str, value: str, problem: str) -
     assert f"{variable}={value!r}" in str(raised.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: settings.py accepts NaN and, for integer settings, a fraction that "
-    "int() truncates (0.5 -> 0) or inf/nan that int() rejects without naming the variable",
-)
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -161,3 +156,14 @@ def test_retry_delay_never_exceeds_the_cap_even_when_the_base_does() -> None:
     )
 
     assert settings.retry_delay(0) == 30.0
+
+
+def test_addressing_style_must_be_one_boto3_knows() -> None:
+    assert (
+        Settings.from_environment(
+            {"MODELREGISTRY_S3_ADDRESSING_STYLE": "path"}
+        ).default_endpoint.addressing_style
+        == "path"
+    )
+    with pytest.raises(ValueError, match="MODELREGISTRY_S3_ADDRESSING_STYLE='bucket'"):
+        Settings.from_environment({"MODELREGISTRY_S3_ADDRESSING_STYLE": "bucket"})

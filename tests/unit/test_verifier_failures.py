@@ -147,7 +147,10 @@ def test_endpoint_for_merges_artifact_settings_over_the_default() -> None:
     default = Endpoint(url="http://default:9000", region="eu-west-1", addressing_style="path")
     verifier = Verifier(ArtifactStore(), default, max_concurrent=1)
     custom = Artifact.model_validate(
-        {"uri": URI, "storage": {"endpoint": "https://s3.example.com", "addressingStyle": "virtual"}}
+        {
+            "uri": URI,
+            "storage": {"endpoint": "https://s3.example.com", "addressingStyle": "virtual"},
+        }
     )
 
     assert verifier.endpoint_for(artifact()) == default

@@ -341,7 +341,9 @@ class ModelVersionSpec(ApiModel):
     )
     validation: Validation | None = Field(
         default=None,
-        description="Checks to run; when omitted, the Model's default validation applies. Immutable.",
+        description=(
+            "Checks to run; when omitted, the Model's default validation applies. Immutable."
+        ),
     )
     stage: Stage = Field(
         default="None",
