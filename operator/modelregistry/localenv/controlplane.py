@@ -11,7 +11,6 @@ and no kubelet: Pods are stored but never run.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import http.client
 import logging
@@ -19,13 +18,13 @@ import shutil
 import ssl
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 from modelregistry.localenv.errors import LocalEnvError
 from modelregistry.localenv.kubeconfig import write_kubeconfig
 from modelregistry.localenv.pki import ADMIN_USER, CONTROLLER_MANAGER_USER, PKIFiles, generate_pki
-from modelregistry.localenv.process import ManagedProcess, WorkDir, free_port, wait_until
+from modelregistry.localenv.process import ManagedProcess, free_port, wait_until
+from modelregistry.localenv.service import LocalService
 from modelregistry.localenv.tools import find_tool
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ CONTROLLERS: Final = (
 _DEFAULT_SERVICE_ACCOUNT: Final = "/api/v1/namespaces/default/serviceaccounts/default"
 
 
-class ControlPlane:
+class ControlPlane(LocalService):
     """etcd + kube-apiserver + kube-controller-manager as child processes.
 
     `workdir` holds the PKI, the etcd data, one log file per process and the
@@ -50,31 +49,13 @@ class ControlPlane:
     `start()` begins with an empty etcd and fresh certificates.
     """
 
+    name = "control plane"
+
     def __init__(self, workdir: Path | None = None, *, start_timeout: float = 120.0) -> None:
-        self._workdir = WorkDir(workdir, prefix="modelregistry-controlplane-")
-        self._start_timeout = start_timeout
+        super().__init__(workdir, prefix="modelregistry-controlplane-", start_timeout=start_timeout)
         self._processes: list[ManagedProcess] = []
         self._pki: PKIFiles | None = None
         self._api_port: int | None = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def workdir(self) -> Path:
-        path = self._workdir.path
-        if path is None:
-            raise LocalEnvError("control plane not started")
-        return path
 
     @property
     def kubeconfig(self) -> Path:
@@ -101,35 +82,27 @@ class ControlPlane:
 
     def start(self) -> None:
         """Start all three processes; return once the API is ready and controllers run."""
-        if self._processes:
-            raise LocalEnvError("control plane already started")
         began = time.monotonic()
-        try:
-            self._start(deadline=began + self._start_timeout)
-        except BaseException:
-            self.stop()
-            raise
-        # Children die with us anyway (PDEATHSIG); this also removes the temp dir.
-        atexit.register(self.stop)
+        super().start()
         log.info("control plane ready at %s in %.1fs", self.server, time.monotonic() - began)
 
-    def stop(self) -> None:
-        """Stop the processes (newest first); remove a temporary work dir. Idempotent."""
-        atexit.unregister(self.stop)
+    def _running(self) -> bool:
+        return bool(self._processes)
+
+    def _stop(self) -> None:
+        """Stop the processes, newest first."""
         while self._processes:
             self._processes.pop().stop()
         self._api_port = None
         self._pki = None
-        self._workdir.cleanup()
 
-    def _start(self, deadline: float) -> None:
+    def _start(self, workdir: Path, deadline: float) -> None:
         # Resolve every binary before starting anything, to fail fast and clearly.
         etcd_bin = find_tool("etcd")
         apiserver_bin = find_tool("kube-apiserver")
         controller_manager_bin = find_tool("kube-controller-manager")
         find_tool("kubectl")
 
-        workdir = self._workdir.create()
         etcd_data = workdir / "etcd"
         shutil.rmtree(etcd_data, ignore_errors=True)
         pki = self._pki = generate_pki(workdir / "pki")

@@ -19,19 +19,17 @@ on a filesystem with user xattrs (ext4, xfs and btrfs have them).
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import http.client
 import os
 import secrets
 import shutil
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 from modelregistry.localenv.errors import LocalEnvError
-from modelregistry.localenv.process import ManagedProcess, WorkDir, free_port, wait_until
+from modelregistry.localenv.process import ManagedProcess, free_port, wait_until
+from modelregistry.localenv.service import LocalService
 from modelregistry.localenv.tools import find_tool
 
 REGION: Final = "us-east-1"
@@ -40,13 +38,15 @@ REGION: Final = "us-east-1"
 _SCRUBBED_PREFIXES: Final = ("VGW_", "ROOT_ACCESS_KEY", "ROOT_SECRET")
 
 
-class S3Server:
+class S3Server(LocalService):
     """versitygw serving `<workdir>/data` over plain HTTP on 127.0.0.1.
 
     Keys default to random ones. Without a `workdir` a temporary directory is
     used and `stop()` removes it; a given one is kept. Each `start()` begins
     with no buckets.
     """
+
+    name = "S3 server"
 
     def __init__(
         self,
@@ -56,24 +56,11 @@ class S3Server:
         secret_key: str | None = None,
         start_timeout: float = 30.0,
     ) -> None:
-        self._workdir = WorkDir(workdir, prefix="modelregistry-s3-")
+        super().__init__(workdir, prefix="modelregistry-s3-", start_timeout=start_timeout)
         self._access_key = access_key or "mr" + secrets.token_hex(8)
         self._secret_key = secret_key or secrets.token_urlsafe(30)
-        self._start_timeout = start_timeout
         self._process: ManagedProcess | None = None
         self._port: int | None = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def endpoint_url(self) -> str:
@@ -93,36 +80,17 @@ class S3Server:
     def region(self) -> str:
         return REGION
 
-    @property
-    def workdir(self) -> Path:
-        path = self._workdir.path
-        if path is None:
-            raise LocalEnvError("S3 server not started")
-        return path
+    def _running(self) -> bool:
+        return self._process is not None
 
-    def start(self) -> None:
-        """Start versitygw; return once it answers HTTP requests."""
-        if self._process is not None:
-            raise LocalEnvError("S3 server already started")
-        try:
-            self._start(deadline=time.monotonic() + self._start_timeout)
-        except BaseException:
-            self.stop()
-            raise
-        atexit.register(self.stop)
-
-    def stop(self) -> None:
-        """Stop the server; remove a temporary work dir. Idempotent."""
-        atexit.unregister(self.stop)
+    def _stop(self) -> None:
         if self._process is not None:
             self._process.stop()
             self._process = None
         self._port = None
-        self._workdir.cleanup()
 
-    def _start(self, deadline: float) -> None:
+    def _start(self, workdir: Path, deadline: float) -> None:
         binary = find_tool("versitygw")
-        workdir = self._workdir.create()
         data, versions = workdir / "data", workdir / "versions"
         for directory in (data, versions):
             shutil.rmtree(directory, ignore_errors=True)
