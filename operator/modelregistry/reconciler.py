@@ -123,8 +123,10 @@ class Reconciler:
             await self._apply(body, situation, retry)
             return
 
-        first_time = status.artifact is None
-        if first_time:  # show progress; a re-check leaves Ready as it is meanwhile
+        # Show progress on the first attempt only: a retry keeps its waiting
+        # reason, and a re-check leaves Ready as it is meanwhile.
+        first_time = cond.find(status.conditions, cond.ARTIFACT_VERIFIED) is None
+        if first_time:
             status = await self._apply(body, _replace(situation, verifying=True), retry)
             # The assignment was announced with the progress update.
             settled = dataclasses.replace(version, assigned=False)
