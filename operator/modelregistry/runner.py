@@ -13,6 +13,10 @@ def run_operator(*, namespaces: list[str] | None = None, verbose: bool = False) 
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Request-level logs of the S3 client say nothing a person needs and
+    # print signing details; keep them quiet even when verbose.
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     # Importing registers the handlers with Kopf's default registry.
     import modelregistry.handlers  # noqa: F401
 
