@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import Cluster
 from tests.integration.support import wait_until
 
 pytestmark = pytest.mark.integration
@@ -83,3 +84,34 @@ def test_readme_walkthrough_runs_against_make_run(tmp_path: Path) -> None:
         ["pgrep", "-f", str(dev_dir)], capture_output=True, text=True
     ).stdout.split()
     assert leftovers == [], f"processes left running: {leftovers}"
+
+
+def test_make_run_uses_the_cluster_in_kubeconfig_when_asked(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    dev_dir = tmp_path / "dev"
+    log_path = tmp_path / "make-run.log"
+    with log_path.open("wb") as log:
+        make_run = subprocess.Popen(
+            ["make", "--no-print-directory", "run", f"DEV_DIR={dev_dir}", "CLUSTER=kubeconfig"],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+            start_new_session=True,
+        )
+    try:
+        wait_until(
+            lambda: "Model Registry is running" in log_path.read_text(errors="replace"),
+            timeout=120,
+            what="make run CLUSTER=kubeconfig to start",
+            on_timeout=lambda: log_path.read_text(errors="replace"),
+        )
+        env_file = (dev_dir / "env").read_text()
+        assert f"export KUBECONFIG={cluster.kubeconfig}" in env_file
+        # No control plane of its own: only the S3 server's work dir was made.
+        assert not (dev_dir / "controlplane").exists()
+        assert (dev_dir / "s3").is_dir()
+    finally:
+        os.killpg(make_run.pid, signal.SIGINT)
+        make_run.wait(timeout=60)
