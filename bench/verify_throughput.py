@@ -5,6 +5,8 @@ file of random bytes as one object and the same number of bytes as a prefix
 of 16 objects, then runs, interleaved in one process so that a noisy machine
 affects every case alike:
 
+  (r) hashlib over one 4 MiB buffer in memory, repeated: a reference, the
+      SHA-256 ceiling of one core with no I/O at all;
   (a) `openssl dgst -sha256` on the local file: the baseline, what one core
       hashes with nothing else to do (wall time, including process start);
   (b) `ArtifactStore.hash_artifact` on the single object;
@@ -17,7 +19,8 @@ Every digest is checked against one computed locally (hashlib for the file,
 Besides wall time it records CPU seconds of the measured client (this process,
 or the openssl child) and of the versitygw process, to show where time goes.
 
-    PYTHONPATH=operator python bench/verify_throughput.py [--size-mib 1024] [--repeat 3] [--json]
+    PYTHONPATH=operator python bench/verify_throughput.py [--size-mib 1024] [--repeat 3]
+        [--json] [--chunk-kib N] [--tmpdir DIR]
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ SINGLE_KEY: Final = "single/model.bin"
 PREFIX_KEY: Final = "prefix/"
 PREFIX_FILES: Final = 16
 WRITE_CHUNK: Final = 16 * MIB
+MEMORY_BUFFER: Final = 4 * MIB
 CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 
 
@@ -86,6 +90,7 @@ class Summary:
     median_mb_per_second: float
     median_ratio_to_baseline: float | None
     baseline: str | None
+    median_ratio_to_memory: float  # against (r), hashlib with no I/O
     median_client_cpu_seconds: float
     median_server_cpu_seconds: float
     median_cpu_per_wall: float  # (client + server CPU) / wall: > 1 means both cores worked
@@ -98,74 +103,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = Path(tmp)
         _log(f"writing {args.size_mib} MiB of random bytes under {root}")
         single_file, prefix_dir = _write_local_files(root / "local", size)
-        expected_single = "sha256:" + _sha256_file(single_file)
-        expected_prefix = digest.digest_local_path(prefix_dir).digest
-        prefix_files = sorted(p for p in prefix_dir.iterdir() if p.is_file())
-
         with S3Server(root / "s3") as server:
             server_pid = _server_pid(server.endpoint_url)
             _log(f"versitygw pid {server_pid} at {server.endpoint_url}; uploading")
+            prefix_files = sorted(prefix_dir.iterdir())
             _upload(server, single_file, prefix_files)
             store = (
                 storage.ArtifactStore(chunk_size=args.chunk_kib * 1024)
                 if args.chunk_kib
                 else storage.ArtifactStore()
             )
-            endpoint = storage.Endpoint(url=server.endpoint_url, region=server.region)
-            credentials = storage.Credentials(server.access_key, server.secret_key)
-
-            def verify(key: str) -> str:
-                location = storage.S3Location(BUCKET, key)
-                return store.hash_artifact(location, endpoint, credentials).digest
-
-            cases = [
-                Case(
-                    "openssl-file",
-                    "(a) openssl dgst, local file",
-                    None,
-                    lambda: _openssl([single_file])[0],
-                    expected_single,
-                    in_process=False,
-                ),
-                Case(
-                    "store-object",
-                    "(b) hash_artifact, single object",
-                    "openssl-file",
-                    lambda: verify(SINGLE_KEY),
-                    expected_single,
-                    in_process=True,
-                ),
-                Case(
-                    "openssl-files",
-                    f"(a') openssl dgst, {PREFIX_FILES} local files in sequence",
-                    None,
-                    lambda: _prefix_digest_from_openssl(prefix_files),
-                    expected_prefix,
-                    in_process=False,
-                ),
-                Case(
-                    "store-prefix",
-                    f"(c) hash_artifact, {PREFIX_FILES}-object prefix",
-                    "openssl-files",
-                    lambda: verify(PREFIX_KEY),
-                    expected_prefix,
-                    in_process=True,
-                ),
-            ]
+            cases = _cases(server, store, size, single_file, prefix_dir)
             _log("warm-up run of every case (not counted)")
-            for case in cases:
-                _measure(case, -1, server_pid)
-            samples: list[Sample] = []
-            for repetition in range(args.repeat):
-                for case in cases:
-                    sample = _measure(case, repetition, server_pid)
-                    _log(
-                        f"  rep {repetition} {case.name:14} {sample.wall_seconds:7.3f} s "
-                        f"{size / sample.wall_seconds / MB:7.0f} MB/s "
-                        f"cpu client {sample.client_cpu_seconds:6.2f} s "
-                        f"server {sample.server_cpu_seconds:6.2f} s",
-                    )
-                    samples.append(sample)
+            warm_up = [_measure(case, -1, server_pid) for case in cases]
+            samples = _run(cases, args.repeat, server_pid, size)
 
     summaries = _summarize(cases, samples, size)
     machine = _machine()
@@ -173,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = {
             "size_bytes": size,
             "repetitions": args.repeat,
+            "chunk_kib": args.chunk_kib,
             "machine": machine,
             "summaries": [asdict(s) for s in summaries],
             "samples": [asdict(s) for s in samples],
@@ -181,10 +133,79 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
     else:
         _print_markdown(summaries, machine, size, args.repeat)
-    failed = [s for s in samples if not s.digest_ok]
+    failed = [s for s in [*warm_up, *samples] if not s.digest_ok]
     for sample in failed:
         print(f"DIGEST MISMATCH: {sample.case} repetition {sample.repetition}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _cases(
+    server: S3Server, store: storage.ArtifactStore, size: int, single_file: Path, prefix_dir: Path
+) -> list[Case]:
+    expected_single = "sha256:" + _sha256_file(single_file)
+    expected_prefix = digest.digest_local_path(prefix_dir).digest
+    prefix_files = sorted(prefix_dir.iterdir())
+    endpoint = storage.Endpoint(url=server.endpoint_url, region=server.region)
+    credentials = storage.Credentials(server.access_key, server.secret_key)
+
+    def verify(key: str) -> str:
+        location = storage.S3Location(BUCKET, key)
+        return store.hash_artifact(location, endpoint, credentials).digest
+
+    in_memory = _hashlib_in_memory(size)
+    return [
+        Case(
+            "hashlib-memory", "(r) hashlib, in memory, no I/O", None, in_memory, in_memory(), True
+        ),
+        Case(
+            "openssl-file",
+            "(a) openssl dgst, local file",
+            None,
+            lambda: _openssl([single_file])[0],
+            expected_single,
+            in_process=False,
+        ),
+        Case(
+            "store-object",
+            "(b) hash_artifact, single object",
+            "openssl-file",
+            lambda: verify(SINGLE_KEY),
+            expected_single,
+            in_process=True,
+        ),
+        Case(
+            "openssl-files",
+            f"(a') openssl dgst, {PREFIX_FILES} local files in sequence",
+            None,
+            lambda: _prefix_digest_from_openssl(prefix_files),
+            expected_prefix,
+            in_process=False,
+        ),
+        Case(
+            "store-prefix",
+            f"(c) hash_artifact, {PREFIX_FILES}-object prefix",
+            "openssl-files",
+            lambda: verify(PREFIX_KEY),
+            expected_prefix,
+            in_process=True,
+        ),
+    ]
+
+
+def _run(cases: Sequence[Case], repeat: int, server_pid: int, size: int) -> list[Sample]:
+    """Every case once per repetition, in turn, so noise spreads over all of them."""
+    samples = []
+    for repetition in range(repeat):
+        for case in cases:
+            sample = _measure(case, repetition, server_pid)
+            _log(
+                f"  rep {repetition} {case.name:14} {sample.wall_seconds:7.3f} s "
+                f"{size / sample.wall_seconds / MB:7.0f} MB/s "
+                f"cpu client {sample.client_cpu_seconds:6.2f} s "
+                f"server {sample.server_cpu_seconds:6.2f} s"
+            )
+            samples.append(sample)
+    return samples
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -307,6 +328,20 @@ def _prefix_digest_from_openssl(paths: Sequence[Path]) -> str:
     return digest.prefix_artifact(files).digest
 
 
+def _hashlib_in_memory(size: int) -> Callable[[], str]:
+    """Hash `size` bytes from one buffer: SHA-256 speed without any I/O."""
+    view = memoryview(os.urandom(MEMORY_BUFFER))
+
+    def run() -> str:
+        hasher = hashlib.sha256()
+        for _ in range(size // MEMORY_BUFFER):
+            hasher.update(view)
+        hasher.update(view[: size % MEMORY_BUFFER])
+        return "sha256:" + hasher.hexdigest()
+
+    return run
+
+
 def _measure(case: Case, repetition: int, server_pid: int) -> Sample:
     server_before = _process_cpu_seconds(server_pid)
     client_before = time.process_time() if case.in_process else _children_cpu_seconds()
@@ -327,14 +362,16 @@ def _measure(case: Case, repetition: int, server_pid: int) -> Sample:
 
 def _summarize(cases: Sequence[Case], samples: Sequence[Sample], size: int) -> list[Summary]:
     by_case = {c.name: [s for s in samples if s.case == c.name] for c in cases}
+
+    def median_ratio(reference: str, runs: Sequence[Sample]) -> float:
+        # Each run is paired with the reference run of the same repetition.
+        wall = {s.repetition: s.wall_seconds for s in by_case[reference]}
+        return statistics.median(wall[s.repetition] / s.wall_seconds for s in runs)
+
     summaries = []
     for case in cases:
         runs = by_case[case.name]
-        ratio = None
-        if case.baseline is not None:
-            # Ratios pair each run with the baseline run of the same repetition.
-            baseline_wall = {s.repetition: s.wall_seconds for s in by_case[case.baseline]}
-            ratio = statistics.median(baseline_wall[s.repetition] / s.wall_seconds for s in runs)
+        ratio = median_ratio(case.baseline, runs) if case.baseline is not None else None
         summaries.append(
             Summary(
                 case=case.name,
@@ -343,6 +380,7 @@ def _summarize(cases: Sequence[Case], samples: Sequence[Sample], size: int) -> l
                 median_mb_per_second=statistics.median(size / s.wall_seconds / MB for s in runs),
                 median_ratio_to_baseline=ratio,
                 baseline=case.baseline,
+                median_ratio_to_memory=median_ratio("hashlib-memory", runs),
                 median_client_cpu_seconds=statistics.median(s.client_cpu_seconds for s in runs),
                 median_server_cpu_seconds=statistics.median(s.server_cpu_seconds for s in runs),
                 median_cpu_per_wall=statistics.median(
@@ -383,21 +421,23 @@ def _print_markdown(
         f"Python {machine['python']}, botocore {machine['botocore']}\n"
     )
     print(
-        "| case | wall s | MB/s | ratio to baseline | client CPU s | server CPU s "
-        "| CPU s / wall s |"
+        "| case | wall s | MB/s | ratio to baseline | ratio to (r) | client CPU s "
+        "| server CPU s | CPU s / wall s |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for s in summaries:
         ratio = f"{s.median_ratio_to_baseline:.2f}" if s.median_ratio_to_baseline else "—"
         print(
             f"| {s.label} | {s.median_wall_seconds:.3f} | {s.median_mb_per_second:.0f} "
-            f"| {ratio} | {s.median_client_cpu_seconds:.2f} | {s.median_server_cpu_seconds:.2f} "
+            f"| {ratio} | {s.median_ratio_to_memory:.2f} | {s.median_client_cpu_seconds:.2f} "
+            f"| {s.median_server_cpu_seconds:.2f} "
             f"| {s.median_cpu_per_wall:.2f} |"
         )
     print(
         "\nMB = 10^6 bytes. Ratio = baseline wall / case wall, paired per repetition: "
-        "(b) against (a), (c) against (a'). Client CPU is the openssl child for (a)/(a'), "
-        "this Python process for (b)/(c); server CPU is versitygw (utime+stime)."
+        "(b) against (a), (c) against (a'); ratio to (r) likewise against in-memory hashlib. "
+        "Client CPU is the openssl child for (a)/(a'), this Python process for (r)/(b)/(c); "
+        "server CPU is versitygw (utime+stime)."
     )
 
 

@@ -48,9 +48,10 @@ _DENIED_CODES = frozenset(
         "AllAccessDisabled",
     }
 )
-# Bytes per read of an object. Larger than digest.CHUNK_SIZE (local files):
-# over HTTP, 4 MiB reads cost about a fifth less client CPU per byte than
-# 1 MiB reads, and verify a 1 GiB object ~10% faster (docs/benchmarks.md).
+# Bytes per read of an object; larger than digest.CHUNK_SIZE (local files).
+# Over HTTP, 4 MiB reads cost less client CPU per byte than 1 MiB reads (0.73
+# vs 0.87 s per GiB), which makes a prefix, where both cores are busy, ~14%
+# faster to verify (docs/benchmarks.md).
 _OBJECT_CHUNK_SIZE: Final = 4 << 20
 # How many chunks the reading thread may get ahead of hashing (see _read_ahead).
 # An object being hashed holds at most this many chunks in memory, plus the
