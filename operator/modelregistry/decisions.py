@@ -9,7 +9,7 @@ lists in tests/unit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -200,7 +200,6 @@ class Situation:
     verifying: bool = False  # hashing is about to start
     outcome: Outcome | None = None  # None: nothing hashed on this pass
     namespace: str = ""
-    extra_events: tuple[Event, ...] = field(default=())
 
 
 def decide(situation: Situation) -> Decision:
@@ -265,7 +264,7 @@ def decide(situation: Situation) -> Decision:
         ),
         kopf=old.kopf,
     )
-    events = _events(old.conditions, status.conditions, s.version) + s.extra_events
+    events = _events(old.conditions, status.conditions, s.version)
     return Decision(status=status, events=events, retry=retry)
 
 

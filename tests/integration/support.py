@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes
-from kubernetes.client.exceptions import ApiException
 
 GROUP, VERSION = "modelregistry.io", "v1alpha1"
 Body = dict[str, Any]
@@ -164,7 +163,3 @@ class Objects:
         self.api.patch_namespaced_custom_object(
             GROUP, VERSION, self.namespace, "modelversions", name, {"spec": patch}
         )
-
-
-def api_error_message(error: ApiException) -> str:
-    return str(error.body)

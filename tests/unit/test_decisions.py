@@ -611,14 +611,6 @@ def test_change_of_failure_reason_is_announced() -> None:
     assert event_kinds(second) == [("Warning", Reason.ACCESS_DENIED)]
 
 
-def test_extra_events_are_passed_through() -> None:
-    extra = Event("Normal", "Promoted", "Promoted to Staging.")
-
-    decision = decide(situation(model_found=False, extra_events=(extra,)))
-
-    assert decision.events == (extra,)
-
-
 # --- invalid_spec --------------------------------------------------------------------
 
 
