@@ -81,8 +81,9 @@ class Cluster:
             if error.status != 404:  # deleted meanwhile: nothing to record
                 raise
 
-    async def read_credentials(self, namespace: str, secret_name: str) -> Credentials:
-        field = "spec.artifact.storage.secretRef.name"
+    async def read_credentials(
+        self, namespace: str, secret_name: str, field: str = "spec.artifact.storage.secretRef.name"
+    ) -> Credentials:
         try:
             secret = await asyncio.to_thread(
                 self._core.read_namespaced_secret, secret_name, namespace

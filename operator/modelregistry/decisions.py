@@ -17,9 +17,11 @@ from modelregistry import conditions as cond
 from modelregistry.api.meta import Condition
 from modelregistry.api.model import ModelStatus, VersionCounts
 from modelregistry.api.modelversion import (
+    Artifact,
     ModelVersionSpec,
     ModelVersionStatus,
     VerifiedArtifact,
+    VerifiedComponent,
     VerifiedFile,
 )
 from modelregistry.conditions import DesiredCondition, Reason
@@ -87,20 +89,35 @@ Outcome = ArtifactDigest | VerificationFailure
 
 def expected_digest(spec: ModelVersionSpec, status: ModelVersionStatus) -> str | None:
     """The digest the bytes must have: the spec's, else the one pinned on first verification."""
-    if spec.artifact.digest:
-        return spec.artifact.digest
-    if status.artifact is not None and status.artifact.uri == spec.artifact.uri:
-        return status.artifact.digest
+    return _expected(spec.artifact, status.artifact)
+
+
+def _expected(artifact: Artifact, pinned: VerifiedArtifact | None) -> str | None:
+    if artifact.digest:
+        return artifact.digest
+    if pinned is not None and pinned.uri == artifact.uri:
+        return pinned.digest
     return None
 
 
+def _proves(artifact: Artifact, pinned: VerifiedArtifact | None) -> bool:
+    return (
+        pinned is not None
+        and pinned.uri == artifact.uri
+        and pinned.digest == _expected(artifact, pinned)
+    )
+
+
+def component_record(status: ModelVersionStatus, name: str) -> VerifiedArtifact | None:
+    return next((c.artifact for c in status.components if c.name == name), None)
+
+
 def is_verified(spec: ModelVersionSpec, status: ModelVersionStatus) -> bool:
-    """Whether the current status already proves the spec's artifact."""
+    """Whether the current status already proves the artifact and every component."""
     return (
         cond.is_true(status.conditions, cond.ARTIFACT_VERIFIED)
-        and status.artifact is not None
-        and status.artifact.uri == spec.artifact.uri
-        and status.artifact.digest == expected_digest(spec, status)
+        and _proves(spec.artifact, status.artifact)
+        and all(_proves(c.artifact, component_record(status, c.name)) for c in spec.components)
     )
 
 
@@ -118,30 +135,36 @@ def reverification_due(status: ModelVersionStatus, now: datetime, interval: time
 def judge(
     spec: ModelVersionSpec, status: ModelVersionStatus, observed: ArtifactDigest
 ) -> VerificationFailure | None:
-    """Compare hashed bytes to the expected digest; None means they match."""
-    expected = expected_digest(spec, status)
+    """Compare the artifact's hashed bytes to the expected digest; None means they match."""
+    return judge_bytes("spec.artifact", spec.artifact, status.artifact, observed)
+
+
+def judge_bytes(
+    field: str, artifact: Artifact, pinned: VerifiedArtifact | None, observed: ArtifactDigest
+) -> VerificationFailure | None:
+    """Compare hashed bytes to what `field` expects; None means they match."""
+    expected = _expected(artifact, pinned)
     if expected is None or observed.digest == expected:
         return None
-    pinned = status.artifact
-    if pinned is not None and pinned.uri == spec.artifact.uri and pinned.digest == expected:
+    if pinned is not None and pinned.uri == artifact.uri and pinned.digest == expected:
         versions = ""
         if pinned.version_id and observed.version_id and pinned.version_id != observed.version_id:
             versions = f" (versionId {pinned.version_id} -> {observed.version_id})"
         return VerificationFailure(
             reason=Reason.ARTIFACT_CHANGED,
             message=(
-                f"{spec.artifact.uri} changed after it was verified: it was {expected}, it is "
-                f"now {observed.digest}{versions}. Restore the verified bytes, or register the "
-                "new bytes as a new ModelVersion."
+                f"{artifact.uri} ({field}) changed after it was verified: it was {expected}, it "
+                f"is now {observed.digest}{versions}. Restore the verified bytes, or register "
+                "the new bytes as a new ModelVersion."
             ),
             transient=False,
         )
     return VerificationFailure(
         reason=Reason.DIGEST_MISMATCH,
         message=(
-            f"{spec.artifact.uri} hashes to {observed.digest}, but spec.artifact.digest is "
-            f"{expected}. spec.artifact.digest is immutable: upload the expected bytes (checked "
-            "again periodically), or create a new ModelVersion with the right digest "
+            f"{artifact.uri} hashes to {observed.digest}, but {field}.digest is {expected}. "
+            f"{field}.digest is immutable: upload the expected bytes (checked again "
+            "periodically), or create a new ModelVersion with the right digest "
             "(`modelregistry digest PATH` computes it)."
         ),
         transient=False,
@@ -199,6 +222,8 @@ class Situation:
     version: VersionDecision | None = None
     verifying: bool = False  # hashing is about to start
     outcome: Outcome | None = None  # None: nothing hashed on this pass
+    # One per spec.components item, in order, whenever `outcome` is set.
+    component_outcomes: tuple[Outcome, ...] = ()
     namespace: str = ""
 
 
@@ -207,6 +232,7 @@ def decide(situation: Situation) -> Decision:
     s = situation
     old = s.status
     artifact = old.artifact
+    components = list(old.components)
     model = s.spec.model_ref.name
     verified = _artifact_condition(old)
     summary: list[DesiredCondition]
@@ -233,22 +259,17 @@ def decide(situation: Situation) -> Decision:
             DesiredCondition(cond.STALLED, "True", Reason.DUPLICATE_VERSION, message),
         ]
     elif s.verifying:
-        message = f"Hashing {s.spec.artifact.uri}."
+        parts = f" and {len(s.spec.components)} components" if s.spec.components else ""
+        message = f"Hashing {s.spec.artifact.uri}{parts}."
         summary = [
             DesiredCondition(cond.READY, "Unknown", Reason.VERIFYING, message),
             DesiredCondition(cond.RECONCILING, "True", Reason.VERIFYING, message),
         ]
     else:
-        if isinstance(s.outcome, ArtifactDigest):
-            failure = judge(s.spec, old, s.outcome)
-            if failure is None:
-                artifact = verified_record(s.spec.artifact.uri, s.outcome, s.now)
-                verified = _verified_condition(artifact)
-            else:
-                verified = _failed_condition(failure)
-        elif isinstance(s.outcome, VerificationFailure):
-            verified = _failed_condition(s.outcome)
-        summary, retry = _summarize(verified, s.outcome, s.version, model)
+        verdict: Outcome | None = s.outcome
+        if s.outcome is not None:
+            artifact, components, verified, verdict = _weigh(s)
+        summary, retry = _summarize(verified, verdict, s.version, model)
 
     desired = ([verified] if verified is not None else []) + summary
     status = ModelVersionStatus(
@@ -256,6 +277,7 @@ def decide(situation: Situation) -> Decision:
         version=s.version.version if s.version else old.version,
         stage=old.stage or "None",
         artifact=artifact,
+        components=components,
         artifact_checked_at=(
             cond.format_time(s.now) if s.outcome is not None else old.artifact_checked_at
         ),
@@ -266,6 +288,51 @@ def decide(situation: Situation) -> Decision:
     )
     events = _events(old.conditions, status.conditions, s.version)
     return Decision(status=status, events=events, retry=retry)
+
+
+def _weigh(
+    s: Situation,
+) -> tuple[VerifiedArtifact | None, list[VerifiedComponent], DesiredCondition, Outcome]:
+    """Judge the hashed artifact and components together.
+
+    Each target that matches gets a fresh record; one that fails keeps the
+    record pinned before, so consumers still see what was verified. The first
+    failure (the artifact's, then the components' in order) decides the
+    ArtifactVerified condition.
+    """
+    artifact = s.status.artifact
+    records = {c.name: c.artifact for c in s.status.components}
+    targets = [("spec.artifact", None, s.spec.artifact, s.outcome)] + [
+        (f"spec.components[{i}].artifact", c.name, c.artifact, outcome)
+        for i, (c, outcome) in enumerate(zip(s.spec.components, s.component_outcomes, strict=True))
+    ]
+    failures: list[VerificationFailure] = []
+    for field, name, declared, outcome in targets:
+        pinned = artifact if name is None else records.get(name)
+        if outcome is None:
+            continue
+        failure = (
+            outcome
+            if isinstance(outcome, VerificationFailure)
+            else judge_bytes(field, declared, pinned, outcome)
+        )
+        if failure is not None:
+            failures.append(failure)
+        elif isinstance(outcome, ArtifactDigest):
+            record = verified_record(declared.uri, outcome, s.now)
+            if name is None:
+                artifact = record
+            else:
+                records[name] = record
+    components = [
+        VerifiedComponent(name=c.name, artifact=records[c.name])
+        for c in s.spec.components
+        if c.name in records
+    ]
+    if failures:
+        return artifact, components, _failed_condition(failures[0]), failures[0]
+    assert artifact is not None and s.outcome is not None  # every target matched
+    return artifact, components, _verified_condition(artifact, len(components)), s.outcome
 
 
 def invalid_spec(
@@ -321,14 +388,15 @@ def _artifact_condition(status: ModelVersionStatus) -> DesiredCondition | None:
     return DesiredCondition(found.type, found.status, found.reason, found.message)
 
 
-def _verified_condition(artifact: VerifiedArtifact) -> DesiredCondition:
+def _verified_condition(artifact: VerifiedArtifact, components: int = 0) -> DesiredCondition:
     files = f", {artifact.file_count} files" if artifact.file_count > 1 else ""
     version = f", versionId {artifact.version_id}" if artifact.version_id else ""
+    parts = f" All {components} components match their digests too." if components else ""
     return DesiredCondition(
         cond.ARTIFACT_VERIFIED,
         "True",
         Reason.VERIFIED,
-        f"{artifact.uri} is {artifact.digest} ({artifact.size} bytes{files}{version}).",
+        f"{artifact.uri} is {artifact.digest} ({artifact.size} bytes{files}{version}).{parts}",
     )
 
 

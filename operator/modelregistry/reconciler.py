@@ -19,7 +19,13 @@ from pydantic import ValidationError
 
 from modelregistry import conditions as cond
 from modelregistry import decisions
-from modelregistry.api import ModelSpec, ModelStatus, ModelVersionSpec, ModelVersionStatus
+from modelregistry.api import (
+    Artifact,
+    ModelSpec,
+    ModelStatus,
+    ModelVersionSpec,
+    ModelVersionStatus,
+)
 from modelregistry.cluster import MODELS, MODELVERSIONS, Body, Cluster
 from modelregistry.errors import CredentialsError
 from modelregistry.settings import Settings
@@ -131,8 +137,11 @@ class Reconciler:
             # The assignment was announced with the progress update.
             settled = dataclasses.replace(version, assigned=False)
             situation = _replace(situation, status=status, version=settled)
-        outcome = await self._verify(namespace, spec)
-        await self._apply(body, _replace(situation, outcome=outcome, now=self._clock()), retry)
+        outcome, component_outcomes = await self._verify(namespace, spec)
+        verified = _replace(
+            situation, outcome=outcome, component_outcomes=component_outcomes, now=self._clock()
+        )
+        await self._apply(body, verified, retry)
 
     async def _settle_version(
         self, body: Body, spec: ModelVersionSpec, status: ModelVersionStatus
@@ -155,16 +164,31 @@ class Reconciler:
                 )
         return decision
 
-    async def _verify(self, namespace: str, spec: ModelVersionSpec) -> decisions.Outcome:
-        artifact = spec.artifact
+    async def _verify(
+        self, namespace: str, spec: ModelVersionSpec
+    ) -> tuple[decisions.Outcome, tuple[decisions.Outcome, ...]]:
+        """Hash the artifact, then each component, one after the other."""
+        artifact = await self._verify_one(namespace, spec.artifact, "spec.artifact")
+        components = [
+            await self._verify_one(namespace, c.artifact, f"spec.components[{i}].artifact")
+            for i, c in enumerate(spec.components)
+        ]
+        return artifact, tuple(components)
+
+    async def _verify_one(
+        self, namespace: str, artifact: Artifact, field: str
+    ) -> decisions.Outcome:
         credentials = None
         secret = artifact.storage.secret_ref if artifact.storage else None
         if secret is not None:
             try:
-                credentials = await self._cluster.read_credentials(namespace, secret.name)
+                credentials = await self._cluster.read_credentials(
+                    namespace, secret.name, f"{field}.storage.secretRef.name"
+                )
             except CredentialsError as error:
-                return failure_from_error(error, artifact, self._verifier.endpoint_for(artifact))
-        return await self._verifier.verify(artifact, credentials)
+                endpoint = self._verifier.endpoint_for(artifact)
+                return failure_from_error(error, artifact, endpoint, field)
+        return await self._verifier.verify(artifact, credentials, field)
 
     async def _apply(
         self, body: Body, situation: decisions.Situation, retry: int

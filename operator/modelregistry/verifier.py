@@ -39,7 +39,13 @@ class Verifier:
             addressing_style=settings.addressing_style or default.addressing_style,
         )
 
-    async def verify(self, artifact: Artifact, credentials: storage.Credentials | None) -> Outcome:
+    async def verify(
+        self,
+        artifact: Artifact,
+        credentials: storage.Credentials | None,
+        field: str = "spec.artifact",
+    ) -> Outcome:
+        """Hash `artifact`; a failure's message names `field`, where it is declared."""
         location = storage.S3Location.parse(artifact.uri)
         endpoint = self.endpoint_for(artifact)
         async with self._slots:
@@ -48,11 +54,14 @@ class Verifier:
                     self._store.hash_artifact, location, endpoint, credentials
                 )
             except StorageError as error:
-                return failure_from_error(error, artifact, endpoint)
+                return failure_from_error(error, artifact, endpoint, field)
 
 
 def failure_from_error(
-    error: StorageError | CredentialsError, artifact: Artifact, endpoint: storage.Endpoint
+    error: StorageError | CredentialsError,
+    artifact: Artifact,
+    endpoint: storage.Endpoint,
+    field: str = "spec.artifact",
 ) -> VerificationFailure:
     """Say what went wrong, which field is involved and what to do."""
     uri = artifact.uri
@@ -63,17 +72,17 @@ def failure_from_error(
         else None
     )
     credentials = (
-        f"the credentials in Secret {secret!r} (spec.artifact.storage.secretRef)"
+        f"the credentials in Secret {secret!r} ({field}.storage.secretRef)"
         if secret
-        else "the operator's own credentials (or set spec.artifact.storage.secretRef)"
+        else f"the operator's own credentials (or set {field}.storage.secretRef)"
     )
     if isinstance(error, CredentialsError):
         return VerificationFailure(Reason.CREDENTIALS_NOT_FOUND, str(error), transient=True)
     if isinstance(error, ArtifactNotFoundError):
         return VerificationFailure(
             Reason.ARTIFACT_NOT_FOUND,
-            f"Nothing found at {uri} (spec.artifact.uri) on {where}: {error}. Upload the "
-            "artifact, or fix spec.artifact.uri by creating a new ModelVersion.",
+            f"Nothing found at {uri} ({field}.uri) on {where}: {error}. Upload the "
+            f"artifact, or fix {field}.uri by creating a new ModelVersion.",
             transient=True,
         )
     if isinstance(error, AccessDeniedError):
@@ -90,9 +99,7 @@ def failure_from_error(
             transient=True,
         )
     if isinstance(error, InvalidArtifactError):
-        return VerificationFailure(
-            Reason.INVALID_SPEC, f"{error} (spec.artifact.uri).", transient=False
-        )
+        return VerificationFailure(Reason.INVALID_SPEC, f"{error} ({field}.uri).", transient=False)
     return VerificationFailure(
         Reason.STORAGE_ERROR, f"The object store failed for {uri}: {error}.", transient=True
     )

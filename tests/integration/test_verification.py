@@ -233,3 +233,36 @@ def test_overwritten_object_is_detected(
     pinned = objects.get("modelversions", "tamper-1")["status"]["artifact"]
     assert pinned["digest"] == sha256(b"original")
     assert pinned["versionId"] == first["VersionId"]
+
+
+def test_components_are_verified_with_the_artifact(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+) -> None:
+    parts = {"model.bin": b"encoder weights", "tokenizer.json": b'{"vocab": []}'}
+    for key, data in parts.items():
+        s3_client.put_object(Bucket=bucket, Key=f"multi/{key}", Body=data)
+    objects.model("multi")
+    tokenizer = {"uri": f"s3://{bucket}/multi/tokenizer.json", "digest": sha256(b"other")}
+    objects.version(
+        "multi-1",
+        "multi",
+        f"s3://{bucket}/multi/model.bin",
+        artifact={"digest": sha256(parts["model.bin"])},
+        components=[{"name": "tokenizer", "artifact": tokenizer}],
+    )
+    stalled = objects.wait_condition("multi-1", "Stalled", "True", "DigestMismatch")
+    assert "spec.components[0].artifact.digest" in stalled["message"]
+
+    tokenizer["digest"] = sha256(parts["tokenizer.json"])
+    objects.version(
+        "multi-2",
+        "multi",
+        f"s3://{bucket}/multi/model.bin",
+        components=[{"name": "tokenizer", "artifact": tokenizer}],
+    )
+    objects.wait_condition("multi-2", "Ready", "True", on_timeout=operator.log_tail)
+    components = objects.get("modelversions", "multi-2")["status"]["components"]
+    assert [(c["name"], c["artifact"]["digest"]) for c in components] == [
+        ("tokenizer", sha256(parts["tokenizer.json"]))
+    ]
+    assert components[0]["artifact"]["versionId"]

@@ -692,3 +692,99 @@ def test_summarize_model_keeps_ready_transition_time() -> None:
     (ready,) = second.conditions
     assert ready.message.endswith(" 1 ready.")
     assert ready.last_transition_time == "2030-01-02T03:04:05Z"
+
+
+# --- components ----------------------------------------------------------------------
+
+TOKENIZER_URI = "s3://models/fraud/v1/tokenizer.json"
+
+
+def spec_with_components(tokenizer_digest: str | None = DIGEST_B) -> ModelVersionSpec:
+    tokenizer: dict[str, Any] = {"uri": TOKENIZER_URI}
+    if tokenizer_digest is not None:
+        tokenizer["digest"] = tokenizer_digest
+    return ModelVersionSpec.model_validate(
+        {
+            "modelRef": {"name": MODEL},
+            "artifact": {"uri": URI, "digest": DIGEST_A},
+            "components": [{"name": "tokenizer", "artifact": tokenizer}],
+        }
+    )
+
+
+def test_components_verified_with_the_artifact_are_recorded_by_name() -> None:
+    spec = spec_with_components()
+
+    decision = decide(
+        situation(spec, outcome=one_object(), component_outcomes=(one_object(HEX_B, 7, "t1"),))
+    )
+
+    assert kinds(decision) == [
+        (cond.READY, "True", Reason.SUCCEEDED),
+        (cond.ARTIFACT_VERIFIED, "True", Reason.VERIFIED),
+    ]
+    assert [
+        (c.name, c.artifact.digest, c.artifact.version_id) for c in decision.status.components
+    ] == [("tokenizer", DIGEST_B, "t1")]
+    assert "components" in message(decision, cond.ARTIFACT_VERIFIED)
+    assert is_verified(spec, decision.status)
+
+
+def test_a_component_with_the_wrong_bytes_stalls_the_version_naming_its_field() -> None:
+    spec = spec_with_components()
+
+    decision = decide(
+        situation(spec, outcome=one_object(), component_outcomes=(one_object(HEX_A),))
+    )
+
+    assert kinds(decision) == [
+        (cond.READY, "False", Reason.DIGEST_MISMATCH),
+        (cond.STALLED, "True", Reason.DIGEST_MISMATCH),
+        (cond.ARTIFACT_VERIFIED, "False", Reason.DIGEST_MISMATCH),
+    ]
+    assert "spec.components[0].artifact.digest" in message(decision, cond.ARTIFACT_VERIFIED)
+    # The artifact itself matched and is recorded; the component is not.
+    assert decision.status.artifact is not None and decision.status.components == []
+    assert not is_verified(spec, decision.status)
+
+
+def test_a_missing_component_is_waited_for() -> None:
+    spec = spec_with_components()
+    missing = VerificationFailure(Reason.ARTIFACT_NOT_FOUND, "nothing there", transient=True)
+
+    decision = decide(situation(spec, outcome=one_object(), component_outcomes=(missing,)))
+
+    assert kinds(decision) == [
+        (cond.READY, "False", Reason.ARTIFACT_NOT_FOUND),
+        (cond.RECONCILING, "True", Reason.ARTIFACT_NOT_FOUND),
+        (cond.ARTIFACT_VERIFIED, "False", Reason.ARTIFACT_NOT_FOUND),
+    ]
+    assert decision.retry is True
+
+
+def test_a_component_without_a_digest_is_pinned_then_guarded() -> None:
+    spec = spec_with_components(tokenizer_digest=None)
+    first = decide(
+        situation(spec, outcome=one_object(), component_outcomes=(one_object(HEX_B, 7, "t1"),))
+    )
+
+    changed = decide(
+        situation(
+            spec,
+            status=first.status,
+            outcome=one_object(),
+            component_outcomes=(one_object("c" * 64, 7, "t2"),),
+        )
+    )
+
+    assert kinds(changed)[-1] == (cond.ARTIFACT_VERIFIED, "False", Reason.ARTIFACT_CHANGED)
+    assert "t1 -> t2" in message(changed, cond.ARTIFACT_VERIFIED)
+    assert changed.status.components == first.status.components  # the pinned record stays
+
+
+def test_is_verified_needs_every_component() -> None:
+    spec = spec_with_components()
+    artifact_only = decide(situation(make_spec(), outcome=one_object())).status
+
+    assert is_verified(make_spec(), artifact_only)
+    assert not is_verified(spec, artifact_only)

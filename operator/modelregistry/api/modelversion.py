@@ -385,6 +385,13 @@ class VerifiedArtifact(ApiModel):
     verified_at: str = Field(max_length=64, description="When the bytes were last hashed.")
 
 
+class VerifiedComponent(ApiModel):
+    """The verified bytes of one component."""
+
+    name: str = Field(max_length=63, description="Component name, as in spec.components.")
+    artifact: VerifiedArtifact = Field(description="What was verified for it.")
+
+
 class ModelVersionStatus(ApiModel):
     """Observed state of a ModelVersion: written only by the operator."""
 
@@ -396,6 +403,11 @@ class ModelVersionStatus(ApiModel):
     )
     stage: Stage | None = Field(default=None, description="The stage granted by the operator.")
     artifact: VerifiedArtifact | None = Field(default=None, description="The verified artifact.")
+    components: list[VerifiedComponent] = Field(
+        default_factory=list,
+        max_length=32,
+        description="The verified artifact of each component, by name.",
+    )
     artifact_checked_at: str | None = Field(
         default=None,
         max_length=64,
