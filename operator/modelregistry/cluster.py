@@ -8,18 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
+import secrets
+import socket
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from modelregistry.api.meta import GROUP, VERSION
+from modelregistry.decisions import Event
 from modelregistry.errors import CredentialsError
 from modelregistry.storage import Credentials
 
+logger = logging.getLogger(__name__)
+
 MODELS = "models"
 MODELVERSIONS = "modelversions"
+
+REPORTING_CONTROLLER = f"{GROUP}/operator"
+_INSTANCE = socket.gethostname()
 
 Body = dict[str, Any]
 
@@ -30,6 +41,7 @@ class Cluster:
     def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
+        self._events = kubernetes.client.EventsV1Api(api_client)
 
     @classmethod
     def connect(cls) -> Cluster:
@@ -65,6 +77,53 @@ class Cluster:
             field_selector=f"spec.modelRef.name={model}",
         )
         return cast("list[Body]", cast("Body", listing).get("items", []))
+
+    async def list_all(self, plural: str, namespaces: Sequence[str] | None) -> list[Body]:
+        """Every object of a kind, cluster-wide or in the given namespaces."""
+        if not namespaces:
+            listing = await asyncio.to_thread(
+                self._custom.list_cluster_custom_object, GROUP, VERSION, plural
+            )
+            return cast(list[Body], cast(Body, listing).get("items", []))
+        items: list[Body] = []
+        for namespace in namespaces:
+            listing = await asyncio.to_thread(
+                self._custom.list_namespaced_custom_object, GROUP, VERSION, namespace, plural
+            )
+            items.extend(cast(Body, listing).get("items", []))
+        return items
+
+    async def post_event(self, regarding: Body, event: Event) -> None:
+        """Record an Event (events.k8s.io/v1) about `regarding`; never fails the caller."""
+        meta = regarding["metadata"]
+        body = {
+            # <object>.<random hex>, as kubectl names events; names end alphanumeric.
+            "metadata": {
+                "name": f"{meta['name'][:236]}.{secrets.token_hex(8)}",
+                "namespace": meta["namespace"],
+            },
+            "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "reportingController": REPORTING_CONTROLLER,
+            "reportingInstance": _INSTANCE,
+            "action": event.action,
+            "reason": event.reason,
+            "note": event.message[:1024],
+            "type": event.type,
+            "regarding": {
+                "apiVersion": regarding.get("apiVersion", f"{GROUP}/{VERSION}"),
+                "kind": regarding.get("kind", "ModelVersion"),
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+            },
+        }
+        try:
+            await asyncio.to_thread(
+                self._events.create_namespaced_event, meta["namespace"], cast(Any, body)
+            )
+        except ApiException as error:
+            # An Event is a courtesy: the condition already says the same.
+            logger.warning("could not post event %s on %s: %s", event.reason, meta["name"], error)
 
     async def patch_status(self, plural: str, namespace: str, name: str, status: Body) -> None:
         try:

@@ -199,6 +199,7 @@ class Event:
     type: Literal["Normal", "Warning"]
     reason: str
     message: str
+    action: str = "Verify"  # what the operator was doing (events.k8s.io `action`)
 
 
 @dataclass(frozen=True)
@@ -417,7 +418,9 @@ def _events(
     """Announce changes a person may want to see in `kubectl describe`."""
     events: list[Event] = []
     if version is not None and version.assigned:
-        events.append(Event("Normal", "VersionAssigned", f"Assigned version {version.version}."))
+        events.append(
+            Event("Normal", "VersionAssigned", f"Assigned version {version.version}.", "Assign")
+        )
     for condition_type in (cond.ARTIFACT_VERIFIED, cond.STALLED):
         old = cond.find(before, condition_type)
         new = cond.find(after, condition_type)

@@ -6,21 +6,26 @@ while metadata and spec belong to the user and to GitOps tools, which would
 otherwise see annotations they did not write. Fields that the API server
 keeps immutable are left out of the stored configuration, which keeps it
 small.
+
+Events are posted by the reconciler through the events.k8s.io API, and the
+periodic pass is one task of the operator's (`periodic.py`) rather than Kopf
+timers, so the operator adds no finalizers and never patches a ModelVersion
+or a Model itself: only their status.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-import socket
-from typing import Any, cast
+from typing import Any
 
 import kopf
 
-from modelregistry import decisions
 from modelregistry.api.meta import GROUP, VERSION
 from modelregistry.api.modelversion import IMMUTABLE_SPEC_FIELDS
-from modelregistry.cluster import MODELS, MODELVERSIONS, Body, Cluster
+from modelregistry.cluster import MODELS, MODELVERSIONS, Cluster
+from modelregistry.periodic import run_periodically
 from modelregistry.reconciler import InvalidObjectError, Reconciler, RetryLater
 from modelregistry.settings import Settings
 from modelregistry.storage import ArtifactStore
@@ -34,22 +39,34 @@ MODEL_RESOURCE = (GROUP, VERSION, MODELS)
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
     settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
         field="status.kopf.lastHandledConfiguration",
         ignored_fields=[f"spec.{name}" for name in IMMUTABLE_SPEC_FIELDS],
     )
-    settings.posting.level = logging.WARNING  # Events come from the reconciler, not from logs.
-    settings.posting.reporting_component = "modelregistry-operator"
-    settings.posting.reporting_instance = socket.gethostname()
+    # Events come from the reconciler's decisions, not from log lines.
+    settings.posting.enabled = False
     settings.watching.server_timeout = 300
     verifier = Verifier(
         ArtifactStore(file_workers=SETTINGS.file_workers),
         SETTINGS.default_endpoint,
         SETTINGS.max_concurrent_verifications,
     )
-    memo.reconciler = Reconciler(Cluster.connect(), verifier, SETTINGS, _post_event)
+    cluster = Cluster.connect()
+    memo.reconciler = Reconciler(cluster, verifier, SETTINGS)
+    namespaces = memo.get("namespaces") or None
+    memo.periodic = asyncio.create_task(
+        run_periodically(memo.reconciler, cluster, SETTINGS.check_interval, namespaces),
+        name="periodic pass",
+    )
+
+
+@kopf.on.cleanup()
+async def stop_periodic(memo: kopf.Memo, **_: Any) -> None:
+    memo.periodic.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await memo.periodic
 
 
 @kopf.on.login()
@@ -61,27 +78,11 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     return info
 
 
-def _post_event(body: Body, event: decisions.Event) -> None:
-    kopf.event(
-        cast("kopf.Body", body), type=event.type, reason=event.reason, message=event.message[:1024]
-    )
-
-
 @kopf.on.resume(*MODELVERSION_RESOURCE)
 @kopf.on.create(*MODELVERSION_RESOURCE)
 @kopf.on.update(*MODELVERSION_RESOURCE)
 async def reconcile_model_version(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
     await _run(memo.reconciler.reconcile_version(dict(body), retry=retry))
-
-
-@kopf.timer(*MODELVERSION_RESOURCE, interval=SETTINGS.check_interval, initial_delay=5)
-async def check_model_version(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    reconciler: Reconciler = memo.reconciler
-    if reconciler.busy(dict(body)):
-        return  # a handler is on it; the next tick comes soon enough
-    # The create/update/resume handler owns retries; a tick just tries again later.
-    with contextlib.suppress(kopf.TemporaryError):
-        await _run(reconciler.reconcile_version(dict(body), periodic=True))
 
 
 @kopf.on.event(*MODELVERSION_RESOURCE)
@@ -98,7 +99,6 @@ async def forget_model_version(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) 
 @kopf.on.resume(*MODEL_RESOURCE)
 @kopf.on.create(*MODEL_RESOURCE)
 @kopf.on.update(*MODEL_RESOURCE)
-@kopf.timer(*MODEL_RESOURCE, interval=SETTINGS.check_interval, initial_delay=5)
 async def reconcile_model(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     await _run(memo.reconciler.refresh_model(meta["namespace"], meta["name"]))
 

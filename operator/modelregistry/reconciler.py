@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 SpecT = TypeVar("SpecT", ModelSpec, ModelVersionSpec)
 StatusT = TypeVar("StatusT", ModelStatus, ModelVersionStatus)
-EventSink = Callable[[Body, decisions.Event], None]
 
 
 class InvalidObjectError(Exception):
@@ -66,13 +65,11 @@ class Reconciler:
         cluster: Cluster,
         verifier: Verifier,
         settings: Settings,
-        emit: EventSink,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._cluster = cluster
         self._verifier = verifier
         self._settings = settings
-        self._emit = emit
         self._clock = clock
         self._locks = Locks()
 
@@ -212,7 +209,7 @@ class Reconciler:
                 MODELVERSIONS, meta["namespace"], meta["name"], dump_status(decision.status)
             )
         for event in decision.events:
-            self._emit(body, event)
+            await self._cluster.post_event(body, event)
 
     async def refresh_model(self, namespace: str, name: str) -> None:
         """Recompute a Model's status from its versions; write only on change."""

@@ -27,8 +27,8 @@ class Settings:
     """Threads that hash the files of one prefix artifact in parallel."""
     retry_base_delay: float
     retry_max_delay: float
-    namespace: str | None
-    """Watch only this namespace; None watches all (the cluster-wide default)."""
+    namespaces: tuple[str, ...]
+    """Watch only these namespaces (comma-separated); empty watches all, the default."""
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -81,7 +81,7 @@ class Settings:
             file_workers=count("FILE_WORKERS", 4),
             retry_base_delay=seconds("RETRY_BASE_DELAY", 2),
             retry_max_delay=seconds("RETRY_MAX_DELAY", 60),
-            namespace=read("NAMESPACE"),
+            namespaces=tuple(n.strip() for n in (read("NAMESPACES") or "").split(",") if n.strip()),
         )
 
     def retry_delay(self, retry: int) -> float:

@@ -20,16 +20,17 @@ Body = dict[str, Any]
 class OperatorProcess:
     """The real operator (`python -m modelregistry run`) as a child process."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, namespace: str | None = None) -> None:
         self._env = env
         self.log_path = log_path
+        self._scope = ["--namespace", namespace] if namespace else []
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         offset = len(self.log())
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "modelregistry", "run", "--verbose"],
+            [sys.executable, "-m", "modelregistry", "run", "--verbose", *self._scope],
             env={**os.environ, **self._env, "PYTHONPATH": _python_path()},
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -592,7 +592,7 @@ def test_version_assignment_is_announced_with_the_verification() -> None:
     decision = decide(PASSES["assigned"])
 
     assert decision.events == (
-        Event("Normal", "VersionAssigned", "Assigned version 4."),
+        Event("Normal", "VersionAssigned", "Assigned version 4.", "Assign"),
         Event("Normal", Reason.VERIFIED, message(decision, cond.ARTIFACT_VERIFIED)),
     )
 

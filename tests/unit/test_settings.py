@@ -31,13 +31,13 @@ def test_defaults() -> None:
         file_workers=4,
         retry_base_delay=2.0,
         retry_max_delay=60.0,
-        namespace=None,
+        namespaces=(),
     )
 
 
 def test_empty_values_mean_the_default() -> None:
     env = dict.fromkeys(
-        (*NUMERIC, "MODELREGISTRY_NAMESPACE", "MODELREGISTRY_S3_ENDPOINT", "AWS_ENDPOINT_URL"), ""
+        (*NUMERIC, "MODELREGISTRY_NAMESPACES", "MODELREGISTRY_S3_ENDPOINT", "AWS_ENDPOINT_URL"), ""
     )
 
     assert Settings.from_environment(env) == Settings.from_environment({})
@@ -55,7 +55,7 @@ def test_values_are_parsed() -> None:
             "MODELREGISTRY_FILE_WORKERS": "16",
             "MODELREGISTRY_RETRY_BASE_DELAY": "0.5",
             "MODELREGISTRY_RETRY_MAX_DELAY": "300",
-            "MODELREGISTRY_NAMESPACE": "ml-team",
+            "MODELREGISTRY_NAMESPACES": "ml-team",
         }
     )
 
@@ -69,7 +69,7 @@ def test_values_are_parsed() -> None:
         file_workers=16,
         retry_base_delay=0.5,
         retry_max_delay=300.0,
-        namespace="ml-team",
+        namespaces=("ml-team",),
     )
     assert isinstance(settings.max_concurrent_verifications, int)
     assert isinstance(settings.file_workers, int)
@@ -87,12 +87,12 @@ def test_aws_endpoint_url_is_the_fallback_endpoint() -> None:
 
 def test_reads_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELREGISTRY_FILE_WORKERS", "3")
-    monkeypatch.setenv("MODELREGISTRY_NAMESPACE", "from-env")
+    monkeypatch.setenv("MODELREGISTRY_NAMESPACES", "from-env, other")
 
     settings = Settings.from_environment()
 
     assert settings.file_workers == 3
-    assert settings.namespace == "from-env"
+    assert settings.namespaces == ("from-env", "other")
 
 
 @pytest.mark.parametrize("variable", NUMERIC)
