@@ -275,7 +275,8 @@ def decide(situation: Situation) -> Decision:
     desired = ([verified] if verified is not None else []) + summary
     status = ModelVersionStatus(
         observed_generation=s.generation,
-        version=s.version.version if s.version else old.version,
+        # A refused claim is not the version: status.version names only a held number.
+        version=s.version.version if s.version and s.version.holder is None else old.version,
         stage=old.stage or "None",
         artifact=artifact,
         components=components,

@@ -162,6 +162,9 @@ def test_versions_are_numbered_and_duplicates_refused(
     objects.version("num-dup", "num", f"s3://{bucket}/a", version=2)
     stalled = objects.wait_condition("num-dup", "Stalled", "True", "DuplicateVersion")
     assert holder in stalled["message"]
+    assert "version" not in objects.get("modelversions", "num-dup")["status"]
+    model = objects.get("models", "num")["status"]
+    assert model["latestVersion"] == 3
 
 
 def test_unreachable_endpoint_is_retried(operator: OperatorProcess, objects: Objects) -> None:
