@@ -19,6 +19,7 @@ from typing import Any, cast
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
+from modelregistry import __version__
 from modelregistry.api.meta import GROUP, VERSION
 from modelregistry.decisions import Event
 from modelregistry.errors import CredentialsError
@@ -30,6 +31,8 @@ MODELS = "models"
 MODELVERSIONS = "modelversions"
 
 REPORTING_CONTROLLER = f"{GROUP}/operator"
+# Named in managedFields, so `kubectl get -o yaml --show-managed-fields` tells who wrote status.
+FIELD_MANAGER = "modelregistry-operator"
 _INSTANCE = socket.gethostname()
 
 Body = dict[str, Any]
@@ -39,6 +42,7 @@ class Cluster:
     """The operator's door to the API server."""
 
     def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        api_client.user_agent = f"{FIELD_MANAGER}/{__version__}"
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._events = kubernetes.client.EventsV1Api(api_client)
@@ -135,6 +139,7 @@ class Cluster:
                 plural,
                 name,
                 {"status": status},
+                field_manager=FIELD_MANAGER,
             )
         except ApiException as error:
             if error.status != 404:  # deleted meanwhile: nothing to record

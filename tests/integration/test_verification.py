@@ -269,3 +269,21 @@ def test_components_are_verified_with_the_artifact(
         ("tokenizer", sha256(parts["tokenizer.json"]))
     ]
     assert components[0]["artifact"]["versionId"]
+
+
+def test_status_is_written_under_the_operators_name_and_nothing_else_is(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+) -> None:
+    s3_client.put_object(Bucket=bucket, Key="own", Body=b"own")
+    objects.model("own")
+    objects.version("own-1", "own", f"s3://{bucket}/own")
+    objects.wait_condition("own-1", "Ready", "True", on_timeout=operator.log_tail)
+
+    meta = objects.get("modelversions", "own-1")["metadata"]
+    writers = {(m["manager"], m.get("subresource")) for m in meta["managedFields"]}
+    assert ("modelregistry-operator", "status") in writers
+    # Only the status subresource is written by anyone but the creator: no
+    # finalizers, no annotations, no spec.
+    assert {s for m, s in writers if m != "OpenAPI-Generator"} == {"status"}
+    assert "finalizers" not in meta
+    assert not meta.get("annotations")
