@@ -25,18 +25,20 @@ new_module() {
   (cd "$dir" && go mod init "build.local/$(basename "$dir")" >/dev/null 2>&1)
 }
 
-build_etcd() {
-  local out="$CACHE_ROOT/etcd-$ETCD_VERSION"
-  [[ -x "$out/etcd" ]] && return 0
-  log "building etcd $ETCD_VERSION into $out"
-  local work="$CACHE_ROOT/.work/etcd-$ETCD_VERSION"
+# build_single NAME VERSION PACKAGE [LDFLAGS]: one main package, one binary.
+build_single() {
+  local name="$1" version="$2" package="$3" ldflags="${4:--s -w}"
+  local out="$CACHE_ROOT/$name-$version"
+  [[ -x "$out/$name" ]] && return 0
+  log "building $name $version into $out"
+  local work="$CACHE_ROOT/.work/$name-$version"
   new_module "$work"
   (
     cd "$work"
-    go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
-    go build -trimpath -o "$work/etcd" go.etcd.io/etcd/server/v3
+    go get -tool "$package@$version"
+    go build -trimpath -ldflags "$ldflags" -o "$work/$name" "$package"
   )
-  mkdir -p "$out" && mv "$work/etcd" "$out/etcd" && rm -rf "$work"
+  mkdir -p "$out" && mv "$work/$name" "$out/$name" && rm -rf "$work"
 }
 
 build_kubernetes() {
@@ -86,43 +88,17 @@ build_kubernetes() {
   rm -rf "$work"
 }
 
-build_versitygw() {
-  local out="$CACHE_ROOT/versitygw-$VERSITYGW_VERSION"
-  [[ -x "$out/versitygw" ]] && return 0
-  log "building versitygw $VERSITYGW_VERSION into $out"
-  local work="$CACHE_ROOT/.work/versitygw-$VERSITYGW_VERSION"
-  new_module "$work"
-  (
-    cd "$work"
-    go get -tool "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
-    go build -trimpath -ldflags "-s -w" -o "$work/versitygw" github.com/versity/versitygw/cmd/versitygw
-  )
-  mkdir -p "$out" && mv "$work/versitygw" "$out/versitygw" && rm -rf "$work"
-}
-
-build_helm() {
-  local out="$CACHE_ROOT/helm-$HELM_VERSION"
-  [[ -x "$out/helm" ]] && return 0
-  log "building helm $HELM_VERSION into $out"
-  local work="$CACHE_ROOT/.work/helm-$HELM_VERSION"
-  new_module "$work"
-  (
-    cd "$work"
-    go get -tool "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-    go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-      -o "$work/helm" helm.sh/helm/v3/cmd/helm
-  )
-  mkdir -p "$out" && mv "$work/helm" "$out/helm" && rm -rf "$work"
-}
-
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(etcd kubernetes versitygw helm)
 for target in "${targets[@]}"; do
   case "$target" in
-    etcd) build_etcd ;;
+    etcd) build_single etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 ;;
     kubernetes) build_kubernetes ;;
-    versitygw) build_versitygw ;;
-    helm) build_helm ;;
+    versitygw)
+      build_single versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw ;;
+    helm)
+      build_single helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
+        "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
     *) log "unknown tool '$target' (expected etcd, kubernetes, versitygw or helm)"; exit 2 ;;
   esac
 done
