@@ -27,6 +27,16 @@ from modelregistry.api.modelversion import (
 from modelregistry.conditions import DesiredCondition, Reason
 from modelregistry.digest import ArtifactDigest
 
+# Failures that may clear up without a person: retried with backoff.
+TRANSIENT_REASONS = frozenset(
+    {
+        Reason.ARTIFACT_NOT_FOUND,
+        Reason.STORAGE_UNREACHABLE,
+        Reason.CREDENTIALS_NOT_FOUND,
+        Reason.STORAGE_ERROR,
+    }
+)
+
 # A prefix may hold more files than fit in an object; all are in the digest.
 MAX_LISTED_FILES = 1000
 
@@ -373,7 +383,13 @@ def _summarize(
             DesiredCondition(cond.READY, "Unknown", Reason.PROGRESSING, message),
             DesiredCondition(cond.RECONCILING, "True", Reason.PROGRESSING, message),
         ], True
-    transient = isinstance(outcome, VerificationFailure) and outcome.transient
+    # Without a fresh outcome (a pass that hashed nothing), the reason says
+    # whether the failure was one that may clear up on its own.
+    transient = (
+        outcome.transient
+        if isinstance(outcome, VerificationFailure)
+        else outcome is None and verified.reason in TRANSIENT_REASONS
+    )
     ready = DesiredCondition(cond.READY, "False", verified.reason, verified.message)
     if transient:
         waiting = DesiredCondition(

@@ -788,3 +788,26 @@ def test_is_verified_needs_every_component() -> None:
 
     assert is_verified(make_spec(), artifact_only)
     assert not is_verified(spec, artifact_only)
+
+
+@pytest.mark.parametrize(
+    ("reason", "transient"),
+    [
+        (Reason.ARTIFACT_NOT_FOUND, True),
+        (Reason.STORAGE_UNREACHABLE, True),
+        (Reason.ACCESS_DENIED, False),
+        (Reason.DIGEST_MISMATCH, False),
+    ],
+)
+def test_a_pass_that_hashes_nothing_keeps_waiting_or_stalled_as_it_was(
+    reason: str, transient: bool
+) -> None:
+    failed = decide(
+        situation(outcome=VerificationFailure(reason, "what happened", transient=transient))
+    )
+
+    again = decide(situation(status=failed.status, now=LATER))
+
+    assert kinds(again) == kinds(failed)
+    assert again.retry is transient
+    assert again.events == ()

@@ -11,6 +11,7 @@ import pytest
 from modelregistry import errors
 from modelregistry.api.modelversion import Artifact
 from modelregistry.conditions import Reason
+from modelregistry.decisions import TRANSIENT_REASONS
 from modelregistry.errors import (
     AccessDeniedError,
     ArtifactNotFoundError,
@@ -158,3 +159,13 @@ def test_endpoint_for_merges_artifact_settings_over_the_default() -> None:
     assert verifier.endpoint_for(custom) == Endpoint(
         url="https://s3.example.com", region="eu-west-1", addressing_style="virtual"
     )
+
+
+@pytest.mark.parametrize(("error_class", "reason", "transient", "field"), TABLE)
+def test_retry_policy_agrees_with_the_reason(
+    error_class: type[ModelRegistryError], reason: str, transient: bool, field: str
+) -> None:
+    """A later pass that hashes nothing judges by the reason; both must agree."""
+    failure = failure_from_error(error_class("boom"), artifact(), ENDPOINT)
+
+    assert (failure.reason in TRANSIENT_REASONS) is failure.transient
