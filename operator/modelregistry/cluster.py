@@ -60,9 +60,16 @@ class Cluster:
         return cls(kubernetes.client.ApiClient())
 
     async def get_model(self, namespace: str, name: str) -> Body | None:
+        return await self._get(MODELS, namespace, name)
+
+    async def get_version(self, namespace: str, name: str) -> Body | None:
+        return await self._get(MODELVERSIONS, namespace, name)
+
+    async def _get(self, plural: str, namespace: str, name: str) -> Body | None:
+        """The object as stored now, or None when it does not exist."""
         try:
             body = await asyncio.to_thread(
-                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, MODELS, name
+                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
             )
         except ApiException as error:
             if error.status == 404:
@@ -165,7 +172,14 @@ class Cluster:
                     f"{namespace!r}: grant it get on secrets there."
                 ) from None
             raise
-        data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+        try:
+            data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+        except (UnicodeDecodeError, ValueError):
+            raise CredentialsError(
+                f"Secret {secret_name!r} ({field}) holds a value that is not UTF-8 text. "
+                "Store the access keys as plain text (kubectl create secret generic "
+                "--from-literal=AWS_ACCESS_KEY_ID=...)."
+            ) from None
         missing = [k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not data.get(k)]
         if missing:
             raise CredentialsError(

@@ -26,9 +26,6 @@ RECONCILING = "Reconciling"
 STALLED = "Stalled"
 ARTIFACT_VERIFIED = "ArtifactVerified"
 
-# Types that are present only while True (kstatus "abnormal-true" polarity).
-TRANSIENT_TYPES = frozenset({RECONCILING, STALLED})
-
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 

@@ -37,6 +37,12 @@ TRANSIENT_REASONS = frozenset(
     }
 )
 
+# Failures that say nothing about the bytes: a re-check that meets one keeps
+# the verification it had and tries again on the next periodic pass.
+UNREADABLE_REASONS = frozenset(
+    {Reason.STORAGE_UNREACHABLE, Reason.CREDENTIALS_NOT_FOUND, Reason.STORAGE_ERROR}
+)
+
 # A prefix may hold more files than fit in an object; all are in the digest.
 MAX_LISTED_FILES = 1000
 
@@ -52,6 +58,7 @@ class Claim:
     uid: str
     created: str  # creationTimestamp, RFC 3339: sorts in time order
     version: int | None  # spec.version, else status.version
+    settled: bool = False  # status.version records `version`: the number is held
 
     @property
     def seniority(self) -> tuple[str, str]:
@@ -68,18 +75,21 @@ class VersionDecision:
 def decide_version(own: Claim, siblings: Sequence[Claim]) -> VersionDecision:
     """Keep the claimed number, or assign the next free one.
 
-    Among several claims on one number the oldest object holds it (ties by
-    name), so the decision is the same whichever object is reconciled first.
+    A number recorded in status is held for good: a later claim on it is
+    refused, whatever the objects' ages. Among unsettled claims on one number
+    the oldest object holds it (ties by name), so the decision is the same
+    whichever object is reconciled first.
     """
+    if own.settled and own.version is not None:
+        return VersionDecision(version=own.version)
     others = [s for s in siblings if s.uid != own.uid]
     if own.version is None:
         highest = max((s.version for s in others if s.version is not None), default=0)
         return VersionDecision(version=highest + 1, assigned=True)
-    senior = sorted(
-        (s for s in others if s.version == own.version and s.seniority < own.seniority),
-        key=lambda s: s.seniority,
-    )
-    return VersionDecision(version=own.version, holder=senior[0].name if senior else None)
+    rivals = [s for s in others if s.version == own.version]
+    holders = [s for s in rivals if s.settled] or [s for s in rivals if s.seniority < own.seniority]
+    holder = min(holders, key=lambda s: s.seniority) if holders else None
+    return VersionDecision(version=own.version, holder=holder.name if holder else None)
 
 
 # --- verification -----------------------------------------------------------
@@ -134,19 +144,16 @@ def is_verified(spec: ModelVersionSpec, status: ModelVersionStatus) -> bool:
 def reverification_due(status: ModelVersionStatus, now: datetime, interval: timedelta) -> bool:
     """Whether the periodic check should hash the bytes again.
 
-    This holds for failed checks too, so a stalled version is looked at again
-    once per interval rather than on every periodic pass.
+    A stalled version is looked at again once per interval rather than on
+    every periodic pass; one waiting on a failure that may clear up (its
+    condition says "Retrying") is looked at on every pass.
     """
     if status.artifact_checked_at is None:
         return True
+    verified = cond.find(status.conditions, cond.ARTIFACT_VERIFIED)
+    if verified is not None and verified.status == "False" and verified.reason in TRANSIENT_REASONS:
+        return True
     return now - cond.parse_time(status.artifact_checked_at) >= interval
-
-
-def judge(
-    spec: ModelVersionSpec, status: ModelVersionStatus, observed: ArtifactDigest
-) -> VerificationFailure | None:
-    """Compare the artifact's hashed bytes to the expected digest; None means they match."""
-    return judge_bytes("spec.artifact", spec.artifact, status.artifact, observed)
 
 
 def judge_bytes(
@@ -219,6 +226,8 @@ class Decision:
     status: ModelVersionStatus
     events: tuple[Event, ...] = ()
     retry: bool = False
+    # The reason a re-check could not read the bytes (the verification stands).
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -236,12 +245,17 @@ class Situation:
     # One per spec.components item, in order, whenever `outcome` is set.
     component_outcomes: tuple[Outcome, ...] = ()
     namespace: str = ""
+    # The reason the previous re-check could not read the bytes, already announced.
+    unreadable_before: str | None = None
 
 
 def decide(situation: Situation) -> Decision:
     """The status, events and retry wish for one pass."""
     s = situation
     old = s.status
+    unreadable = _unreadable_on_recheck(s)
+    if unreadable is not None:
+        return _keep_verification(s, unreadable)
     artifact = old.artifact
     components = list(old.components)
     model = s.spec.model_ref.name
@@ -300,6 +314,39 @@ def decide(situation: Situation) -> Decision:
     )
     events = _events(old.conditions, status.conditions, s.version)
     return Decision(status=status, events=events, retry=retry)
+
+
+def _unreadable_on_recheck(s: Situation) -> VerificationFailure | None:
+    """The failure of a re-check that could not read the bytes of a verified version."""
+    if s.outcome is None or not is_verified(s.spec, s.status):
+        return None
+    if s.model_found is False or (s.version is not None and s.version.holder is not None):
+        return None
+    failures = [o for o in (s.outcome, *s.component_outcomes) if isinstance(o, VerificationFailure)]
+    if failures and all(f.reason in UNREADABLE_REASONS for f in failures):
+        return failures[0]
+    return None
+
+
+def _keep_verification(s: Situation, failure: VerificationFailure) -> Decision:
+    """A store that cannot be read revokes nothing: the bytes were proven before.
+
+    artifactCheckedAt stays as it was, so the next periodic pass tries again;
+    the Warning is posted once per run of failures, not on every pass.
+    """
+    status = s.status.model_copy(update={"observed_generation": s.generation})
+    events: tuple[Event, ...] = ()
+    if s.unreadable_before != failure.reason:
+        verified_at = s.status.artifact.verified_at if s.status.artifact else "earlier"
+        events = (
+            Event(
+                "Warning",
+                failure.reason,
+                f"Re-verification could not read the bytes: {failure.message} The "
+                f"verification of {verified_at} stands; the next periodic pass tries again.",
+            ),
+        )
+    return Decision(status=status, events=events, unreadable=failure.reason)
 
 
 def _weigh(

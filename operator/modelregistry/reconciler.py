@@ -8,9 +8,11 @@ idempotent, so an operator killed at any line repeats only unfinished work.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -28,6 +30,7 @@ from modelregistry.api import (
 )
 from modelregistry.cluster import MODELS, MODELVERSIONS, Body, Cluster
 from modelregistry.errors import CredentialsError
+from modelregistry.mergepatch import merge_patch
 from modelregistry.settings import Settings
 from modelregistry.verifier import Verifier, failure_from_error
 
@@ -51,12 +54,31 @@ class RetryLater(Exception):
 
 @dataclass
 class Locks:
-    """In-process locks: one per object, one per Model's version numbering."""
+    """In-process locks: one per object, one per Model's version numbering.
 
-    _locks: dict[tuple[str, ...], asyncio.Lock] = field(default_factory=dict)
+    A lock lives only while someone holds or waits for it, so the table does
+    not grow with every object the operator has ever seen.
+    """
 
-    def get(self, *key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
+    _locks: dict[tuple[str, ...], tuple[asyncio.Lock, int]] = field(default_factory=dict)
+
+    @asynccontextmanager
+    async def hold(self, *key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def locked(self, *key: str) -> bool:
+        entry = self._locks.get(key)
+        return entry is not None and entry[0].locked()
 
 
 class Reconciler:
@@ -72,16 +94,25 @@ class Reconciler:
         self._settings = settings
         self._clock = clock
         self._locks = Locks()
+        # uid -> reason the last re-check could not read the bytes (announced once).
+        self._unreadable: dict[str, str] = {}
 
     def busy(self, body: Body) -> bool:
-        return self._locks.get("mv", body["metadata"]["uid"]).locked()
+        return self._locks.locked("mv", body["metadata"]["uid"])
 
     async def reconcile_version(
         self, body: Body, *, retry: int = 0, periodic: bool = False
     ) -> None:
         """Bring one ModelVersion's status up to date; raise RetryLater to be called again."""
-        async with self._locks.get("mv", body["metadata"]["uid"]):
-            await self._reconcile_version(body, retry=retry, periodic=periodic)
+        meta = body["metadata"]
+        async with self._locks.hold("mv", meta["uid"]):
+            # Whoever held the lock before may have written status since `body`
+            # was read (a version number, a verification): start from the object as it is.
+            fresh = await self._cluster.get_version(meta["namespace"], meta["name"])
+            if fresh is None or fresh["metadata"].get("uid") != meta["uid"]:
+                self._unreadable.pop(meta["uid"], None)
+                return  # deleted (perhaps re-created: that object has its own events)
+            await self._reconcile_version(fresh, retry=retry, periodic=periodic)
 
     async def _reconcile_version(self, body: Body, *, retry: int, periodic: bool) -> None:
         meta = body["metadata"]
@@ -102,6 +133,7 @@ class Reconciler:
             generation=meta.get("generation", 1),
             now=self._clock(),
             namespace=namespace,
+            unreadable_before=self._unreadable.get(meta["uid"]),
         )
 
         model_name = spec.model_ref.name
@@ -109,7 +141,7 @@ class Reconciler:
             await self._apply(body, _replace(situation, model_found=False), retry)
             return
 
-        version = await self._settle_version(body, spec, status)
+        version = await self._settle_version(body, spec)
         situation = _replace(situation, version=version)
         if version.holder is not None:
             await self._apply(body, situation, retry)
@@ -141,17 +173,14 @@ class Reconciler:
         await self._apply(body, verified, retry)
 
     async def _settle_version(
-        self, body: Body, spec: ModelVersionSpec, status: ModelVersionStatus
+        self, body: Body, spec: ModelVersionSpec
     ) -> decisions.VersionDecision:
         meta = body["metadata"]
-        own = decisions.Claim(
-            name=meta["name"],
-            uid=meta["uid"],
-            created=meta.get("creationTimestamp", ""),
-            version=spec.version or status.version,
-        )
+        own = claim_of(body)
+        if own.settled:
+            return decisions.decide_version(own, [])  # held for good: no need to look
         # Numbering is serialized per Model so two new versions never take one number.
-        async with self._locks.get("numbering", meta["namespace"], spec.model_ref.name):
+        async with self._locks.hold("numbering", meta["namespace"], spec.model_ref.name):
             siblings = await self._cluster.list_versions(meta["namespace"], spec.model_ref.name)
             decision = decisions.decide_version(own, [claim_of(s) for s in siblings])
             if decision.assigned:
@@ -191,8 +220,15 @@ class Reconciler:
         self, body: Body, situation: decisions.Situation, retry: int
     ) -> ModelVersionStatus:
         decision = decisions.decide(situation)
-        await self._write(body, situation.status, decision)
-        await self.refresh_model(body["metadata"]["namespace"], situation.spec.model_ref.name)
+        uid = body["metadata"]["uid"]
+        if situation.outcome is not None:
+            if decision.unreadable is not None:
+                self._unreadable[uid] = decision.unreadable
+            else:
+                self._unreadable.pop(uid, None)
+        if await self._write(body, situation.status, decision):
+            # A Model's status sums up its versions' status: only a change moves it.
+            await self.refresh_model(body["metadata"]["namespace"], situation.spec.model_ref.name)
         if decision.retry:
             ready = cond.find(decision.status.conditions, cond.READY)
             raise RetryLater(
@@ -202,22 +238,22 @@ class Reconciler:
 
     async def _write(
         self, body: Body, current: ModelVersionStatus, decision: decisions.Decision
-    ) -> None:
+    ) -> bool:
+        """Write the decided status where it differs, post its events; True if written."""
         meta = body["metadata"]
-        if dump_status(decision.status) != dump_status(current):
-            await self._cluster.patch_status(
-                MODELVERSIONS, meta["namespace"], meta["name"], dump_status(decision.status)
-            )
+        patch = merge_patch(dump_status(current), dump_status(decision.status))
+        if patch:
+            await self._cluster.patch_status(MODELVERSIONS, meta["namespace"], meta["name"], patch)
         for event in decision.events:
             await self._cluster.post_event(body, event)
+        return bool(patch)
 
     async def refresh_model(self, namespace: str, name: str) -> None:
         """Recompute a Model's status from its versions; write only on change."""
-        async with self._locks.get("model", namespace, name):
+        async with self._locks.hold("model", namespace, name):
             body = await self._cluster.get_model(namespace, name)
             if body is None:
                 return
-            parse_spec(ModelSpec, body)
             current = parse_status(ModelStatus, body)
             versions = await self._cluster.list_versions(namespace, name)
             status = decisions.summarize_model(
@@ -226,8 +262,9 @@ class Reconciler:
                 body["metadata"].get("generation", 1),
                 self._clock(),
             )
-            if dump_status(status) != dump_status(current):
-                await self._cluster.patch_status(MODELS, namespace, name, dump_status(status))
+            patch = merge_patch(dump_status(current), dump_status(status))
+            if patch:
+                await self._cluster.patch_status(MODELS, namespace, name, patch)
 
 
 def _replace(situation: decisions.Situation, **changes: Any) -> decisions.Situation:
@@ -242,12 +279,29 @@ def parse_spec(model: type[SpecT], body: Body) -> SpecT:
 
 
 def parse_status(model: type[StatusT], body: Body) -> StatusT:
+    """The status as the API types read it; fields they do not know are left out.
+
+    Unknown fields appear when a newer operator wrote status and an older one
+    runs again; what this one knows (the version number above all) is kept.
+    """
+    data = copy.deepcopy(body.get("status") or {})
     try:
-        return model.model_validate(body.get("status") or {})
-    except ValidationError:
+        return model.model_validate(data)
+    except ValidationError as error:
+        unknown = [e["loc"] for e in error.errors() if e["type"] == "extra_forbidden"]
+        if len(unknown) == len(error.errors()):
+            for loc in unknown:
+                _drop(data, loc)
+            return parse_status(model, {"metadata": body["metadata"], "status": data})
         # A status we cannot read is recomputed from scratch rather than trusted.
         logger.warning("ignoring unreadable status of %s", body["metadata"].get("name"))
         return model()
+
+
+def _drop(data: Any, loc: tuple[int | str, ...]) -> None:
+    for step in loc[:-1]:
+        data = data[step]
+    del data[loc[-1]]
 
 
 def dump_status(status: ModelStatus | ModelVersionStatus) -> Body:
@@ -263,6 +317,7 @@ def describe_validation_error(error: ValidationError, root: str) -> str:
 
 
 def claim_of(body: Body) -> decisions.Claim:
+    """A ModelVersion's claim on a number, read from the raw object."""
     meta = body["metadata"]
     spec_version = body.get("spec", {}).get("version")
     status_version = (body.get("status") or {}).get("version")
@@ -271,6 +326,8 @@ def claim_of(body: Body) -> decisions.Claim:
         uid=meta["uid"],
         created=meta.get("creationTimestamp", ""),
         version=spec_version if spec_version is not None else status_version,
+        settled=status_version is not None
+        and (spec_version is None or spec_version == status_version),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -57,6 +58,9 @@ _OBJECT_CHUNK_SIZE: Final = 4 << 20
 # An object being hashed holds at most this many chunks in memory, plus the
 # one being read and the one being hashed: 16 MiB with the default chunk size.
 _READ_AHEAD_CHUNKS: Final = 2
+# Clients kept for reuse (one per endpoint and credentials); the least
+# recently used goes first, so rotated credentials do not pile up.
+_MAX_CLIENTS: Final = 32
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ class ArtifactStore:
     def __init__(self, *, file_workers: int = 4, chunk_size: int = _OBJECT_CHUNK_SIZE) -> None:
         self._file_workers = file_workers
         self._chunk_size = chunk_size
-        self._clients: dict[tuple[Endpoint, Credentials | None], S3Client] = {}
+        self._clients: OrderedDict[tuple[Endpoint, Credentials | None], S3Client] = OrderedDict()
         self._lock = threading.Lock()
 
     def hash_artifact(
@@ -178,6 +182,10 @@ class ArtifactStore:
             if client is None:
                 client = _make_client(endpoint, credentials)
                 self._clients[cache_key] = client
+                if len(self._clients) > _MAX_CLIENTS:
+                    self._clients.popitem(last=False)
+            else:
+                self._clients.move_to_end(cache_key)
             return client
 
 
@@ -270,9 +278,6 @@ def _translated_errors(location: S3Location) -> Iterator[None]:
     except _CONNECTION_ERRORS as error:
         raise StorageUnreachableError(f"{uri}: {error}") from error
     except botocore.exceptions.NoCredentialsError as error:
-        raise AccessDeniedError(
-            f"{uri}: no credentials: set spec.artifact.storage.secretRef or give the "
-            "operator AWS credentials"
-        ) from error
+        raise AccessDeniedError(f"{uri}: no credentials were found") from error
     except botocore.exceptions.BotoCoreError as error:
         raise StorageError(f"{uri}: {error}") from error

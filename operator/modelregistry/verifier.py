@@ -95,11 +95,15 @@ def failure_from_error(
     if isinstance(error, StorageUnreachableError):
         return VerificationFailure(
             Reason.STORAGE_UNREACHABLE,
-            f"Cannot reach the object store at {where} (spec.artifact.storage.endpoint): {error}.",
+            f"Cannot reach the object store at {where} ({field}.storage.endpoint): {error}. "
+            "Check the endpoint and the network between the operator and the store.",
             transient=True,
         )
     if isinstance(error, InvalidArtifactError):
         return VerificationFailure(Reason.INVALID_SPEC, f"{error} ({field}.uri).", transient=False)
     return VerificationFailure(
-        Reason.STORAGE_ERROR, f"The object store failed for {uri}: {error}.", transient=True
+        Reason.STORAGE_ERROR,
+        f"The object store at {where} failed to serve {uri} ({field}.uri): {error}. If it "
+        "persists, check the store's health and logs.",
+        transient=True,
     )

@@ -13,7 +13,10 @@ from typing import Any
 
 import kubernetes
 
+from modelregistry.localenv import find_tool
+
 GROUP, VERSION = "modelregistry.io", "v1alpha1"
+CHART = Path(__file__).resolve().parents[2] / "charts" / "modelregistry"
 Body = dict[str, Any]
 
 
@@ -164,3 +167,17 @@ class Objects:
         self.api.patch_namespaced_custom_object(
             GROUP, VERSION, self.namespace, "modelversions", name, {"spec": patch}
         )
+
+
+def helm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(find_tool("helm")), *args], capture_output=True, text=True, check=True, timeout=120
+    )
+
+
+def render_chart(api_client: kubernetes.client.ApiClient, namespace: str, *flags: str) -> str:
+    """The chart's manifests, rendered for this server's version, as Argo CD renders them."""
+    server = kubernetes.client.VersionApi(api_client).get_code().git_version
+    return helm(
+        "template", "mr", str(CHART), "--namespace", namespace, "--kube-version", server, *flags
+    ).stdout

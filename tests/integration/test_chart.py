@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import pytest
 import yaml
 
 from modelregistry import crdgen
-from modelregistry.localenv import find_tool
 from tests.integration.conftest import Cluster
+from tests.integration.support import CHART, helm, render_chart
 
 pytestmark = pytest.mark.integration
-
-CHART = Path(__file__).resolve().parents[2] / "charts" / "modelregistry"
-
-
-def helm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(find_tool("helm")), *args], capture_output=True, text=True, check=True, timeout=120
-    )
 
 
 def test_chart_lints() -> None:
@@ -28,7 +17,7 @@ def test_chart_lints() -> None:
 
 
 def test_chart_objects_pass_server_side_validation(cluster: Cluster, namespace: str) -> None:
-    rendered = helm("template", "mr", str(CHART), "--namespace", namespace, "--include-crds").stdout
+    rendered = render_chart(cluster.api_client, namespace, "--include-crds")
     kinds = sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
     assert kinds == sorted(
         [

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import kubernetes
 import pytest
 import yaml
 
-from modelregistry.localenv import find_tool
 from tests.integration.conftest import Cluster, operator_environment
-from tests.integration.support import Objects, OperatorProcess
+from tests.integration.support import Objects, OperatorProcess, render_chart
 
 pytestmark = pytest.mark.integration
-
-CHART = Path(__file__).resolve().parents[2] / "charts" / "modelregistry"
 
 
 def service_account_kubeconfig(cluster: Cluster, namespace: str, path: Path) -> Path:
@@ -42,12 +38,7 @@ def test_operator_works_with_the_charts_rbac_and_no_more(
     s3,
     tmp_path: Path,
 ) -> None:
-    rendered = subprocess.run(
-        [str(find_tool("helm")), "template", "mr", str(CHART), "--namespace", namespace],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    rendered = render_chart(cluster.api_client, namespace)
     rbac = "---\n".join(
         yaml.safe_dump(d)
         for d in yaml.safe_load_all(rendered)

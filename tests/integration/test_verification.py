@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
 
+from modelregistry.api.meta import GROUP, VERSION
 from modelregistry.digest import digest_local_path
 from tests.integration.conftest import Cluster
 from tests.integration.support import Objects, OperatorProcess, wait_until
@@ -216,7 +219,10 @@ def test_credentials_from_a_secret(
     )
     denied = objects.wait_condition("sec-2", "Stalled", "True", "AccessDenied")
     assert "'wrong'" in denied["message"]
-    assert "not-it" not in operator.log()
+    log = operator.log()
+    for secret_value in ("not-it", s3.secret_key):
+        assert secret_value not in log
+        assert base64.b64encode(secret_value.encode()).decode() not in log
 
 
 def test_overwritten_object_is_detected(
@@ -236,6 +242,84 @@ def test_overwritten_object_is_detected(
     pinned = objects.get("modelversions", "tamper-1")["status"]["artifact"]
     assert pinned["digest"] == sha256(b"original")
     assert pinned["versionId"] == first["VersionId"]
+    # The Model no longer offers it as its latest ready version.
+    wait_until(
+        lambda: "latestReadyVersion" not in objects.get("models", "tamper")["status"],
+        what="Model status to drop latestReadyVersion",
+        on_timeout=operator.log_tail,
+    )
+    assert objects.get("models", "tamper")["status"]["counts"] == {
+        "total": 1,
+        "ready": 0,
+        "stalled": 1,
+    }
+
+
+def test_a_deleted_version_leaves_its_model(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+) -> None:
+    s3_client.put_object(Bucket=bucket, Key="d.bin", Body=b"short-lived")
+    objects.model("gone")
+    objects.version("gone-1", "gone", f"s3://{bucket}/d.bin")
+    objects.wait_condition("gone-1", "Ready", "True", on_timeout=operator.log_tail)
+    wait_until(
+        lambda: objects.get("models", "gone")["status"].get("latestReadyVersion") == 1,
+        what="Model status to count gone-1",
+    )
+
+    objects.api.delete_namespaced_custom_object(
+        GROUP, VERSION, objects.namespace, "modelversions", "gone-1"
+    )
+
+    status = wait_until(
+        lambda: (s := objects.get("models", "gone")["status"])["counts"]["total"] == 0 and s,
+        what="Model status to forget gone-1",
+        on_timeout=operator.log_tail,
+    )
+    assert "latestVersion" not in status and "latestReadyVersion" not in status
+
+
+def test_a_recheck_that_cannot_read_the_bytes_keeps_the_verification(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client, s3
+) -> None:
+    s3_client.put_object(Bucket=bucket, Key="k.bin", Body=b"kept")
+    objects.core.create_namespaced_secret(
+        objects.namespace,
+        {
+            "metadata": {"name": "short-lived"},
+            "stringData": {
+                "AWS_ACCESS_KEY_ID": s3.access_key,
+                "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+            },
+        },
+    )
+    objects.model("keep")
+    objects.version(
+        "keep-1",
+        "keep",
+        f"s3://{bucket}/k.bin",
+        artifact={"storage": {"secretRef": {"name": "short-lived"}}},
+    )
+    objects.wait_condition("keep-1", "Ready", "True", on_timeout=operator.log_tail)
+    checked_at = objects.get("modelversions", "keep-1")["status"]["artifactCheckedAt"]
+
+    objects.core.delete_namespaced_secret("short-lived", objects.namespace)
+
+    # The next re-check cannot read the bytes: it says so once, and revokes nothing.
+    warnings = wait_until(
+        lambda: [e for e in objects.events("keep-1") if e["reason"] == "CredentialsNotFound"],
+        timeout=60,
+        what="a CredentialsNotFound event on keep-1",
+        on_timeout=operator.log_tail,
+    )
+    assert warnings[0]["type"] == "Warning"
+    assert "stands" in warnings[0]["message"]
+    status = objects.get("modelversions", "keep-1")["status"]
+    assert objects.condition("keep-1", "Ready")["status"] == "True"  # type: ignore[index]
+    assert status["artifactCheckedAt"] == checked_at
+    time.sleep(3)  # a few more periodic passes, each failing the same way
+    repeats = [e for e in objects.events("keep-1") if e["reason"] == "CredentialsNotFound"]
+    assert len(repeats) == 1
 
 
 def test_components_are_verified_with_the_artifact(

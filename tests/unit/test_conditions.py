@@ -164,7 +164,3 @@ def test_naive_datetime_is_refused() -> None:
         merge_conditions(
             [], [DesiredCondition(cond.READY, "True", "R", "m")], generation=1, now=naive
         )
-
-
-def test_transient_types_are_reconciling_and_stalled() -> None:
-    assert frozenset({cond.RECONCILING, cond.STALLED}) == cond.TRANSIENT_TYPES

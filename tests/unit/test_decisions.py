@@ -811,3 +811,99 @@ def test_a_pass_that_hashes_nothing_keeps_waiting_or_stalled_as_it_was(
     assert kinds(again) == kinds(failed)
     assert again.retry is transient
     assert again.events == ()
+
+
+# --- settled version numbers ------------------------------------------------------------
+
+
+def settled(name: str, version: int, created: str = "2030-01-01T00:00:00Z") -> Claim:
+    return Claim(name=name, uid=f"uid-{name}", created=created, version=version, settled=True)
+
+
+def test_a_recorded_number_is_kept_whatever_the_siblings_say() -> None:
+    own = settled("newer", 3, created="2030-01-02T00:00:00Z")
+    senior_rival = claim("older", 3, created="2030-01-01T00:00:00Z")
+
+    assert decide_version(own, [own, senior_rival]) == VersionDecision(version=3)
+
+
+def test_a_senior_claim_on_a_recorded_number_is_refused() -> None:
+    holder = settled("assigned", 3, created="2030-01-02T00:00:00Z")
+    late = claim("late-spec", 3, created="2030-01-01T00:00:00Z")
+
+    assert decide_version(late, [holder, late]) == VersionDecision(version=3, holder="assigned")
+
+
+def test_recorded_numbers_count_when_assigning() -> None:
+    own = claim("new", None)
+
+    assert decide_version(own, [settled("a", 7), own]).version == 8
+
+
+# --- re-checks that cannot read the bytes ------------------------------------------------
+
+
+def recheck(outcome: VerificationFailure, **changes: Any) -> Decision:
+    """A periodic re-check of a verified version that met `outcome`."""
+    return decide(situation(status=verified_status(), outcome=outcome, now=LATER, **changes))
+
+
+@pytest.mark.parametrize(
+    "reason", [Reason.STORAGE_UNREACHABLE, Reason.STORAGE_ERROR, Reason.CREDENTIALS_NOT_FOUND]
+)
+def test_a_recheck_that_cannot_read_keeps_the_verification(reason: str) -> None:
+    before = verified_status()
+
+    decision = recheck(VerificationFailure(reason, "the store is down.", transient=True))
+
+    assert decision.status == before  # Ready, the record and artifactCheckedAt as they were
+    assert decision.retry is False
+    assert decision.unreadable == reason
+    assert event_kinds(decision) == [("Warning", reason)]
+    assert "the store is down." in decision.events[0].message
+    assert "stands" in decision.events[0].message
+
+
+def test_an_unreadable_recheck_is_announced_once_per_run_of_failures() -> None:
+    down = VerificationFailure(Reason.STORAGE_UNREACHABLE, "down.", transient=True)
+
+    decision = recheck(down, unreadable_before=Reason.STORAGE_UNREACHABLE)
+
+    assert decision.events == ()
+    assert decision.unreadable == Reason.STORAGE_UNREACHABLE
+
+
+def test_an_unreadable_recheck_is_due_again_on_the_next_pass() -> None:
+    decision = recheck(VerificationFailure(Reason.STORAGE_UNREACHABLE, "down.", transient=True))
+
+    checked_at = decision.status.artifact_checked_at
+    assert checked_at is not None
+    # The interval counts from the last check that read the bytes.
+    assert reverification_due(
+        decision.status, cond.parse_time(checked_at) + timedelta(hours=1), timedelta(hours=1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("outcome", "reason"),
+    [
+        (VerificationFailure(Reason.ARTIFACT_NOT_FOUND, "gone", True), Reason.ARTIFACT_NOT_FOUND),
+        (VerificationFailure(Reason.ACCESS_DENIED, "denied", False), Reason.ACCESS_DENIED),
+        (one_object(HEX_B), Reason.ARTIFACT_CHANGED),
+    ],
+)
+def test_a_recheck_that_finds_the_bytes_gone_or_changed_revokes_ready(
+    outcome: ArtifactDigest | VerificationFailure, reason: str
+) -> None:
+    decision = decide(situation(status=verified_status(), outcome=outcome, now=LATER))
+
+    assert kinds(decision)[0] == (cond.READY, "False", reason)
+    assert decision.unreadable is None
+
+
+def test_a_transient_failure_is_due_on_every_periodic_pass() -> None:
+    waiting = decide(
+        situation(outcome=VerificationFailure(Reason.ARTIFACT_NOT_FOUND, "gone", transient=True))
+    ).status
+
+    assert reverification_due(waiting, NOW + timedelta(seconds=1), timedelta(hours=1)) is True

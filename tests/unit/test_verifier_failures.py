@@ -46,7 +46,7 @@ TABLE: list[tuple[type[ModelRegistryError], str, bool, str]] = [
     (AccessDeniedError, Reason.ACCESS_DENIED, False, "spec.artifact.storage.secretRef"),
     (StorageUnreachableError, Reason.STORAGE_UNREACHABLE, True, "spec.artifact.storage.endpoint"),
     (InvalidArtifactError, Reason.INVALID_SPEC, False, "spec.artifact.uri"),
-    (StorageError, Reason.STORAGE_ERROR, True, URI),
+    (StorageError, Reason.STORAGE_ERROR, True, "spec.artifact.uri"),
     (CredentialsError, Reason.CREDENTIALS_NOT_FOUND, True, "spec.artifact.storage.secretRef"),
 ]
 
@@ -126,8 +126,28 @@ def test_unreachable_names_the_endpoint() -> None:
 
     assert failure.message == (
         "Cannot reach the object store at http://minio.storage:9000 "
-        "(spec.artifact.storage.endpoint): refused."
+        "(spec.artifact.storage.endpoint): refused. Check the endpoint and the network "
+        "between the operator and the store."
     )
+
+
+@pytest.mark.parametrize(
+    "error_class",
+    [
+        ArtifactNotFoundError,
+        AccessDeniedError,
+        StorageUnreachableError,
+        InvalidArtifactError,
+        StorageError,
+    ],
+)
+def test_a_component_failure_names_the_component_field(error_class: type[StorageError]) -> None:
+    field = "spec.components[1].artifact"
+
+    failure = failure_from_error(error_class("x"), artifact(secret="creds"), ENDPOINT, field)
+
+    assert field in failure.message
+    assert "spec.artifact" not in failure.message.replace(field, "")
 
 
 def test_default_endpoint_is_named_as_aws() -> None:

@@ -9,7 +9,6 @@ from pydantic.alias_generators import to_camel
 
 GROUP = "modelregistry.io"
 VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
 
 # RFC 1123 subdomain, the rule for object names.
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"

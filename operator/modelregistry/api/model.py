@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from modelregistry.api.meta import (
@@ -114,6 +112,3 @@ class ModelStatus(ApiModel):
         default=None,
         description="The operator framework's own bookkeeping (retries); not for consumers.",
     )
-
-
-AliasName = Literal["champion", "challenger"]
