@@ -156,6 +156,22 @@ def reverification_due(status: ModelVersionStatus, now: datetime, interval: time
     return now - cond.parse_time(status.artifact_checked_at) >= interval
 
 
+def settled_for_now(
+    spec: ModelVersionSpec,
+    status: ModelVersionStatus,
+    generation: int,
+    now: datetime,
+    interval: timedelta,
+) -> bool:
+    """Whether a periodic pass has nothing to do: Ready, current, and no re-check due."""
+    return (
+        status.observed_generation == generation
+        and cond.is_true(status.conditions, cond.READY)
+        and is_verified(spec, status)
+        and not reverification_due(status, now, interval)
+    )
+
+
 def judge_bytes(
     field: str, artifact: Artifact, pinned: VerifiedArtifact | None, observed: ArtifactDigest
 ) -> VerificationFailure | None:

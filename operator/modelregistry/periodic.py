@@ -41,10 +41,18 @@ async def check_all(
     reconciler: Reconciler, cluster: Cluster, namespaces: Sequence[str] | None
 ) -> None:
     slots = asyncio.Semaphore(CONCURRENCY)
+    models = await cluster.list_all(MODELS, namespaces)
+    existing = {(m["metadata"]["namespace"], m["metadata"]["name"]) for m in models}
 
     async def check(body: Body) -> None:
         if reconciler.busy(body):
             return  # an event handler is on it
+        model = (
+            body["metadata"]["namespace"],
+            (body.get("spec") or {}).get("modelRef", {}).get("name"),
+        )
+        if reconciler.quiet(body, model in existing):
+            return  # Ready and nothing due: no need to read anything again
         async with slots:
             try:
                 await reconciler.reconcile_version(body, periodic=True)
@@ -55,5 +63,5 @@ async def check_all(
                 logger.exception("periodic check of %s/%s failed", meta["namespace"], meta["name"])
 
     await asyncio.gather(*(check(b) for b in await cluster.list_all(MODELVERSIONS, namespaces)))
-    for model in await cluster.list_all(MODELS, namespaces):
+    for model in models:
         await reconciler.refresh_model(model["metadata"]["namespace"], model["metadata"]["name"])

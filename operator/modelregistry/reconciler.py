@@ -100,6 +100,20 @@ class Reconciler:
     def busy(self, body: Body) -> bool:
         return self._locks.locked("mv", body["metadata"]["uid"])
 
+    def quiet(self, body: Body, model_exists: bool) -> bool:
+        """Whether the periodic pass may skip this version (saving its API calls)."""
+        try:
+            spec = parse_spec(ModelVersionSpec, body)
+        except InvalidObjectError:
+            return False
+        return model_exists and decisions.settled_for_now(
+            spec,
+            parse_status(ModelVersionStatus, body),
+            body["metadata"].get("generation", 1),
+            self._clock(),
+            self._settings.reverify_interval,
+        )
+
     async def reconcile_version(
         self, body: Body, *, retry: int = 0, periodic: bool = False
     ) -> None:

@@ -131,14 +131,17 @@ class ArtifactStore:
             except digest.InvalidArtifactPathError as error:
                 raise InvalidArtifactError(f"{location.uri}: {error}") from error
             with ThreadPoolExecutor(max_workers=self._file_workers) as pool:
-                files = list(
-                    pool.map(
-                        lambda rel: self._hash_object(
-                            client, location.bucket, location.key + rel, rel
-                        ),
-                        relatives,
-                    )
-                )
+                futures = [
+                    pool.submit(self._hash_object, client, location.bucket, location.key + rel, rel)
+                    for rel in relatives
+                ]
+                try:
+                    files = [future.result() for future in futures]
+                except BaseException:
+                    # One file decides the outcome: do not read the rest.
+                    for future in futures:
+                        future.cancel()
+                    raise
             return digest.prefix_artifact(files)
 
     def _hash_object(

@@ -26,6 +26,7 @@ from modelregistry.decisions import (
     invalid_spec,
     is_verified,
     reverification_due,
+    settled_for_now,
     summarize_model,
 )
 from modelregistry.digest import ArtifactDigest, FileDigest, prefix_artifact, single_object
@@ -907,3 +908,29 @@ def test_a_transient_failure_is_due_on_every_periodic_pass() -> None:
     ).status
 
     assert reverification_due(waiting, NOW + timedelta(seconds=1), timedelta(hours=1)) is True
+
+
+# --- settled_for_now: what the periodic pass may skip --------------------------------------
+
+
+def test_a_ready_current_version_with_no_recheck_due_is_skipped() -> None:
+    status = verified_status()
+
+    assert settled_for_now(make_spec(), status, 1, NOW + timedelta(minutes=1), timedelta(hours=1))
+
+
+@pytest.mark.parametrize(
+    ("generation", "elapsed"),
+    [(2, timedelta(minutes=1)), (1, timedelta(hours=1))],
+    ids=["spec-changed", "recheck-due"],
+)
+def test_a_changed_or_due_version_is_looked_at(generation: int, elapsed: timedelta) -> None:
+    status = verified_status()
+
+    assert not settled_for_now(make_spec(), status, generation, NOW + elapsed, timedelta(hours=1))
+
+
+def test_a_version_that_is_not_ready_is_looked_at() -> None:
+    stalled = decide(situation(outcome=one_object(HEX_B))).status
+
+    assert not settled_for_now(make_spec(), stalled, 1, NOW, timedelta(hours=1))
