@@ -153,7 +153,11 @@ def reverification_due(status: ModelVersionStatus, now: datetime, interval: time
     verified = cond.find(status.conditions, cond.ARTIFACT_VERIFIED)
     if verified is not None and verified.status == "False" and verified.reason in TRANSIENT_REASONS:
         return True
-    return now - cond.parse_time(status.artifact_checked_at) >= interval
+    try:
+        checked_at = cond.parse_time(status.artifact_checked_at)
+    except ValueError:
+        return True  # a time nobody can read: check now, which writes a readable one
+    return now - checked_at >= interval
 
 
 def settled_for_now(
@@ -338,7 +342,8 @@ def _unreadable_on_recheck(s: Situation) -> VerificationFailure | None:
         return None
     if s.model_found is False or (s.version is not None and s.version.holder is not None):
         return None
-    failures = [o for o in (s.outcome, *s.component_outcomes) if isinstance(o, VerificationFailure)]
+    # Bytes that were read and differ count, even when another target could not be read.
+    failures = [failure for *_, failure in _judgments(s) if failure is not None]
     if failures and all(f.reason in UNREADABLE_REASONS for f in failures):
         return failures[0]
     return None
@@ -365,6 +370,32 @@ def _keep_verification(s: Situation, failure: VerificationFailure) -> Decision:
     return Decision(status=status, events=events, unreadable=failure.reason)
 
 
+def _judgments(
+    s: Situation,
+) -> list[tuple[str | None, Artifact, Outcome, VerificationFailure | None]]:
+    """Each hashed target (None: the artifact, else a component's name) and its verdict.
+
+    Bytes are judged against the records pinned before this pass.
+    """
+    records = {c.name: c.artifact for c in s.status.components}
+    targets = [("spec.artifact", None, s.spec.artifact, s.outcome)] + [
+        (f"spec.components[{i}].artifact", c.name, c.artifact, outcome)
+        for i, (c, outcome) in enumerate(zip(s.spec.components, s.component_outcomes, strict=True))
+    ]
+    judged: list[tuple[str | None, Artifact, Outcome, VerificationFailure | None]] = []
+    for field, name, declared, outcome in targets:
+        if outcome is None:
+            continue
+        pinned = s.status.artifact if name is None else records.get(name)
+        failure = (
+            outcome
+            if isinstance(outcome, VerificationFailure)
+            else judge_bytes(field, declared, pinned, outcome)
+        )
+        judged.append((name, declared, outcome, failure))
+    return judged
+
+
 def _weigh(
     s: Situation,
 ) -> tuple[VerifiedArtifact | None, list[VerifiedComponent], DesiredCondition, Outcome]:
@@ -377,28 +408,15 @@ def _weigh(
     """
     artifact = s.status.artifact
     records = {c.name: c.artifact for c in s.status.components}
-    targets = [("spec.artifact", None, s.spec.artifact, s.outcome)] + [
-        (f"spec.components[{i}].artifact", c.name, c.artifact, outcome)
-        for i, (c, outcome) in enumerate(zip(s.spec.components, s.component_outcomes, strict=True))
-    ]
-    failures: list[VerificationFailure] = []
-    for field, name, declared, outcome in targets:
-        pinned = artifact if name is None else records.get(name)
-        if outcome is None:
-            continue
-        failure = (
-            outcome
-            if isinstance(outcome, VerificationFailure)
-            else judge_bytes(field, declared, pinned, outcome)
-        )
-        if failure is not None:
-            failures.append(failure)
-        elif isinstance(outcome, ArtifactDigest):
+    judged = _judgments(s)
+    for name, declared, outcome, failure in judged:
+        if failure is None and isinstance(outcome, ArtifactDigest):
             record = verified_record(declared.uri, outcome, s.now)
             if name is None:
                 artifact = record
             else:
                 records[name] = record
+    failures = [failure for *_, failure in judged if failure is not None]
     components = [
         VerifiedComponent(name=c.name, artifact=records[c.name])
         for c in s.spec.components

@@ -91,6 +91,7 @@ async def forget_model_version(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) 
     if event["type"] != "DELETED":
         return
     obj = event["object"]
+    memo.reconciler.forget(obj["metadata"]["uid"])
     model = (obj.get("spec") or {}).get("modelRef", {}).get("name")
     if model:
         await memo.reconciler.refresh_model(obj["metadata"]["namespace"], model)

@@ -51,10 +51,10 @@ async def check_all(
             body["metadata"]["namespace"],
             (body.get("spec") or {}).get("modelRef", {}).get("name"),
         )
-        if reconciler.quiet(body, model in existing):
-            return  # Ready and nothing due: no need to read anything again
         async with slots:
             try:
+                if reconciler.quiet(body, model in existing):
+                    return  # Ready and nothing due: no need to read anything again
                 await reconciler.reconcile_version(body, periodic=True)
             except RetryLater:
                 pass  # the event handler owns retries with backoff

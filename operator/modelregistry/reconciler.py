@@ -97,6 +97,10 @@ class Reconciler:
         # uid -> reason the last re-check could not read the bytes (announced once).
         self._unreadable: dict[str, str] = {}
 
+    def forget(self, uid: str) -> None:
+        """Drop what is remembered of a deleted ModelVersion."""
+        self._unreadable.pop(uid, None)
+
     def busy(self, body: Body) -> bool:
         return self._locks.locked("mv", body["metadata"]["uid"])
 
@@ -197,8 +201,9 @@ class Reconciler:
         async with self._locks.hold("numbering", meta["namespace"], spec.model_ref.name):
             siblings = await self._cluster.list_versions(meta["namespace"], spec.model_ref.name)
             decision = decisions.decide_version(own, [claim_of(s) for s in siblings])
-            if decision.assigned:
-                # Recorded before the lock is released, so the next claim sees it.
+            if decision.holder is None:
+                # Recorded before the lock is released, so the next claim sees it
+                # settled, whichever of the two objects is older.
                 await self._cluster.patch_status(
                     MODELVERSIONS, meta["namespace"], meta["name"], {"version": decision.version}
                 )
@@ -255,7 +260,7 @@ class Reconciler:
     ) -> bool:
         """Write the decided status where it differs, post its events; True if written."""
         meta = body["metadata"]
-        patch = merge_patch(dump_status(current), dump_status(decision.status))
+        patch = merge_patch(baseline(body, current), dump_status(decision.status))
         if patch:
             await self._cluster.patch_status(MODELVERSIONS, meta["namespace"], meta["name"], patch)
         for event in decision.events:
@@ -276,7 +281,7 @@ class Reconciler:
                 body["metadata"].get("generation", 1),
                 self._clock(),
             )
-            patch = merge_patch(dump_status(current), dump_status(status))
+            patch = merge_patch(baseline(body, current), dump_status(status))
             if patch:
                 await self._cluster.patch_status(MODELS, namespace, name, patch)
 
@@ -321,6 +326,17 @@ def _drop(data: Any, loc: tuple[int | str, ...]) -> None:
 def dump_status(status: ModelStatus | ModelVersionStatus) -> Body:
     """The status as written: camelCase, without Kopf's bookkeeping."""
     return status.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"kopf"})
+
+
+def baseline(body: Body, parsed: ModelStatus | ModelVersionStatus) -> Body:
+    """The status to compute a patch from: as read, or as stored when it could not be read.
+
+    A status that could not be read is replaced field by field (stale fields
+    sent as null); Kopf's field is never touched.
+    """
+    if parsed != type(parsed)():
+        return dump_status(parsed)
+    return {k: v for k, v in (body.get("status") or {}).items() if k != "kopf"}
 
 
 def describe_validation_error(error: ValidationError, root: str) -> str:

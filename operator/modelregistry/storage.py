@@ -12,7 +12,7 @@ import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -135,13 +135,14 @@ class ArtifactStore:
                     pool.submit(self._hash_object, client, location.bucket, location.key + rel, rel)
                     for rel in relatives
                 ]
-                try:
-                    files = [future.result() for future in futures]
-                except BaseException:
-                    # One file decides the outcome: do not read the rest.
-                    for future in futures:
+                # The first file that fails decides the outcome: the rest are not read.
+                done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+                failed = [f for f in futures if f in done and f.exception() is not None]
+                if failed:
+                    for future in pending:
                         future.cancel()
-                    raise
+                    raise cast(BaseException, failed[0].exception())
+                files = [future.result() for future in futures]
             return digest.prefix_artifact(files)
 
     def _hash_object(

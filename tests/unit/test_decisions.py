@@ -934,3 +934,30 @@ def test_a_version_that_is_not_ready_is_looked_at() -> None:
     stalled = decide(situation(outcome=one_object(HEX_B))).status
 
     assert not settled_for_now(make_spec(), stalled, 1, NOW, timedelta(hours=1))
+
+
+def test_changed_bytes_are_not_hidden_by_a_component_that_cannot_be_read() -> None:
+    spec = spec_with_components()
+    verified = decide(
+        situation(spec, outcome=one_object(), component_outcomes=(one_object(HEX_B, 7, "t1"),))
+    ).status
+    unreadable = VerificationFailure(Reason.CREDENTIALS_NOT_FOUND, "no Secret", transient=True)
+
+    decision = decide(
+        situation(
+            spec,
+            status=verified,
+            outcome=one_object("c" * 64, version_id="v2"),
+            component_outcomes=(unreadable,),
+            now=LATER,
+        )
+    )
+
+    assert kinds(decision)[0] == (cond.READY, "False", Reason.ARTIFACT_CHANGED)
+    assert decision.unreadable is None
+
+
+def test_an_unreadable_check_time_makes_the_check_due() -> None:
+    status = ModelVersionStatus(artifact_checked_at="yesterday")
+
+    assert reverification_due(status, NOW, timedelta(hours=1)) is True

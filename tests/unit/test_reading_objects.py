@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from modelregistry.api.modelversion import ModelVersionStatus
-from modelregistry.reconciler import Locks, claim_of, parse_status
+from modelregistry.reconciler import Locks, baseline, claim_of, parse_status
 
 
 def body(spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None) -> Any:
@@ -81,3 +81,22 @@ def test_locks_exclude_each_other_and_are_forgotten_when_free() -> None:
     asyncio.run(scenario())
 
     assert order == ["a in", "a out", "b in", "b out"]
+
+
+def test_a_status_that_cannot_be_read_is_replaced_field_by_field_but_kopfs() -> None:
+    raw = body(status={"version": "three", "stage": "Staging", "kopf": {"progress": {}}})
+
+    assert baseline(raw, parse_status(ModelVersionStatus, raw)) == {
+        "version": "three",
+        "stage": "Staging",
+    }
+
+
+def test_a_readable_status_is_compared_as_read() -> None:
+    raw = body(status={"version": 3, "futureField": 1, "kopf": {"progress": {}}})
+
+    assert baseline(raw, parse_status(ModelVersionStatus, raw)) == {
+        "version": 3,
+        "components": [],
+        "conditions": [],
+    }

@@ -43,6 +43,10 @@ class MemoryCluster:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[tuple[str, Event]] = []
+        # A slow API server: condition writes to `held` wait until `release` is set.
+        self.held: str | None = None
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
 
     def add(self, plural: str, name: str, spec: dict[str, Any], created: str) -> dict[str, Any]:
         body = {
@@ -81,6 +85,9 @@ class MemoryCluster:
         self, plural: str, namespace: str, name: str, status: dict[str, Any]
     ) -> None:
         await asyncio.sleep(0)
+        if name == self.held and "conditions" in status:
+            self.holding.set()
+            await self.release.wait()
         body = self.objects[(plural, name)]
         body["status"] = merged(body.get("status") or {}, status)
 
@@ -198,3 +205,36 @@ def test_a_deleted_object_is_left_alone() -> None:
 
     assert verifier.calls == 0 and cluster.events == []
     assert (MODELVERSIONS, "fraud-a") not in cluster.objects
+
+
+def test_two_claims_on_one_number_never_both_hold_it() -> None:
+    cluster = MemoryCluster()
+    verifier = GatedVerifier()
+    verifier.release.set()
+    cluster.add(MODELS, "fraud", {}, "2030-01-01T00:00:00Z")
+    first = cluster.add(MODELVERSIONS, "fraud-b", version_spec(version=5), "2030-01-01T00:00:01Z")
+    cluster.held = "fraud-b"
+    work = reconciler(cluster, verifier)
+
+    async def scenario() -> None:
+        # fraud-b won the number; its first status write is slow to land.
+        slow = asyncio.create_task(work.reconcile_version(first))
+        await cluster.holding.wait()
+        # Meanwhile fraud-a (same second, a name that sorts first) claims the same number.
+        second = cluster.add(
+            MODELVERSIONS, "fraud-a", version_spec(version=5), "2030-01-01T00:00:01Z"
+        )
+        await work.reconcile_version(second)
+        cluster.release.set()
+        await slow
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+
+    holders = [
+        name
+        for name in ("fraud-a", "fraud-b")
+        if cluster.objects[(MODELVERSIONS, name)]["status"].get("version") == 5
+    ]
+    assert holders == ["fraud-b"]
+    refused = cluster.objects[(MODELVERSIONS, "fraud-a")]["status"]["conditions"]
+    assert [c["reason"] for c in refused if c["type"] == "Stalled"] == ["DuplicateVersion"]
