@@ -13,12 +13,14 @@ from types import TracebackType
 
 
 class SlowProxy:
-    def __init__(self, target_host: str, target_port: int, bytes_per_second: int) -> None:
+    def __init__(
+        self, target_host: str, target_port: int, bytes_per_second: int, port: int = 0
+    ) -> None:
         self._target = (target_host, target_port)
         self._rate = bytes_per_second
         self._listener = socket.socket()
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
+        self._listener.bind(("127.0.0.1", port))
         self._listener.listen(16)
         self.port = self._listener.getsockname()[1]
         self._closed = threading.Event()

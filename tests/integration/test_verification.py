@@ -6,14 +6,17 @@ import base64
 import hashlib
 import json
 import os
+import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from modelregistry.api.meta import GROUP, VERSION
 from modelregistry.digest import digest_local_path
 from tests.integration.conftest import Cluster
+from tests.integration.slowproxy import SlowProxy
 from tests.integration.support import Objects, OperatorProcess, wait_until
 
 pytestmark = pytest.mark.integration
@@ -170,18 +173,31 @@ def test_versions_are_numbered_and_duplicates_refused(
     assert model["latestVersion"] == 3
 
 
-def test_unreachable_endpoint_is_retried(operator: OperatorProcess, objects: Objects) -> None:
+def test_unreachable_endpoint_is_retried_until_it_answers(
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client, s3
+) -> None:
+    s3_client.put_object(Bucket=bucket, Key="far.bin", Body=b"behind a link that is down")
+    with socket.socket() as probe:  # a port nothing listens on, for now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     objects.model("far")
     objects.version(
         "far-1",
         "far",
-        "s3://nowhere/model.bin",
-        artifact={"storage": {"endpoint": "http://127.0.0.1:9"}},
+        f"s3://{bucket}/far.bin",
+        artifact={"storage": {"endpoint": f"http://127.0.0.1:{port}"}},
     )
     waiting = objects.wait_condition(
         "far-1", "Reconciling", "True", "StorageUnreachable", timeout=90
     )
     assert "spec.artifact.storage.endpoint" in waiting["message"]
+    assert objects.condition("far-1", "Ready")["status"] == "False"  # type: ignore[index]
+
+    # The link comes up: a proxy to the real store on that very port.
+    store = urlsplit(s3.endpoint_url)
+    with SlowProxy(store.hostname or "127.0.0.1", store.port or 80, 64 << 20, port=port):
+        objects.wait_condition("far-1", "Ready", "True", timeout=60, on_timeout=operator.log_tail)
+    assert objects.condition("far-1", "Reconciling") is None
 
 
 def test_credentials_from_a_secret(
