@@ -121,6 +121,19 @@ class Objects:
             body["spec"]["artifact"] = {"uri": uri, **spec["artifact"]}
         return self.create("modelversions", body)
 
+    def s3_secret(self, name: str, access_key: str, secret_key: str) -> None:
+        """A Secret as spec.artifact.storage.secretRef expects it."""
+        self.core.create_namespaced_secret(
+            self.namespace,
+            {
+                "metadata": {"name": name},
+                "stringData": {
+                    "AWS_ACCESS_KEY_ID": access_key,
+                    "AWS_SECRET_ACCESS_KEY": secret_key,
+                },
+            },
+        )
+
     def get(self, plural: str, name: str) -> Body:
         body: Body = self.api.get_namespaced_custom_object(
             GROUP, VERSION, self.namespace, plural, name

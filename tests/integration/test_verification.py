@@ -211,25 +211,10 @@ def test_credentials_from_a_secret(
     missing = objects.wait_condition("sec-1", "Reconciling", "True", "CredentialsNotFound")
     assert "spec.artifact.storage.secretRef" in missing["message"]
 
-    objects.core.create_namespaced_secret(
-        objects.namespace,
-        {
-            "metadata": {"name": "s3"},
-            "stringData": {
-                "AWS_ACCESS_KEY_ID": s3.access_key,
-                "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-            },
-        },
-    )
+    objects.s3_secret("s3", s3.access_key, s3.secret_key)
     objects.wait_condition("sec-1", "Ready", "True", on_timeout=operator.log_tail)
 
-    objects.core.create_namespaced_secret(
-        objects.namespace,
-        {
-            "metadata": {"name": "wrong"},
-            "stringData": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": "not-it"},
-        },
-    )
+    objects.s3_secret("wrong", s3.access_key, "not-it")
     objects.version(
         "sec-2", "sec", f"s3://{bucket}/s", artifact={"storage": {"secretRef": {"name": "wrong"}}}
     )
@@ -299,16 +284,7 @@ def test_a_recheck_that_cannot_read_the_bytes_keeps_the_verification(
     operator: OperatorProcess, objects: Objects, bucket: str, s3_client, s3
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="k.bin", Body=b"kept")
-    objects.core.create_namespaced_secret(
-        objects.namespace,
-        {
-            "metadata": {"name": "short-lived"},
-            "stringData": {
-                "AWS_ACCESS_KEY_ID": s3.access_key,
-                "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-            },
-        },
-    )
+    objects.s3_secret("short-lived", s3.access_key, s3.secret_key)
     objects.model("keep")
     objects.version(
         "keep-1",

@@ -7,19 +7,7 @@ from typing import Any
 import pytest
 
 from modelregistry.mergepatch import merge_patch
-
-
-def apply(document: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """RFC 7386 section 2, as the API server applies it."""
-    result = dict(document)
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = apply(result[key], value)
-        else:
-            result[key] = value
-    return result
+from tests.unit.mergepatches import apply_merge_patch
 
 
 def test_equal_documents_need_no_patch() -> None:
@@ -65,4 +53,4 @@ def test_lists_are_replaced_whole() -> None:
 def test_applying_the_patch_yields_the_desired_document(
     before: dict[str, Any], after: dict[str, Any]
 ) -> None:
-    assert apply(before, merge_patch(before, after)) == after
+    assert apply_merge_patch(before, merge_patch(before, after)) == after

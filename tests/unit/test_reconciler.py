@@ -18,23 +18,11 @@ from modelregistry.digest import FileDigest, single_object
 from modelregistry.reconciler import Reconciler
 from modelregistry.settings import Settings
 from modelregistry.storage import Credentials
+from tests.unit.mergepatches import apply_merge_patch
 
 NAMESPACE = "team-a"
 HEX = "a" * 64
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-def merged(document: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """RFC 7386, as the API server applies a merge patch."""
-    result = dict(document)
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = value
-    return result
 
 
 class MemoryCluster:
@@ -89,7 +77,7 @@ class MemoryCluster:
             self.holding.set()
             await self.release.wait()
         body = self.objects[(plural, name)]
-        body["status"] = merged(body.get("status") or {}, status)
+        body["status"] = apply_merge_patch(body.get("status") or {}, status)
 
     async def post_event(self, regarding: dict[str, Any], event: Event) -> None:
         self.events.append((regarding["metadata"]["name"], event))
