@@ -403,8 +403,9 @@ def _weigh(
 
     Each target that matches gets a fresh record; one that fails keeps the
     record pinned before, so consumers still see what was verified. The first
-    failure (the artifact's, then the components' in order) decides the
-    ArtifactVerified condition.
+    failure decides the ArtifactVerified condition: bytes that are wrong
+    before bytes that could not be read, then the artifact's before the
+    components' in order.
     """
     artifact = s.status.artifact
     records = {c.name: c.artifact for c in s.status.components}
@@ -416,7 +417,11 @@ def _weigh(
                 artifact = record
             else:
                 records[name] = record
-    failures = [failure for *_, failure in judged if failure is not None]
+    # Bytes that were read and are wrong say more than bytes that could not be read.
+    failures = sorted(
+        (failure for *_, failure in judged if failure is not None),
+        key=lambda f: f.reason in UNREADABLE_REASONS,
+    )
     components = [
         VerifiedComponent(name=c.name, artifact=records[c.name])
         for c in s.spec.components

@@ -303,7 +303,9 @@ def parse_status(model: type[StatusT], body: Body) -> StatusT:
     Unknown fields appear when a newer operator wrote status and an older one
     runs again; what this one knows (the version number above all) is kept.
     """
-    data = copy.deepcopy(body.get("status") or {})
+    data = copy.deepcopy(_mapping(body.get("status")))
+    if not isinstance(data.get("kopf"), dict | None):
+        del data["kopf"]  # Kopf's field, not ours: never a reason to distrust the rest
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -336,7 +338,7 @@ def baseline(body: Body, parsed: ModelStatus | ModelVersionStatus) -> Body:
     """
     if parsed != type(parsed)():
         return dump_status(parsed)
-    return {k: v for k, v in (body.get("status") or {}).items() if k != "kopf"}
+    return {k: v for k, v in _mapping(body.get("status")).items() if k != "kopf"}
 
 
 def describe_validation_error(error: ValidationError, root: str) -> str:
@@ -349,8 +351,8 @@ def describe_validation_error(error: ValidationError, root: str) -> str:
 def claim_of(body: Body) -> decisions.Claim:
     """A ModelVersion's claim on a number, read from the raw object."""
     meta = body["metadata"]
-    spec_version = body.get("spec", {}).get("version")
-    status_version = (body.get("status") or {}).get("version")
+    spec_version = _whole_number(_mapping(body.get("spec")).get("version"))
+    status_version = _whole_number(_mapping(body.get("status")).get("version"))
     return decisions.Claim(
         name=meta["name"],
         uid=meta["uid"],
@@ -362,12 +364,27 @@ def claim_of(body: Body) -> decisions.Claim:
 
 
 def summary_of(body: Body) -> decisions.VersionSummary:
-    status = body.get("status") or {}
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions", [])}
-    spec_version = body.get("spec", {}).get("version")
+    """What a Model needs of one version, read from the raw object."""
+    status = _mapping(body.get("status"))
+    raw_conditions = status.get("conditions")
+    conditions = {
+        c.get("type"): c.get("status")
+        for c in (raw_conditions if isinstance(raw_conditions, list) else [])
+        if isinstance(c, dict)
+    }
+    stage = status.get("stage")
     return decisions.VersionSummary(
-        version=spec_version if spec_version is not None else status.get("version"),
+        version=claim_of(body).version,
         ready=conditions.get(cond.READY) == "True",
         stalled=conditions.get(cond.STALLED) == "True",
-        stage=status.get("stage"),
+        stage=stage if isinstance(stage, str) else None,
     )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _whole_number(value: Any) -> int | None:
+    """A version number as stored, or None for anything else (a status nobody should trust)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

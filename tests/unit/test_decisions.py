@@ -961,3 +961,28 @@ def test_an_unreadable_check_time_makes_the_check_due() -> None:
     status = ModelVersionStatus(artifact_checked_at="yesterday")
 
     assert reverification_due(status, NOW, timedelta(hours=1)) is True
+
+
+def test_changed_component_bytes_are_not_hidden_by_an_unreadable_artifact() -> None:
+    spec = spec_with_components()
+    verified = decide(
+        situation(spec, outcome=one_object(), component_outcomes=(one_object(HEX_B, 7, "t1"),))
+    ).status
+    unreachable = VerificationFailure(Reason.STORAGE_UNREACHABLE, "down", transient=True)
+
+    decision = decide(
+        situation(
+            spec,
+            status=verified,
+            outcome=unreachable,
+            component_outcomes=(one_object("c" * 64, 7, "t2"),),
+            now=LATER,
+        )
+    )
+
+    assert kinds(decision) == [
+        (cond.READY, "False", Reason.ARTIFACT_CHANGED),
+        (cond.STALLED, "True", Reason.ARTIFACT_CHANGED),
+        (cond.ARTIFACT_VERIFIED, "False", Reason.ARTIFACT_CHANGED),
+    ]
+    assert "spec.components[0].artifact" in message(decision, cond.ARTIFACT_VERIFIED)

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from modelregistry.api.modelversion import ModelVersionStatus
-from modelregistry.reconciler import Locks, baseline, claim_of, parse_status
+from modelregistry.reconciler import Locks, baseline, claim_of, parse_status, summary_of
 
 
 def body(spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None) -> Any:
@@ -100,3 +100,25 @@ def test_a_readable_status_is_compared_as_read() -> None:
         "components": [],
         "conditions": [],
     }
+
+
+def test_a_version_number_that_is_not_a_whole_number_is_no_claim() -> None:
+    for junk in ("three", 2.5, True, {"n": 3}):
+        raw = body(status={"version": junk})
+        assert claim_of(raw).version is None and claim_of(raw).settled is False
+        assert summary_of(raw).version is None
+
+
+def test_a_malformed_status_sums_up_as_nothing_rather_than_failing() -> None:
+    raw = body(status={"conditions": "Ready", "stage": 7})
+
+    summary = summary_of(raw)
+
+    assert (summary.ready, summary.stalled, summary.stage) == (False, False, None)
+    assert summary_of({**raw, "status": "broken"}).version is None
+
+
+def test_a_malformed_kopf_field_does_not_make_the_status_unreadable() -> None:
+    status = parse_status(ModelVersionStatus, body(status={"version": 3, "kopf": "x"}))
+
+    assert status.version == 3

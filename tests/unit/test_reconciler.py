@@ -226,3 +226,19 @@ def test_two_claims_on_one_number_never_both_hold_it() -> None:
     assert holders == ["fraud-b"]
     refused = cluster.objects[(MODELVERSIONS, "fraud-a")]["status"]["conditions"]
     assert [c["reason"] for c in refused if c["type"] == "Stalled"] == ["DuplicateVersion"]
+
+
+def test_a_status_version_that_is_not_a_number_is_replaced_by_one() -> None:
+    cluster = MemoryCluster()
+    verifier = GatedVerifier()
+    verifier.release.set()
+    cluster.add(MODELS, "fraud", {}, "2030-01-01T00:00:00Z")
+    body = cluster.add(MODELVERSIONS, "fraud-a", version_spec(), "2030-01-01T00:00:01Z")
+    cluster.objects[(MODELVERSIONS, "fraud-a")]["status"] = {"version": "three"}
+    work = reconciler(cluster, verifier)
+
+    asyncio.run(work.reconcile_version(body))
+    asyncio.run(work.refresh_model(NAMESPACE, "fraud"))
+
+    assert cluster.objects[(MODELVERSIONS, "fraud-a")]["status"]["version"] == 1
+    assert cluster.objects[(MODELS, "fraud")]["status"]["latestReadyVersion"] == 1
