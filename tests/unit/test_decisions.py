@@ -16,6 +16,7 @@ from modelregistry.decisions import (
     Claim,
     Decision,
     Event,
+    Outcome,
     Situation,
     VerificationFailure,
     VersionDecision,
@@ -936,47 +937,35 @@ def test_a_version_that_is_not_ready_is_looked_at() -> None:
     assert not settled_for_now(make_spec(), stalled, 1, NOW, timedelta(hours=1))
 
 
-def test_changed_bytes_are_not_hidden_by_a_component_that_cannot_be_read() -> None:
-    spec = spec_with_components()
-    verified = decide(
-        situation(spec, outcome=one_object(), component_outcomes=(one_object(HEX_B, 7, "t1"),))
-    ).status
-    unreadable = VerificationFailure(Reason.CREDENTIALS_NOT_FOUND, "no Secret", transient=True)
-
-    decision = decide(
-        situation(
-            spec,
-            status=verified,
-            outcome=one_object("c" * 64, version_id="v2"),
-            component_outcomes=(unreadable,),
-            now=LATER,
-        )
-    )
-
-    assert kinds(decision)[0] == (cond.READY, "False", Reason.ARTIFACT_CHANGED)
-    assert decision.unreadable is None
-
-
 def test_an_unreadable_check_time_makes_the_check_due() -> None:
     status = ModelVersionStatus(artifact_checked_at="yesterday")
 
     assert reverification_due(status, NOW, timedelta(hours=1)) is True
 
 
-def test_changed_component_bytes_are_not_hidden_by_an_unreadable_artifact() -> None:
+UNREADABLE = VerificationFailure(Reason.STORAGE_UNREACHABLE, "down", transient=True)
+CHANGED = one_object("c" * 64, 7, "v2")
+
+
+@pytest.mark.parametrize(
+    ("artifact", "component", "field"),
+    [
+        (CHANGED, UNREADABLE, "spec.artifact"),
+        (UNREADABLE, CHANGED, "spec.components[0].artifact"),
+    ],
+    ids=["artifact-changed", "component-changed"],
+)
+def test_changed_bytes_are_not_hidden_by_another_target_that_cannot_be_read(
+    artifact: Outcome, component: Outcome, field: str
+) -> None:
     spec = spec_with_components()
     verified = decide(
         situation(spec, outcome=one_object(), component_outcomes=(one_object(HEX_B, 7, "t1"),))
     ).status
-    unreachable = VerificationFailure(Reason.STORAGE_UNREACHABLE, "down", transient=True)
 
     decision = decide(
         situation(
-            spec,
-            status=verified,
-            outcome=unreachable,
-            component_outcomes=(one_object("c" * 64, 7, "t2"),),
-            now=LATER,
+            spec, status=verified, outcome=artifact, component_outcomes=(component,), now=LATER
         )
     )
 
@@ -985,4 +974,5 @@ def test_changed_component_bytes_are_not_hidden_by_an_unreadable_artifact() -> N
         (cond.STALLED, "True", Reason.ARTIFACT_CHANGED),
         (cond.ARTIFACT_VERIFIED, "False", Reason.ARTIFACT_CHANGED),
     ]
-    assert "spec.components[0].artifact" in message(decision, cond.ARTIFACT_VERIFIED)
+    assert field in message(decision, cond.ARTIFACT_VERIFIED)
+    assert decision.unreadable is None
