@@ -128,7 +128,7 @@ class Reconciler:
             # was read (a version number, a verification): start from the object as it is.
             fresh = await self._cluster.get_version(meta["namespace"], meta["name"])
             if fresh is None or fresh["metadata"].get("uid") != meta["uid"]:
-                self._unreadable.pop(meta["uid"], None)
+                self.forget(meta["uid"])
                 return  # deleted (perhaps re-created: that object has its own events)
             await self._reconcile_version(fresh, retry=retry, periodic=periodic)
 
