@@ -1,0 +1,231 @@
+"""`modelregistry validate <check> --artifact PATH [options]`.
+
+The exit code is the verdict: 0 passed, 1 failed, 2 usage or bad input (the
+artifact was not judged). The report (docs/validation.md) is printed to
+stdout as one JSON line and written to --report, by default the container's
+termination-message path when it exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from modelregistry.checks.common import FORMATS, UsageError, infer_format
+from modelregistry.checks.report import DEFAULT_REPORT_PATH, Report
+from modelregistry.checks.thresholds import ThresholdError, evaluate_all, parse_thresholds
+
+CHECKS = ("format", "metrics", "loadAndPredict")
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_validate_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    validate = subparsers.add_parser(
+        "validate",
+        help="run a built-in validation check on a local artifact (exit 0 pass, 1 fail, 2 usage)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate.add_argument("check", choices=CHECKS, help="the check to run")
+    validate.add_argument(
+        "--artifact", type=Path, help="the model file or directory (not needed by metrics)"
+    )
+    validate.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="the artifact's format (default: spec.artifact.format, else guessed from the files)",
+    )
+    validate.add_argument(
+        "--spec",
+        type=Path,
+        help="a JSON/YAML file holding the ModelVersion (or its spec): signature, format, metrics",
+    )
+    validate.add_argument(
+        "--require-signature",
+        action="store_true",
+        help="format: fail when the model has no input signature (the Model's policy)",
+    )
+    validate.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="metrics: a threshold such as 'auc >= 0.9' (repeatable)",
+    )
+    validate.add_argument(
+        "--metrics",
+        metavar="JSON|@FILE",
+        help="metrics: the metrics as a JSON object, or @file (default: spec.metrics)",
+    )
+    validate.add_argument(
+        "--calls", type=int, default=20, help="loadAndPredict: timed predictions (default 20)"
+    )
+    validate.add_argument(
+        "--max-latency-p95-ms",
+        type=float,
+        metavar="MS",
+        help="loadAndPredict: fail when the p95 latency exceeds this",
+    )
+    validate.add_argument(
+        "--report",
+        type=Path,
+        help=f"write the JSON report here (default: {DEFAULT_REPORT_PATH}, when it exists)",
+    )
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Run the check; print and write its report; return the exit code."""
+    try:
+        report = _run(args)
+        code = report.exit_code
+    except UsageError as error:
+        report = Report(args.check, False, message=str(error))
+        code = EXIT_USAGE
+    text = report.encode()
+    print(text)
+    target = args.report or (
+        Path(DEFAULT_REPORT_PATH) if Path(DEFAULT_REPORT_PATH).exists() else None
+    )
+    if target is not None:
+        try:
+            target.write_text(text, encoding="utf-8")
+        except OSError as error:
+            print(
+                f"modelregistry validate: cannot write the report to {target}: {error}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    if code == EXIT_USAGE:
+        print(f"modelregistry validate: {report.message}", file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace) -> Report:
+    spec = _read_spec(args.spec) if args.spec else {}
+    if args.check == "metrics":
+        return _metrics(args, spec)
+    if args.artifact is None:
+        raise UsageError(f"the {args.check} check needs --artifact PATH")
+    artifact: Path = args.artifact
+    if not artifact.exists():
+        raise UsageError(f"--artifact {artifact}: no such file or directory")
+    fmt = _format(args.format, spec, artifact)
+    declared = _declared_signature(spec)
+    if args.check == "format":
+        from modelregistry.checks.formats import check_format
+
+        return check_format(
+            artifact, fmt, declared=declared, require_signature=args.require_signature
+        )
+    from modelregistry.checks.predict import check_load_and_predict
+
+    if args.max_latency_p95_ms is not None and not (
+        math.isfinite(args.max_latency_p95_ms) and args.max_latency_p95_ms > 0
+    ):
+        raise UsageError(
+            f"--max-latency-p95-ms must be a positive number, not {args.max_latency_p95_ms}"
+        )
+    return check_load_and_predict(
+        artifact, fmt, declared=declared, calls=args.calls, max_p95_ms=args.max_latency_p95_ms
+    )
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"--spec {path}: {error.strerror or error}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise UsageError(f"--spec {path} is not JSON or YAML ({_first_line(error)})") from None
+    if isinstance(document, dict) and isinstance(document.get("spec"), dict):
+        document = document["spec"]  # a whole ModelVersion manifest
+    if not isinstance(document, dict):
+        raise UsageError(f"--spec {path} must hold a ModelVersion or its spec, as a mapping")
+    return document
+
+
+def _format(option: str | None, spec: dict[str, Any], artifact: Path) -> str:
+    if option:
+        return option
+    declared = (
+        spec.get("artifact", {}).get("format") if isinstance(spec.get("artifact"), dict) else None
+    )
+    if isinstance(declared, str):
+        return declared
+    guessed = infer_format(artifact)
+    if guessed is None:
+        raise UsageError(
+            f"cannot tell the format of {artifact}: pass --format or set spec.artifact.format"
+        )
+    return guessed
+
+
+def _declared_signature(spec: dict[str, Any]) -> Any:
+    if spec.get("signature") is None:
+        return None
+    from modelregistry.api.modelversion import Signature
+    from modelregistry.checks.signature import from_spec
+
+    try:
+        return from_spec(Signature.model_validate(spec["signature"]))
+    except ValidationError as error:
+        raise UsageError(f"spec.signature is not valid: {_validation_message(error)}") from None
+
+
+def _metrics(args: argparse.Namespace, spec: dict[str, Any]) -> Report:
+    if not args.threshold:
+        raise UsageError("the metrics check needs at least one --threshold, e.g. 'auc >= 0.9'")
+    try:
+        thresholds = parse_thresholds(args.threshold)
+    except ThresholdError as error:
+        raise UsageError(str(error)) from None
+    metrics = _read_metrics(args.metrics) if args.metrics else spec.get("metrics")
+    if metrics is None:
+        metrics = {}
+    if not isinstance(metrics, dict):
+        raise UsageError("the metrics must be a JSON object of name to number")
+    results = evaluate_all(thresholds, metrics)
+    failed = [r for r in results if not r.passed]
+    details = {
+        "results": [
+            {"threshold": r.threshold.text, "value": r.actual, "passed": r.passed} for r in results
+        ]
+    }
+    if failed:
+        first = failed[0]
+        message = "; ".join(r.message for r in failed)
+        return Report("metrics", False, first.actual, first.threshold.text, message, details)
+    last = results[-1]
+    message = "; ".join(r.message for r in results)
+    return Report("metrics", True, last.actual, last.threshold.text, message, details)
+
+
+def _read_metrics(option: str) -> Any:
+    text = option
+    if option.startswith("@"):
+        try:
+            text = Path(option[1:]).read_text(encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"--metrics {option}: {error.strerror or error}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--metrics is not JSON ({error})") from None
+
+
+def _validation_message(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"])
+    return f"{location}: {first['msg']}" if location else first["msg"]
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
