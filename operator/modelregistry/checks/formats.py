@@ -153,9 +153,9 @@ def check_format(
 
 
 def _failed(fmt: str, problems: list[str], details: dict[str, Any]) -> Report:
-    message = problems[0]
-    if len(problems) > 1:
-        message += f" (and {len(problems) - 1} more: see details.problems)"
+    if len(problems) == 1:
+        return Report(CHECK, False, fmt, message=problems[0], details=details)
+    message = f"{problems[0]} (and {len(problems) - 1} more: see details.problems)"
     return Report(CHECK, False, fmt, message=message, details={**details, "problems": problems})
 
 
@@ -385,16 +385,16 @@ def _safetensors_file(path: Path, name: str) -> int:
     for tensor, entry in header.items():
         begin, end = _tensor_span(name, tensor, entry, data_size)
         spans.append((begin, end, tensor))
-    covered = 0
+    covered, previous = 0, ""
     for begin, end, tensor in sorted(spans):
         if begin < covered:
-            raise ArtifactProblem(f"{name}: tensor {tensor!r} overlaps the tensor before it")
+            raise ArtifactProblem(f"{name}: tensors {previous!r} and {tensor!r} overlap")
         if begin > covered:
             raise ArtifactProblem(
                 f"{name}: bytes {covered}..{begin} of the data belong to no tensor "
                 f"(before {tensor!r})"
             )
-        covered = end
+        covered, previous = end, tensor
     if covered != data_size:
         raise ArtifactProblem(
             f"{name}: the tensors cover {covered} bytes of data but the file holds {data_size}"

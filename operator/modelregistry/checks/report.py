@@ -9,8 +9,10 @@ Schema (docs/validation.md)::
      "threshold": number|string|null, "message": str, "details": {...}}
 
 Kubernetes keeps at most 4096 bytes of a termination message, so `encode`
-never produces more: long strings are cut, then details are dropped (largest
-first), then the message is shortened, each cut marked.
+never produces more: value and threshold strings are cut to 256 characters,
+a long message to half the limit, then details are dropped (largest first,
+leaving ``"truncated": true``), then the message is cut further; each cut
+string ends with ``… (truncated)``.
 """
 
 from __future__ import annotations
@@ -93,29 +95,36 @@ def encode(report: Report, limit: int = MAX_REPORT_BYTES) -> str:
     data["details"] = json.loads(json.dumps(report.details, default=str))
     if _size(data) <= limit:
         return _dumps(data)
-    # Details go first, largest first, then the message is shortened.
+    # The message is what a person reads: it is cut to half the limit first,
+    # then details go (largest first), then the message is cut further.
+    message = report.message
+    if len(message.encode()) > limit // 2:
+        data["message"] = _fit(data, message, limit // 2 + _size({**data, "message": ""}))
+    if _size(data) <= limit:
+        return _dumps(data)
     details = dict(data["details"])
     for key in sorted(details, key=lambda k: -len(_dumps({k: details[k]}))):
         if _size({**data, "details": {**details, "truncated": True}}) <= limit:
             break
         del details[key]
     data["details"] = {**details, "truncated": True}
-    if _size(data) <= limit:
-        return _dumps(data)
-    message = report.message
-    data["message"] = TRUNCATED
     if _size(data) > limit:
+        data["message"] = _fit(data, message, limit)
+    return _dumps(data)
+
+
+def _fit(data: dict[str, Any], message: str, limit: int) -> str:
+    """The longest prefix of `message`, marked as cut, with which `data` fits `limit` bytes."""
+    if _size({**data, "message": TRUNCATED}) > limit:
         raise ValueError(f"a report cannot fit in {limit} bytes")
-    low, high = 0, len(message)  # the longest prefix that fits
+    low, high = 0, len(message)
     while low < high:
         middle = (low + high + 1) // 2
-        data["message"] = message[:middle] + TRUNCATED
-        if _size(data) <= limit:
+        if _size({**data, "message": message[:middle] + TRUNCATED}) <= limit:
             low = middle
         else:
             high = middle - 1
-    data["message"] = message[:low] + TRUNCATED
-    return _dumps(data)
+    return message[:low] + TRUNCATED
 
 
 def decode(text: str) -> Report:
