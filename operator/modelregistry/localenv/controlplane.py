@@ -1,18 +1,22 @@
-"""A Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager.
+"""A Kubernetes control plane on loopback: etcd, kube-apiserver, controller-manager, scheduler.
 
 Started the way controller-runtime's envtest starts one, plus a
 controller-manager running only the controllers the operator relies on:
 the garbage collector (ownerReferences), the namespace controller (namespace
 deletion finishes), the service-account controller (every namespace gets its
-`default` ServiceAccount) and the root-CA publisher (the `kube-root-ca.crt`
-ConfigMap that Pods' service-account volumes project). There is no scheduler
-and no kubelet: Pods are stored but never run.
+`default` ServiceAccount), the root-CA publisher (the `kube-root-ca.crt`
+ConfigMap that Pods' service-account volumes project) and the node lifecycle
+controller (a Ready node loses its not-ready taint); and kube-scheduler.
+There is no kubelet here: without a `Node` service Pods stay Pending
+(Unschedulable). Authorization is Node,RBAC with NodeRestriction, as on a real
+cluster, so a kubelet joins with its own `system:node:<name>` identity.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import logging
 import shutil
 import ssl
@@ -22,7 +26,14 @@ from typing import Final
 
 from modelregistry.localenv.errors import LocalEnvError
 from modelregistry.localenv.kubeconfig import write_kubeconfig
-from modelregistry.localenv.pki import ADMIN_USER, CONTROLLER_MANAGER_USER, PKIFiles, generate_pki
+from modelregistry.localenv.pki import (
+    ADMIN_USER,
+    CONTROLLER_MANAGER_USER,
+    KUBELET_CLIENT_USER,
+    SCHEDULER_USER,
+    PKIFiles,
+    generate_pki,
+)
 from modelregistry.localenv.process import ManagedProcess, free_port, wait_until
 from modelregistry.localenv.service import LocalService
 from modelregistry.localenv.tools import find_tool
@@ -36,12 +47,29 @@ CONTROLLERS: Final = (
     "namespace-controller",
     "serviceaccount-controller",
     "root-ca-certificate-publisher-controller",
+    # Removes the not-ready taint the API server puts on every new Node
+    # (admission plugin TaintNodesByCondition) once its kubelet reports Ready.
+    "node-lifecycle-controller",
 )
 _DEFAULT_SERVICE_ACCOUNT: Final = "/api/v1/namespaces/default/serviceaccounts/default"
+# Lets the API server's kubelet client reach the kubelet API (logs, exec).
+_KUBELET_CLIENT_BINDING: Final = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "ClusterRoleBinding",
+    "metadata": {"name": "modelregistry-local:kube-apiserver-kubelet-client"},
+    "roleRef": {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "system:kubelet-api-admin",
+    },
+    "subjects": [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": KUBELET_CLIENT_USER}
+    ],
+}
 
 
 class ControlPlane(LocalService):
-    """etcd + kube-apiserver + kube-controller-manager as child processes.
+    """etcd + kube-apiserver + kube-controller-manager + kube-scheduler as child processes.
 
     `workdir` holds the PKI, the etcd data, one log file per process and the
     admin kubeconfig. Without one, a temporary directory is used and `stop()`
@@ -101,12 +129,13 @@ class ControlPlane(LocalService):
         etcd_bin = find_tool("etcd")
         apiserver_bin = find_tool("kube-apiserver")
         controller_manager_bin = find_tool("kube-controller-manager")
+        scheduler_bin = find_tool("kube-scheduler")
         find_tool("kubectl")
 
         etcd_data = workdir / "etcd"
         shutil.rmtree(etcd_data, ignore_errors=True)
         pki = self._pki = generate_pki(workdir / "pki")
-        etcd_port, peer_port, api_port = _distinct_free_ports(3)
+        etcd_port, peer_port, api_port, scheduler_port = _distinct_free_ports(4)
 
         etcd_url = f"http://127.0.0.1:{etcd_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
@@ -146,7 +175,15 @@ class ControlPlane(LocalService):
                 f"--tls-cert-file={pki.serving_cert}",
                 f"--tls-private-key-file={pki.serving_key}",
                 f"--client-ca-file={pki.ca_cert}",
-                "--authorization-mode=RBAC",
+                "--authorization-mode=Node,RBAC",
+                # Added to the default plugins (which include PodSecurity).
+                "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={pki.kubelet_client_cert}",
+                f"--kubelet-client-key={pki.kubelet_client_key}",
+                f"--kubelet-certificate-authority={pki.ca_cert}",
+                # A local node's hostname does not resolve; its IP is in its
+                # serving certificate.
+                "--kubelet-preferred-address-types=InternalIP",
                 f"--service-account-key-file={pki.service_account_public_key}",
                 f"--service-account-signing-key-file={pki.service_account_private_key}",
                 f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
@@ -170,6 +207,12 @@ class ControlPlane(LocalService):
             client_cert=pki.admin_cert,
             client_key=pki.admin_key,
             user=ADMIN_USER,
+        )
+        _create(
+            api_port,
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            _KUBELET_CLIENT_BINDING,
+            admin_tls,
         )
 
         controller_manager_kubeconfig = write_kubeconfig(
@@ -202,6 +245,37 @@ class ControlPlane(LocalService):
             blame=controller_manager,
         )
 
+        scheduler_kubeconfig = write_kubeconfig(
+            workdir / "scheduler.kubeconfig",
+            server=self.server,
+            ca_cert=pki.ca_cert,
+            client_cert=pki.scheduler_cert,
+            client_key=pki.scheduler_key,
+            user=SCHEDULER_USER,
+        )
+        scheduler = self._launch(
+            "kube-scheduler",
+            [
+                scheduler_bin,
+                f"--kubeconfig={scheduler_kubeconfig}",
+                f"--authentication-kubeconfig={scheduler_kubeconfig}",
+                f"--authorization-kubeconfig={scheduler_kubeconfig}",
+                "--leader-elect=false",
+                # Served only for the readiness check below; its certificate
+                # is self-signed into cert-dir.
+                "--bind-address=127.0.0.1",
+                f"--secure-port={scheduler_port}",
+                f"--cert-dir={workdir / 'scheduler'}",
+            ],
+        )
+        wait_until(
+            lambda: _https_ok(scheduler_port, "/readyz", _unverified_tls()),
+            deadline=deadline,
+            what="kube-scheduler /readyz",
+            processes=self._processes,
+            blame=scheduler,
+        )
+
     def _launch(self, name: str, argv: list[str | Path]) -> ManagedProcess:
         process = ManagedProcess(name, argv, self.workdir / f"{name}.log")
         self._processes.append(process)
@@ -222,6 +296,32 @@ def _client_tls(ca_cert: Path, client_cert: Path, client_key: Path) -> ssl.SSLCo
     context = ssl.create_default_context(cafile=str(ca_cert))
     context.load_cert_chain(str(client_cert), str(client_key))
     return context
+
+
+def _unverified_tls() -> ssl.SSLContext:
+    # Only for the scheduler's health endpoint on loopback, whose certificate
+    # it signs itself.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _create(port: int, path: str, body: object, context: ssl.SSLContext) -> None:
+    """POST an object to the API server; one that already exists is fine."""
+    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=context)
+    try:
+        connection.request(
+            "POST", path, json.dumps(body), headers={"Content-Type": "application/json"}
+        )
+        response = connection.getresponse()
+        detail = response.read()
+    except (OSError, http.client.HTTPException) as error:
+        raise LocalEnvError(f"cannot create {path}: {error}") from error
+    finally:
+        connection.close()
+    if response.status not in (201, 409):
+        raise LocalEnvError(f"cannot create {path}: HTTP {response.status} {detail[:500]!r}")
 
 
 def _http_ok(host: str, port: int, path: str) -> bool:

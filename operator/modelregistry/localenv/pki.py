@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,7 +31,12 @@ SERVING_IP_ADDRESSES: Final[tuple[str, ...]] = ("127.0.0.1", "10.0.0.1")
 
 ADMIN_USER: Final = "admin"
 CONTROLLER_MANAGER_USER: Final = "system:kube-controller-manager"
+SCHEDULER_USER: Final = "system:kube-scheduler"
+# The identity the API server presents to kubelets (logs, exec, port-forward);
+# the control plane binds it to the `system:kubelet-api-admin` ClusterRole.
+KUBELET_CLIENT_USER: Final = "kube-apiserver-kubelet-client"
 SUPERUSER_GROUP: Final = "system:masters"
+NODES_GROUP: Final = "system:nodes"
 
 # Certificates are valid from a little before now so that small clock skew
 # between this process and the servers cannot make them "not yet valid".
@@ -54,6 +59,8 @@ class PKIMaterial:
     serving: KeyPair
     admin: KeyPair
     controller_manager: KeyPair
+    scheduler: KeyPair
+    kubelet_client: KeyPair
     # `cert` holds the public key here: service-account keys are bare keys.
     service_account: KeyPair
 
@@ -71,8 +78,22 @@ class PKIFiles:
     admin_key: Path
     controller_manager_cert: Path
     controller_manager_key: Path
+    scheduler_cert: Path
+    scheduler_key: Path
+    kubelet_client_cert: Path
+    kubelet_client_key: Path
     service_account_public_key: Path
     service_account_private_key: Path
+
+
+@dataclass(frozen=True)
+class NodeFiles:
+    """A kubelet's certificates: its client identity and its serving certificate."""
+
+    client_cert: Path
+    client_key: Path
+    serving_cert: Path
+    serving_key: Path
 
 
 def build_pki(
@@ -102,6 +123,9 @@ def build_pki(
     controller_manager = issue(
         _name(CONTROLLER_MANAGER_USER, SUPERUSER_GROUP), ExtendedKeyUsageOID.CLIENT_AUTH
     )
+    # The scheduler's bootstrap ClusterRole is bound to this user name.
+    scheduler = issue(_name(SCHEDULER_USER), ExtendedKeyUsageOID.CLIENT_AUTH)
+    kubelet_client = issue(_name(KUBELET_CLIENT_USER), ExtendedKeyUsageOID.CLIENT_AUTH)
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     service_account = KeyPair(
         cert=sa_key.public_key().public_bytes(
@@ -114,20 +138,60 @@ def build_pki(
         serving=serving,
         admin=admin,
         controller_manager=controller_manager,
+        scheduler=scheduler,
+        kubelet_client=kubelet_client,
         service_account=service_account,
+    )
+
+
+def build_node_certificates(
+    ca: KeyPair,
+    node_name: str,
+    node_ips: tuple[str, ...],
+    *,
+    now: datetime | None = None,
+    validity: timedelta = timedelta(days=365),
+) -> tuple[KeyPair, KeyPair]:
+    """A kubelet's client and serving certificates, signed by `ca`: (client, serving).
+
+    The client certificate is what the Node authorizer and NodeRestriction
+    recognise (user `system:node:<name>` in group `system:nodes`); the serving
+    certificate names the node's IPs, which the API server dials.
+    """
+    start = (now or datetime.now(UTC)) - _BACKDATE
+    end = start + _BACKDATE + validity
+    ca_cert = x509.load_pem_x509_certificate(ca.cert)
+    ca_key = serialization.load_pem_private_key(ca.key, password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TypeError("the local CA key is expected to be an EC key")
+    issue = _Issuer(ca_cert, ca_key, start, end)
+    client = issue(_name(f"system:node:{node_name}", NODES_GROUP), ExtendedKeyUsageOID.CLIENT_AUTH)
+    sans: list[x509.GeneralName] = [x509.DNSName(node_name)]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in node_ips]
+    serving = issue(
+        _name(f"system:node:{node_name}", NODES_GROUP), ExtendedKeyUsageOID.SERVER_AUTH, sans
+    )
+    return client, serving
+
+
+def generate_node_certificates(
+    pki: PKIFiles, node_name: str, node_ips: tuple[str, ...], directory: Path
+) -> NodeFiles:
+    """Sign a kubelet's certificates with the control plane's CA and write them to `directory`."""
+    ca = KeyPair(pki.ca_cert.read_bytes(), pki.ca_key.read_bytes())
+    client, serving = build_node_certificates(ca, node_name, node_ips)
+    put = _writer(directory)
+    return NodeFiles(
+        client_cert=put("kubelet-client.crt", client.cert),
+        client_key=put("kubelet-client.key", client.key, private=True),
+        serving_cert=put("kubelet.crt", serving.cert),
+        serving_key=put("kubelet.key", serving.key, private=True),
     )
 
 
 def write_pki(material: PKIMaterial, directory: Path) -> PKIFiles:
     """Write `material` as PEM files into `directory`; private keys are readable by owner only."""
-    directory.mkdir(parents=True, exist_ok=True)
-
-    def put(filename: str, data: bytes, *, private: bool = False) -> Path:
-        path = directory / filename
-        path.write_bytes(data)
-        path.chmod(0o600 if private else 0o644)
-        return path
-
+    put = _writer(directory)
     return PKIFiles(
         directory=directory,
         ca_cert=put("ca.crt", material.ca.cert),
@@ -140,9 +204,32 @@ def write_pki(material: PKIMaterial, directory: Path) -> PKIFiles:
         controller_manager_key=put(
             "controller-manager.key", material.controller_manager.key, private=True
         ),
+        scheduler_cert=put("scheduler.crt", material.scheduler.cert),
+        scheduler_key=put("scheduler.key", material.scheduler.key, private=True),
+        kubelet_client_cert=put("apiserver-kubelet-client.crt", material.kubelet_client.cert),
+        kubelet_client_key=put(
+            "apiserver-kubelet-client.key", material.kubelet_client.key, private=True
+        ),
         service_account_public_key=put("sa.pub", material.service_account.cert),
         service_account_private_key=put("sa.key", material.service_account.key, private=True),
     )
+
+
+class _Writer(Protocol):
+    def __call__(self, filename: str, data: bytes, *, private: bool = False) -> Path: ...
+
+
+def _writer(directory: Path) -> _Writer:
+    """Writes PEM files into `directory`; private keys readable by the owner only."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def put(filename: str, data: bytes, *, private: bool = False) -> Path:
+        path = directory / filename
+        path.write_bytes(data)
+        path.chmod(0o600 if private else 0o644)
+        return path
+
+    return put
 
 
 def generate_pki(directory: Path) -> PKIFiles:

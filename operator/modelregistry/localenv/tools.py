@@ -17,6 +17,8 @@ _TOOLS: Final[dict[str, tuple[str, str, str]]] = {
     "etcd": ("etcd", "ETCD_VERSION", "v3.6.16"),
     "kube-apiserver": ("kubernetes", "KUBERNETES_VERSION", "v1.35.4"),
     "kube-controller-manager": ("kubernetes", "KUBERNETES_VERSION", "v1.35.4"),
+    "kube-scheduler": ("kubernetes", "KUBERNETES_VERSION", "v1.35.4"),
+    "kubelet": ("kubernetes", "KUBERNETES_VERSION", "v1.35.4"),
     "kubectl": ("kubernetes", "KUBERNETES_VERSION", "v1.35.4"),
     "versitygw": ("versitygw", "VERSITYGW_VERSION", "v1.8.0"),
     "helm": ("helm", "HELM_VERSION", "v3.22.0"),
