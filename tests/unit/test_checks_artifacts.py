@@ -36,6 +36,7 @@ def mlmodel_text(
     outputs: list[dict[str, Any]] | None = OUTPUTS,
     pickled_model: str = "model.pkl",
     flavors_extra: str = "",
+    example: bool = True,
 ) -> str:
     lines = [
         "artifact_path: model",
@@ -57,11 +58,14 @@ def mlmodel_text(
         "mlflow_version: 2.16.0",
         "model_size_bytes: 1000",
         "model_uuid: 0f3c0c4f5b1e4d0f9a0c9b2f1f3e2d1c",
-        "saved_input_example_info:",
-        "  artifact_path: input_example.json",
-        "  pandas_orient: split",
-        "  type: dataframe",
     ]
+    if example:
+        lines += [
+            "saved_input_example_info:",
+            "  artifact_path: input_example.json",
+            "  pandas_orient: split",
+            "  type: dataframe",
+        ]
     if inputs is not None:
         lines += [
             "signature:",
@@ -80,7 +84,8 @@ def sklearn_mlflow_model(root: Path, **mlmodel: Any) -> Path:
     (root / "conda.yaml").write_text("name: mlflow-env\ndependencies:\n- python=3.11.7\n")
     (root / "python_env.yaml").write_text("python: 3.11.7\ndependencies:\n- -r requirements.txt\n")
     (root / "requirements.txt").write_text("mlflow==2.16.0\nscikit-learn==1.5.0\n")
-    (root / "input_example.json").write_text(json.dumps({"columns": COLUMNS, "data": ROWS}))
+    if mlmodel.get("example", True):
+        (root / "input_example.json").write_text(json.dumps({"columns": COLUMNS, "data": ROWS}))
     return root
 
 
