@@ -10,7 +10,7 @@ DEV_DIR ?= .dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all run test unit integration lint crds check-crds tools venv bench e2e-kind clean
+.PHONY: all run test unit integration lint crds check-crds tools venv bench bench-registry e2e-kind clean
 
 all: lint test
 
@@ -52,6 +52,10 @@ crds: $(STAMP)
 
 bench: $(STAMP) tools
 	$(BIN)/python bench/verify_throughput.py
+
+# MLflow's registry against the operator: versions/s to Ready (bench/README.md).
+bench-registry: $(STAMP) tools
+	$(BIN)/python bench/registry_throughput.py $(BENCH_ARGS)
 
 # On machines with Docker: the same suite against a kind cluster.
 e2e-kind: $(STAMP)
