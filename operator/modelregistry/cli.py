@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     dev.add_argument("--workdir", type=Path, help="keep state here (default: a temporary dir)")
 
+    from modelregistry.checks.cli import add_validate_parser, run_validate
+
+    add_validate_parser(commands)
+
     args = parser.parse_args(argv)
     if args.command == "digest":
         return _digest(args.path, as_json=args.json)
@@ -67,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_operator(namespaces=args.namespace, verbose=args.verbose)
     if args.command == "crds":
         return _crds(args.output_dir or [Path("crds")], check=args.check)
+    if args.command == "validate":
+        return run_validate(args)
     from modelregistry.devenv import run_dev_environment
 
     return run_dev_environment(use_kubeconfig=args.use_kubeconfig, workdir=args.workdir)

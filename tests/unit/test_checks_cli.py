@@ -10,11 +10,18 @@ from pathlib import Path
 import pytest
 
 from modelregistry import cli
+from modelregistry.checks import cli as checks_cli
 from modelregistry.checks.report import Report, decode
 from tests.unit.test_checks_artifacts import onnx_linear_model, sklearn_mlflow_model
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = "pip install 'modelregistry-operator[validate]'"
+
+
+@pytest.fixture(autouse=True)
+def no_termination_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run in a Pod too: never write its real termination-message file."""
+    monkeypatch.setattr(checks_cli, "DEFAULT_REPORT_PATH", str(tmp_path / "absent"))
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Report, str]:
