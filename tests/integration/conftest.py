@@ -1,9 +1,12 @@
 """Session fixtures: one control plane, one S3 server, one operator.
 
 By default the local control plane (etcd + kube-apiserver +
-kube-controller-manager, built by hack/build-tools.sh) is started on
-loopback. Set MODELREGISTRY_TEST_USE_KUBECONFIG=1 to run the same suite
-against the cluster in KUBECONFIG instead (e.g. kind).
+kube-controller-manager + kube-scheduler, built by hack/build-tools.sh) is
+started on loopback; tests that need Pods to run request `node`, which joins a
+local kubelet + containerd to it once per session. Set
+MODELREGISTRY_TEST_USE_KUBECONFIG=1 to run the same suite against the cluster
+in KUBECONFIG instead (e.g. kind): then `node` is None and Pods run on that
+cluster's nodes.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import kubernetes
 import pytest
 
 from modelregistry.install import install_crds
-from modelregistry.localenv import ControlPlane, S3Server
+from modelregistry.localenv import ControlPlane, Node, S3Server
 from tests.integration.support import Objects, OperatorProcess
 
 # Short intervals so periodic checks and retries happen within a test.
@@ -38,6 +41,8 @@ class Cluster:
     kubeconfig: Path
     kubectl: Path
     api_client: kubernetes.client.ApiClient
+    # The local control plane; None for the cluster in KUBECONFIG.
+    plane: ControlPlane | None = None
 
     def kubectl_run(
         self, *args: str, check: bool = True, stdin: str | None = None
@@ -60,13 +65,26 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield _connect(kubeconfig, kubectl)
         return
     with ControlPlane(workdir=tmp_path_factory.mktemp("controlplane")) as plane:
-        yield _connect(plane.kubeconfig, plane.kubectl)
+        yield _connect(plane.kubeconfig, plane.kubectl, plane)
 
 
-def _connect(kubeconfig: Path, kubectl: Path) -> Cluster:
+def _connect(kubeconfig: Path, kubectl: Path, plane: ControlPlane | None = None) -> Cluster:
     api_client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
     install_crds(api_client)
-    return Cluster(kubeconfig=kubeconfig, kubectl=kubectl, api_client=api_client)
+    return Cluster(kubeconfig=kubeconfig, kubectl=kubectl, api_client=api_client, plane=plane)
+
+
+@pytest.fixture(scope="session")
+def node(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node | None]:
+    """A local kubelet + containerd joined to the session's control plane, started once.
+
+    None when the suite runs against the cluster in KUBECONFIG, which has its own nodes.
+    """
+    if cluster.plane is None:
+        yield None
+        return
+    with Node(cluster.plane, workdir=tmp_path_factory.mktemp("node")) as local_node:
+        yield local_node
 
 
 @pytest.fixture(scope="session")

@@ -140,7 +140,7 @@ class Node(LocalService):
         self._processes: list[ManagedProcess] = []
         self._lock: IO[str] | None = None
         self._state: HostState | None = None
-        self._started_at: float | None = None
+        self._ready_after: float | None = None
 
     @property
     def node_name(self) -> str:
@@ -175,7 +175,13 @@ class Node(LocalService):
         """Start containerd and the kubelet; return once the Node is Ready."""
         began = time.monotonic()
         super().start()
-        log.info("node %s Ready in %.1fs", self._node_name, time.monotonic() - began)
+        self._ready_after = time.monotonic() - began
+        log.info("node %s Ready in %.1fs", self._node_name, self._ready_after)
+
+    @property
+    def ready_after(self) -> float | None:
+        """Seconds the last `start()` took, from its call until the Node was Ready."""
+        return self._ready_after
 
     def import_image(self, archive: Path) -> list[str]:
         """Load an OCI or docker image archive into the node's runtime; return the image names.
