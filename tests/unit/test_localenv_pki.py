@@ -17,7 +17,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from modelregistry.localenv.pki import (
     PKIFiles,
     PKIMaterial,
+    build_node_certificates,
     build_pki,
+    generate_node_certificates,
     generate_pki,
     write_pki,
 )
@@ -103,6 +105,50 @@ def test_controller_manager_certificate_names_its_user(material: PKIMaterial) ->
     controller_manager.verify_directly_issued_by(cert(material.ca.cert))
 
 
+@pytest.mark.parametrize(
+    ("field", "user"),
+    [("scheduler", "system:kube-scheduler"), ("kubelet_client", "kube-apiserver-kubelet-client")],
+)
+def test_component_client_certificates_name_their_users(
+    material: PKIMaterial, field: str, user: str
+) -> None:
+    certificate = cert(getattr(material, field).cert)
+    assert names(certificate, NameOID.COMMON_NAME) == [user]
+    # Not superusers: RBAC grants them what they need.
+    assert names(certificate, NameOID.ORGANIZATION_NAME) == []
+    assert extended_usages(certificate) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    certificate.verify_directly_issued_by(cert(material.ca.cert))
+
+
+def test_node_certificates_carry_the_node_identity_and_its_ip(material: PKIMaterial) -> None:
+    client_pair, serving_pair = build_node_certificates(
+        material.ca, "node-a", ("10.213.0.1",), now=NOW
+    )
+    client, serving = cert(client_pair.cert), cert(serving_pair.cert)
+    # What the Node authorizer and NodeRestriction recognise.
+    assert names(client, NameOID.COMMON_NAME) == ["system:node:node-a"]
+    assert names(client, NameOID.ORGANIZATION_NAME) == ["system:nodes"]
+    assert extended_usages(client) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert extended_usages(serving) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    sans = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("10.213.0.1")]
+    assert sans.get_values_for_type(x509.DNSName) == ["node-a"]
+    for certificate in (client, serving):
+        certificate.verify_directly_issued_by(cert(material.ca.cert))
+        assert certificate.not_valid_before_utc < NOW < certificate.not_valid_after_utc
+
+
+def test_generate_node_certificates_signs_with_the_written_ca(
+    files: PKIFiles, tmp_path: Path
+) -> None:
+    node = generate_node_certificates(files, "node-b", ("10.0.9.1",), tmp_path / "node")
+    ca = cert(files.ca_cert.read_bytes())
+    for path in (node.client_cert, node.serving_cert):
+        cert(path.read_bytes()).verify_directly_issued_by(ca)
+    for path in (node.client_key, node.serving_key):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_service_account_keys_are_a_matching_rsa_pair(material: PKIMaterial) -> None:
     private = serialization.load_pem_private_key(material.service_account.key, password=None)
     public = serialization.load_pem_public_key(material.service_account.cert)
@@ -126,6 +172,8 @@ def test_write_pki_writes_pem_files_with_private_keys_owner_only(
         files.serving_key,
         files.admin_key,
         files.controller_manager_key,
+        files.scheduler_key,
+        files.kubelet_client_key,
         files.service_account_private_key,
     ]
     for path in private:
