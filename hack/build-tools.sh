@@ -43,10 +43,11 @@ build_single() {
 
 build_kubernetes() {
   local out="$CACHE_ROOT/kubernetes-$KUBERNETES_VERSION"
-  if [[ -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kubectl" ]]; then
-    return 0
-  fi
-  log "building kube-apiserver, kube-controller-manager, kubectl $KUBERNETES_VERSION into $out"
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
+  local missing=() cmd
+  for cmd in "${cmds[@]}"; do [[ -x "$out/$cmd" ]] || missing+=("$cmd"); done
+  ((${#missing[@]})) || return 0
+  log "building ${missing[*]} $KUBERNETES_VERSION into $out"
   local work="$CACHE_ROOT/.work/kubernetes-$KUBERNETES_VERSION"
   new_module "$work"
   local staging_version="v0.${KUBERNETES_VERSION#v1.}"
@@ -67,9 +68,9 @@ build_kubernetes() {
       go mod edit -replace "$module=$module@$staging_version"
     done
     go mod edit -require "k8s.io/kubernetes@$KUBERNETES_VERSION"
-    go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" \
-      "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBERNETES_VERSION" \
-      "k8s.io/kubernetes/cmd/kubectl@$KUBERNETES_VERSION"
+    local packages=() cmd
+    for cmd in "${missing[@]}"; do packages+=("k8s.io/kubernetes/cmd/$cmd@$KUBERNETES_VERSION"); done
+    go get "${packages[@]}"
     local minor="${KUBERNETES_VERSION#v1.}"
     minor="${minor%%.*}"
     local ldflags="-s -w"
@@ -78,13 +79,12 @@ build_kubernetes() {
       ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
       ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
     done
-    local cmd
-    for cmd in kube-apiserver kube-controller-manager kubectl; do
+    for cmd in "${missing[@]}"; do
       go build -trimpath -ldflags "$ldflags" -o "$work/$cmd" "k8s.io/kubernetes/cmd/$cmd"
     done
   )
   mkdir -p "$out"
-  mv "$work/kube-apiserver" "$work/kube-controller-manager" "$work/kubectl" "$out/"
+  for cmd in "${missing[@]}"; do mv "$work/$cmd" "$out/"; done
   rm -rf "$work"
 }
 

@@ -1,18 +1,22 @@
-"""Kubernetes reads and status writes, behind one small async interface.
+"""Kubernetes reads and status writes: the reconciler's `ClusterPort`.
 
 The kubernetes client blocks, so each call runs in a worker thread. The
 operator never writes a spec: only the status subresource of its kinds.
+Lists are never needed: what the operator knows of all objects comes from
+the watches (the index), and single objects are read by name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import os
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -21,8 +25,8 @@ from kubernetes.client.exceptions import ApiException
 
 from modelregistry import __version__
 from modelregistry.api.meta import GROUP, VERSION
-from modelregistry.decisions import Event
-from modelregistry.errors import CredentialsError
+from modelregistry.decisions.passdata import Event
+from modelregistry.errors import ClusterError, ConflictError, CredentialsError
 from modelregistry.storage import Credentials
 
 logger = logging.getLogger(__name__)
@@ -34,6 +38,8 @@ REPORTING_CONTROLLER = f"{GROUP}/operator"
 # Named in managedFields, so `kubectl get -o yaml --show-managed-fields` tells who wrote status.
 FIELD_MANAGER = "modelregistry-operator"
 _INSTANCE = socket.gethostname()
+# Concurrent API calls (threads and pooled connections).
+_WORKERS = 16
 
 Body = dict[str, Any]
 
@@ -43,6 +49,8 @@ class Cluster:
 
     def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
         api_client.user_agent = f"{FIELD_MANAGER}/{__version__}"
+        # Calls block; a pool of their own keeps them from queueing behind hashing.
+        self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="kube")
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._events = kubernetes.client.EventsV1Api(api_client)
@@ -57,7 +65,13 @@ class Cluster:
             kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=os.environ.get("KUBECONFIG")
             )
-        return cls(kubernetes.client.ApiClient())
+        configuration = kubernetes.client.Configuration.get_default_copy()
+        configuration.connection_pool_maxsize = _WORKERS
+        return cls(kubernetes.client.ApiClient(configuration))
+
+    async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
 
     async def get_model(self, namespace: str, name: str) -> Body | None:
         return await self._get(MODELS, namespace, name)
@@ -68,41 +82,14 @@ class Cluster:
     async def _get(self, plural: str, namespace: str, name: str) -> Body | None:
         """The object as stored now, or None when it does not exist."""
         try:
-            body = await asyncio.to_thread(
+            body = await self._call(
                 self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
             )
         except ApiException as error:
             if error.status == 404:
                 return None
-            raise
+            raise _cluster_error(error, f"reading {plural}/{name}") from None
         return cast("Body", body)
-
-    async def list_versions(self, namespace: str, model: str) -> list[Body]:
-        """Every ModelVersion of `model`, read fresh from the API server."""
-        listing = await asyncio.to_thread(
-            self._custom.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            MODELVERSIONS,
-            field_selector=f"spec.modelRef.name={model}",
-        )
-        return cast("list[Body]", cast("Body", listing).get("items", []))
-
-    async def list_all(self, plural: str, namespaces: Sequence[str] | None) -> list[Body]:
-        """Every object of a kind, cluster-wide or in the given namespaces."""
-        if not namespaces:
-            listing = await asyncio.to_thread(
-                self._custom.list_cluster_custom_object, GROUP, VERSION, plural
-            )
-            return cast(list[Body], cast(Body, listing).get("items", []))
-        items: list[Body] = []
-        for namespace in namespaces:
-            listing = await asyncio.to_thread(
-                self._custom.list_namespaced_custom_object, GROUP, VERSION, namespace, plural
-            )
-            items.extend(cast(Body, listing).get("items", []))
-        return items
 
     async def post_event(self, regarding: Body, event: Event) -> None:
         """Record an Event (events.k8s.io/v1) about `regarding`; never fails the caller."""
@@ -129,36 +116,55 @@ class Cluster:
             },
         }
         try:
-            await asyncio.to_thread(
+            await self._call(
                 self._events.create_namespaced_event, meta["namespace"], cast(Any, body)
             )
         except ApiException as error:
             # An Event is a courtesy: the condition already says the same.
             logger.warning("could not post event %s on %s: %s", event.reason, meta["name"], error)
 
-    async def patch_status(self, plural: str, namespace: str, name: str, status: Body) -> None:
+    async def patch_status(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        status: Body,
+        *,
+        resource_version: str | None = None,
+    ) -> Body | None:
+        """Merge-patch status; the object as written, or None when it is gone.
+
+        With `resource_version`, the write succeeds only if the object has not
+        changed since that version was read (optimistic concurrency), else
+        ConflictError.
+        """
+        patch: Body = {"status": status}
+        if resource_version is not None:
+            patch["metadata"] = {"resourceVersion": resource_version}
         try:
-            await asyncio.to_thread(
+            written = await self._call(
                 self._custom.patch_namespaced_custom_object_status,
                 GROUP,
                 VERSION,
                 namespace,
                 plural,
                 name,
-                {"status": status},
+                patch,
                 field_manager=FIELD_MANAGER,
             )
         except ApiException as error:
-            if error.status != 404:  # deleted meanwhile: nothing to record
-                raise
+            if error.status == 404:
+                return None  # deleted meanwhile: nothing to record
+            if error.status == 409:
+                raise ConflictError(f"{plural}/{name} changed since it was read") from None
+            raise _cluster_error(error, f"writing the status of {plural}/{name}") from None
+        return cast("Body", written)
 
     async def read_credentials(
         self, namespace: str, secret_name: str, field: str = "spec.artifact.storage.secretRef.name"
     ) -> Credentials:
         try:
-            secret = await asyncio.to_thread(
-                self._core.read_namespaced_secret, secret_name, namespace
-            )
+            secret = await self._call(self._core.read_namespaced_secret, secret_name, namespace)
         except ApiException as error:
             if error.status == 404:
                 raise CredentialsError(
@@ -171,7 +177,7 @@ class Cluster:
                     f"The operator may not read Secret {secret_name!r} ({field}) in namespace "
                     f"{namespace!r}: grant it get on secrets there."
                 ) from None
-            raise
+            raise _cluster_error(error, f"reading Secret {secret_name}") from None
         try:
             data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
         except (UnicodeDecodeError, ValueError):
@@ -191,3 +197,7 @@ class Cluster:
             secret_access_key=data["AWS_SECRET_ACCESS_KEY"],
             session_token=data.get("AWS_SESSION_TOKEN") or None,
         )
+
+
+def _cluster_error(error: ApiException, doing: str) -> ClusterError:
+    return ClusterError(f"{doing}: the API server answered {error.status} {error.reason}")

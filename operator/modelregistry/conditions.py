@@ -1,16 +1,9 @@
-"""Condition types, reasons, and the one helper that writes conditions.
+"""The one helper that writes conditions, and the time format they use.
 
-The types follow kstatus, so `kubectl wait --for=condition=Ready`, Flux and
-Argo CD read them without custom health checks:
-
-- Ready (normal polarity): True when the version is verified and usable.
-- Reconciling (abnormal polarity): present and True while work is under way
-  (verifying bytes, waiting for a Model or an upload); absent otherwise.
-- Stalled (abnormal polarity): present and True when only a person can
-  unblock progress (digest mismatch, access denied, a duplicate version);
-  absent otherwise.
-- ArtifactVerified (normal polarity): whether the bytes in storage hash to
-  the expected digest.
+Condition types and reasons are declared in `reasons.py`. Whatever decides a
+condition hands a `DesiredCondition` to `merge_conditions`, which stamps
+observedGeneration and keeps lastTransitionTime stable while the status
+stays the same (as Flux's condition setter does).
 """
 
 from __future__ import annotations
@@ -21,52 +14,7 @@ from datetime import UTC, datetime
 
 from modelregistry.api.meta import Condition, ConditionStatus
 
-READY = "Ready"
-RECONCILING = "Reconciling"
-STALLED = "Stalled"
-ARTIFACT_VERIFIED = "ArtifactVerified"
-
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-class Reason:
-    """Reasons, one CamelCase word each, shared by the condition types."""
-
-    # Success.
-    VERIFIED = "Verified"
-    """The artifact's bytes hash to the expected (or pinned) digest."""
-    SUCCEEDED = "Succeeded"
-    """Every sub-step finished; used by Model's Ready."""
-
-    # Work under way.
-    PROGRESSING = "Progressing"
-    """A new generation is being reconciled."""
-    VERIFYING = "Verifying"
-    """The operator is hashing the artifact."""
-
-    # Waiting for something that may appear on its own.
-    MODEL_NOT_FOUND = "ModelNotFound"
-    """spec.modelRef names a Model that does not exist (yet)."""
-    ARTIFACT_NOT_FOUND = "ArtifactNotFound"
-    """No object at spec.artifact.uri (yet)."""
-    STORAGE_UNREACHABLE = "StorageUnreachable"
-    """The object store did not answer; retried with backoff."""
-    CREDENTIALS_NOT_FOUND = "CredentialsNotFound"
-    """The Secret in spec.artifact.storage.secretRef is missing or incomplete."""
-
-    # Only a person can fix these.
-    DIGEST_MISMATCH = "DigestMismatch"
-    """The bytes hash to something other than spec.artifact.digest."""
-    ARTIFACT_CHANGED = "ArtifactChanged"
-    """The bytes changed after they were verified and pinned."""
-    ACCESS_DENIED = "AccessDenied"
-    """The object store refused the credentials."""
-    DUPLICATE_VERSION = "DuplicateVersion"
-    """Another ModelVersion of the same Model holds this version number."""
-    INVALID_SPEC = "InvalidSpec"
-    """The spec is invalid in a way the schema could not catch."""
-    STORAGE_ERROR = "StorageError"
-    """The object store answered with an unexpected error."""
 
 
 @dataclass(frozen=True)

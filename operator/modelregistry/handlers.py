@@ -1,16 +1,11 @@
-"""Kopf entry points. Thin: each hands the body to the reconciler.
+"""Kopf entry points. Thin: each hands the event to the operator's wiring.
 
-Kopf's own bookkeeping (retry counters, the last handled configuration) is
-kept in `status.kopf`, a field of its own: status belongs to the operator,
-while metadata and spec belong to the user and to GitOps tools, which would
-otherwise see annotations they did not write. Fields that the API server
-keeps immutable are left out of the stored configuration, which keeps it
-small.
-
-Events are posted by the reconciler through the events.k8s.io API, and the
-periodic pass is one task of the operator's (`periodic.py`) rather than Kopf
-timers, so the operator adds no finalizers and never patches a ModelVersion
-or a Model itself: only their status.
+Only index and event handlers are used: Kopf keeps the watched objects in
+memory (the index) and delivers every watch event, and the operator decides
+what to do from the object itself (level-triggered). So Kopf stores no state
+of its own on the objects: no annotations, no finalizers, no `status.kopf`
+writes, and the operator's only writes are status patches and Events.
+Settings are built at start-up (`runner.py` passes them in the memo).
 """
 
 from __future__ import annotations
@@ -23,50 +18,53 @@ from typing import Any
 import kopf
 
 from modelregistry.api.meta import GROUP, VERSION
-from modelregistry.api.modelversion import IMMUTABLE_SPEC_FIELDS
-from modelregistry.cluster import MODELS, MODELVERSIONS, Cluster
-from modelregistry.periodic import run_periodically
-from modelregistry.reconciler import InvalidObjectError, Reconciler, RetryLater
+from modelregistry.cluster import Cluster
+from modelregistry.reconciler import Catalog, Operator
+from modelregistry.reconciler.index import model_entry, version_entry
 from modelregistry.settings import Settings
 from modelregistry.storage import ArtifactStore
 from modelregistry.verifier import Verifier
 
 logger = logging.getLogger(__name__)
-SETTINGS = Settings.from_environment()
 
-MODELVERSION_RESOURCE = (GROUP, VERSION, MODELVERSIONS)
-MODEL_RESOURCE = (GROUP, VERSION, MODELS)
+MODELVERSION_RESOURCE = (GROUP, VERSION, "modelversions")
+MODEL_RESOURCE = (GROUP, VERSION, "models")
+
+
+@kopf.index(*MODELVERSION_RESOURCE)
+def versions_by_model(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
+    entry = version_entry(dict(body))
+    return {} if entry is None else {(entry.namespace, entry.model): entry}
+
+
+@kopf.index(*MODEL_RESOURCE)
+def models_by_name(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
+    entry = model_entry(dict(body))
+    return {(entry.namespace, entry.name): entry}
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
-        field="status.kopf.lastHandledConfiguration",
-        ignored_fields=[f"spec.{name}" for name in IMMUTABLE_SPEC_FIELDS],
-    )
-    # Events come from the reconciler's decisions, not from log lines.
-    settings.posting.enabled = False
+async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
+    config: Settings = memo.get("settings") or Settings.from_environment()
+    settings.posting.enabled = False  # Events come from the reconciler's decisions
     settings.watching.server_timeout = 300
     verifier = Verifier(
-        ArtifactStore(file_workers=SETTINGS.file_workers),
-        SETTINGS.default_endpoint,
-        SETTINGS.max_concurrent_verifications,
+        ArtifactStore(file_workers=config.file_workers),
+        config.default_endpoint,
+        config.max_concurrent_verifications,
     )
-    cluster = Cluster.connect()
-    memo.reconciler = Reconciler(cluster, verifier, SETTINGS)
-    namespaces = memo.get("namespaces") or None
-    memo.periodic = asyncio.create_task(
-        run_periodically(memo.reconciler, cluster, SETTINGS.check_interval, namespaces),
-        name="periodic pass",
-    )
+    # Kopf's indexes are live mappings, filled before any event handler runs.
+    catalog = Catalog(kwargs["versions_by_model"], kwargs["models_by_name"])
+    memo.operator = Operator(Cluster.connect(), verifier, catalog, config)
+    memo.periodic = asyncio.create_task(memo.operator.run_periodically(), name="periodic pass")
 
 
 @kopf.on.cleanup()
-async def stop_periodic(memo: kopf.Memo, **_: Any) -> None:
+async def stop(memo: kopf.Memo, **_: Any) -> None:
     memo.periodic.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await memo.periodic
+    await memo.operator.close()
 
 
 @kopf.on.login()
@@ -78,37 +76,11 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     return info
 
 
-@kopf.on.resume(*MODELVERSION_RESOURCE)
-@kopf.on.create(*MODELVERSION_RESOURCE)
-@kopf.on.update(*MODELVERSION_RESOURCE)
-async def reconcile_model_version(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
-    await _run(memo.reconciler.reconcile_version(dict(body), retry=retry))
-
-
 @kopf.on.event(*MODELVERSION_RESOURCE)
-async def forget_model_version(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    """A deleted version leaves its Model's counts."""
-    if event["type"] != "DELETED":
-        return
-    obj = event["object"]
-    memo.reconciler.forget(obj["metadata"]["uid"])
-    model = (obj.get("spec") or {}).get("modelRef", {}).get("name")
-    if model:
-        await memo.reconciler.refresh_model(obj["metadata"]["namespace"], model)
+async def model_version_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    await memo.operator.version_event(event["type"], dict(event["object"]))
 
 
-@kopf.on.resume(*MODEL_RESOURCE)
-@kopf.on.create(*MODEL_RESOURCE)
-@kopf.on.update(*MODEL_RESOURCE)
-async def reconcile_model(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
-    await _run(memo.reconciler.refresh_model(meta["namespace"], meta["name"]))
-
-
-async def _run(work: Any) -> None:
-    """Map the reconciler's outcomes to Kopf's retry semantics."""
-    try:
-        await work
-    except RetryLater as wait:
-        raise kopf.TemporaryError(str(wait), delay=wait.delay) from None
-    except InvalidObjectError as error:
-        raise kopf.PermanentError(str(error)) from None
+@kopf.on.event(*MODEL_RESOURCE)
+async def model_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    await memo.operator.model_event(event["type"], dict(event["object"]))

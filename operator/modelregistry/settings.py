@@ -1,4 +1,4 @@
-"""Operator settings, read once from the environment at start-up."""
+"""Operator settings, built once at start-up and passed to what needs them."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class Settings:
     """Threads that hash the files of one prefix artifact in parallel."""
     retry_base_delay: float
     retry_max_delay: float
+    model_refresh_window: float
+    """Seconds a Model's status waits after a change of its versions, so a burst is one write."""
     namespaces: tuple[str, ...]
     """Watch only these namespaces (comma-separated); empty watches all, the default."""
 
@@ -81,6 +83,7 @@ class Settings:
             file_workers=count("FILE_WORKERS", 4),
             retry_base_delay=seconds("RETRY_BASE_DELAY", 2),
             retry_max_delay=seconds("RETRY_MAX_DELAY", 60),
+            model_refresh_window=seconds("MODEL_REFRESH_WINDOW", 1),
             namespaces=tuple(n.strip() for n in (read("NAMESPACES") or "").split(",") if n.strip()),
         )
 

@@ -26,7 +26,9 @@ from modelregistry import digest
 from modelregistry.errors import (
     AccessDeniedError,
     ArtifactNotFoundError,
+    CredentialsRejectedError,
     InvalidArtifactError,
+    InvalidEndpointError,
     StorageError,
     StorageUnreachableError,
 )
@@ -37,12 +39,16 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "404", "NoSuchVersion"})
+# The store does not know the access key: AWS answers 403 InvalidAccessKeyId,
+# versitygw 404 XAdminUserNotFound. Checked before the not-found codes.
+_UNKNOWN_KEY_CODES = frozenset(
+    {"InvalidAccessKeyId", "XAdminUserNotFound", "InvalidClientTokenId", "XMinioInvalidAccessKeyId"}
+)
 _DENIED_CODES = frozenset(
     {
         "AccessDenied",
         "403",
         "Forbidden",
-        "InvalidAccessKeyId",
         "SignatureDoesNotMatch",
         "ExpiredToken",
         "InvalidToken",
@@ -72,10 +78,15 @@ class S3Location:
 
     @classmethod
     def parse(cls, uri: str) -> S3Location:
-        parts = urlsplit(uri)
-        if parts.scheme != "s3" or not parts.netloc or len(parts.path) < 2:
-            raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
-        return cls(bucket=parts.netloc, key=parts.path[1:])
+        """Split an s3:// URI; raise InvalidArtifactError for one no store reads literally."""
+        if not uri.startswith("s3://"):
+            raise InvalidArtifactError(f"{uri!r} is not an s3://bucket/key URI")
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        if not bucket or not key:
+            raise InvalidArtifactError(f"{uri!r} is not an s3://bucket/key URI")
+        if problem := key_problem(key):
+            raise InvalidArtifactError(f"{uri!r}: {problem}")
+        return cls(bucket=bucket, key=key)
 
     @property
     def is_prefix(self) -> bool:
@@ -84,6 +95,39 @@ class S3Location:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+
+def key_problem(key: str) -> str | None:
+    """Why an object key would not name what it says on every store, or None.
+
+    Stores and proxies resolve `.` and `..` segments and collapse empty ones,
+    so `tmp/../good/model.bin` may serve `good/model.bin`: the version would be
+    pinned under a name that says something else.
+    """
+    segments = key.split("/")
+    if key.endswith("/"):
+        segments = segments[:-1]  # a prefix ends in one '/'
+    if any(s in (".", "..") for s in segments):
+        return "'.' and '..' segments are not allowed in the key"
+    if any(s == "" for s in segments):
+        return "empty segments ('//', or a key starting with '/') are not allowed in the key"
+    if any(ord(c) < 0x20 or c in "\\\x7f" for c in key):
+        return "control characters and backslashes are not allowed in the key"
+    return None
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why an endpoint URL cannot be used, or None (checked before any client is built)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port out of range
+    except ValueError as error:
+        return f"{url!r} is not a usable URL ({error})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s)://host[:port] URL"
+    if port == 0:
+        return f"{url!r} names port 0"
+    return None
 
 
 @dataclass(frozen=True)
@@ -117,7 +161,12 @@ class ArtifactStore:
         self, location: S3Location, endpoint: Endpoint, credentials: Credentials | None
     ) -> digest.ArtifactDigest:
         """Stream and hash the artifact at `location`; raise a StorageError subclass."""
-        client = self._client(endpoint, credentials)
+        if endpoint.url and (problem := endpoint_problem(endpoint.url)):
+            raise InvalidEndpointError(problem)
+        try:
+            client = self._client(endpoint, credentials)
+        except ValueError as error:  # botocore refuses the endpoint or region while building
+            raise InvalidEndpointError(f"{endpoint.url!r}: {error}") from error
         with _translated_errors(location):
             if not location.is_prefix:
                 return digest.single_object(
@@ -274,6 +323,10 @@ def _translated_errors(location: S3Location) -> Iterator[None]:
     except botocore.exceptions.ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", ""))
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _UNKNOWN_KEY_CODES:
+            raise CredentialsRejectedError(
+                f"{uri}: the store does not know the access key ({code})"
+            ) from error
         if code in _NOT_FOUND_CODES or status == 404:
             raise ArtifactNotFoundError(f"{uri}: not found ({code or status})") from error
         if code in _DENIED_CODES or status == 403:

@@ -6,13 +6,14 @@ import asyncio
 
 from modelregistry import storage
 from modelregistry.api.modelversion import Artifact
-from modelregistry.conditions import Reason
-from modelregistry.decisions import Outcome, VerificationFailure
+from modelregistry.decisions.verification import Outcome, VerificationFailure
 from modelregistry.errors import (
     AccessDeniedError,
     ArtifactNotFoundError,
     CredentialsError,
+    CredentialsRejectedError,
     InvalidArtifactError,
+    InvalidEndpointError,
     StorageError,
     StorageUnreachableError,
 )
@@ -46,15 +47,15 @@ class Verifier:
         field: str = "spec.artifact",
     ) -> Outcome:
         """Hash `artifact`; a failure's message names `field`, where it is declared."""
-        location = storage.S3Location.parse(artifact.uri)
         endpoint = self.endpoint_for(artifact)
-        async with self._slots:
-            try:
+        try:
+            location = storage.S3Location.parse(artifact.uri)
+            async with self._slots:
                 return await asyncio.to_thread(
                     self._store.hash_artifact, location, endpoint, credentials
                 )
-            except StorageError as error:
-                return failure_from_error(error, artifact, endpoint, field)
+        except StorageError as error:
+            return failure_from_error(error, artifact, endpoint, field)
 
 
 def failure_from_error(
@@ -66,6 +67,12 @@ def failure_from_error(
     """Say what went wrong, which field is involved and what to do."""
     uri = artifact.uri
     where = endpoint.url or "the default AWS S3 endpoint"
+    own_endpoint = artifact.storage is not None and artifact.storage.endpoint is not None
+    endpoint_field = (
+        f"{field}.storage.endpoint"
+        if own_endpoint
+        else f"the operator's MODELREGISTRY_S3_ENDPOINT (or set {field}.storage.endpoint)"
+    )
     secret = (
         artifact.storage.secret_ref.name
         if artifact.storage and artifact.storage.secret_ref
@@ -76,34 +83,40 @@ def failure_from_error(
         if secret
         else f"the operator's own credentials (or set {field}.storage.secretRef)"
     )
+    message: str
     if isinstance(error, CredentialsError):
-        return VerificationFailure(Reason.CREDENTIALS_NOT_FOUND, str(error), transient=True)
-    if isinstance(error, ArtifactNotFoundError):
-        return VerificationFailure(
-            Reason.ARTIFACT_NOT_FOUND,
+        message = str(error)
+    elif isinstance(error, ArtifactNotFoundError):
+        message = (
             f"Nothing found at {uri} ({field}.uri) on {where}: {error}. Upload the "
-            f"artifact, or fix {field}.uri by creating a new ModelVersion.",
-            transient=True,
+            f"artifact, or fix {field}.uri by creating a new ModelVersion."
         )
-    if isinstance(error, AccessDeniedError):
-        return VerificationFailure(
-            Reason.ACCESS_DENIED,
+    elif isinstance(error, CredentialsRejectedError):
+        message = (
+            f"{where} does not know the access key in {credentials}: {error}. Put a valid "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY there; the operator checks again "
+            "periodically."
+        )
+    elif isinstance(error, AccessDeniedError):
+        message = (
             f"{where} denied access to {uri}: {error}. Check {credentials} and the bucket "
-            "policy; the operator checks again periodically.",
-            transient=False,
+            "policy; the operator checks again periodically."
         )
-    if isinstance(error, StorageUnreachableError):
-        return VerificationFailure(
-            Reason.STORAGE_UNREACHABLE,
-            f"Cannot reach the object store at {where} ({field}.storage.endpoint): {error}. "
-            "Check the endpoint and the network between the operator and the store.",
-            transient=True,
+    elif isinstance(error, StorageUnreachableError):
+        message = (
+            f"Cannot reach the object store at {where} ({endpoint_field}): {error}. "
+            "Check the endpoint and the network between the operator and the store."
         )
-    if isinstance(error, InvalidArtifactError):
-        return VerificationFailure(Reason.INVALID_SPEC, f"{error} ({field}.uri).", transient=False)
-    return VerificationFailure(
-        Reason.STORAGE_ERROR,
-        f"The object store at {where} failed to serve {uri} ({field}.uri): {error}. If it "
-        "persists, check the store's health and logs.",
-        transient=True,
-    )
+    elif isinstance(error, InvalidEndpointError):
+        message = (
+            f"The object store endpoint cannot be used: {error}. Fix {endpoint_field} "
+            "(an http(s)://host[:port] URL) by creating a new ModelVersion."
+        )
+    elif isinstance(error, InvalidArtifactError):
+        message = f"{error} ({field}.uri). Create a new ModelVersion with a plain key."
+    else:
+        message = (
+            f"The object store at {where} failed to serve {uri} ({field}.uri): {error}. If it "
+            "persists, check the store's health and logs."
+        )
+    return VerificationFailure(error.reason, message)

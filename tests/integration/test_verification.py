@@ -48,7 +48,12 @@ def test_verified_version_becomes_ready(
     assert status["artifact"]["size"] == len(data)
     assert status["artifact"]["versionId"] == put["VersionId"]
     types = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
-    assert types == {"Ready": ("True", "Succeeded"), "ArtifactVerified": ("True", "Verified")}
+    assert types == {
+        "Ready": ("True", "Succeeded"),
+        "ModelFound": ("True", "ModelExists"),
+        "VersionAssigned": ("True", "VersionHeld"),
+        "ArtifactVerified": ("True", "Verified"),
+    }
     assert "kopf" not in json.dumps(body["metadata"].get("annotations", {}))
 
     listing = cluster.kubectl_run("get", "mv", "-n", objects.namespace).stdout
@@ -169,8 +174,12 @@ def test_versions_are_numbered_and_duplicates_refused(
     stalled = objects.wait_condition("num-dup", "Stalled", "True", "DuplicateVersion")
     assert holder in stalled["message"]
     assert "version" not in objects.get("modelversions", "num-dup")["status"]
-    model = objects.get("models", "num")["status"]
-    assert model["latestVersion"] == 3
+    # The Model's summary follows within its refresh window.
+    wait_until(
+        lambda: (objects.get("models", "num").get("status") or {}).get("latestVersion") == 3,
+        what="the Model's latestVersion to be 3",
+    )
+    assert objects.get("models", "num")["status"]["versionSequence"] == 3
 
 
 def test_unreachable_endpoint_is_retried_until_it_answers(

@@ -105,6 +105,14 @@ class ModelStatus(ApiModel):
     stages: dict[str, int] | None = Field(
         default=None, description="Which version holds each granted stage."
     )
+    version_sequence: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "The last version number handed out to a version that named none; the next one "
+            "is higher. Advanced by the operator with optimistic concurrency."
+        ),
+    )
     conditions: list[Condition] = Field(
         default_factory=list, max_length=32, description="Ready and friends."
     )

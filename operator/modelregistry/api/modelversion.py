@@ -17,8 +17,15 @@ from modelregistry.api.meta import (
     ShortText,
 )
 
+# One segment of an object key: not empty, not `.` or `..` (stores and proxies
+# resolve those, so the key would name another object), no backslash or
+# control character.
+_CHAR = r"[^/\\\x00-\x1f\x7f]"
+_NOT_DOT = r"[^/.\\\x00-\x1f\x7f]"
+_KEY_SEGMENT = rf"(?:{_NOT_DOT}{_CHAR}*|\.{_NOT_DOT}{_CHAR}*|\.\.{_CHAR}+)"
+_BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 # s3://bucket/key, or s3://bucket/prefix/ for a directory of files.
-S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$"
+S3_URI_PATTERN = rf"^s3://{_BUCKET}/(?:{_KEY_SEGMENT}/)*{_KEY_SEGMENT}/?$"
 
 Stage = Literal["None", "Staging", "Production", "Archived"]
 ArtifactFormat = Literal[
@@ -78,6 +85,21 @@ class StorageSettings(ApiModel):
             "http://minio.storage:9000. Default: the operator's configured endpoint, "
             "else AWS S3."
         ),
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "isURL(self)",
+                    "message": "must be a URL such as http://minio.storage:9000",
+                },
+                {
+                    "rule": (
+                        "!isURL(self) || url(self).getPort() == '' || "
+                        "(int(url(self).getPort()) >= 1 && int(url(self).getPort()) <= 65535)"
+                    ),
+                    "message": "the port must be between 1 and 65535",
+                },
+            ]
+        },
     )
     region: str | None = Field(
         default=None, max_length=64, description="Region to sign requests for (e.g. us-east-1)."

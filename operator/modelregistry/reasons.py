@@ -1,0 +1,209 @@
+"""Every condition type and every reason the operator writes, documented once.
+
+The table in docs/operator.md is checked against this registry by a unit
+test, and whether a failure may clear up on its own (retried, `Reconciling`)
+or needs a person (`Stalled`) is read from here and nowhere else.
+
+Polarity follows kstatus: `Ready` and the domain conditions are good when
+True; `Reconciling` and `Stalled` are present only while True.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from modelregistry.api.meta import ConditionStatus
+
+# --- condition types ---------------------------------------------------------
+
+READY = "Ready"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
+MODEL_FOUND = "ModelFound"
+VERSION_ASSIGNED = "VersionAssigned"
+ARTIFACT_VERIFIED = "ArtifactVerified"
+
+
+@dataclass(frozen=True)
+class ConditionType:
+    name: str
+    polarity: Literal["normal", "abnormal"]  # normal: True is good; abnormal: present when True
+    doc: str
+
+
+CONDITION_TYPES: tuple[ConditionType, ...] = (
+    ConditionType(READY, "normal", "every step succeeded: the version is usable"),
+    ConditionType(
+        RECONCILING,
+        "abnormal",
+        "work under way, or waiting for something that may appear on its own",
+    ),
+    ConditionType(STALLED, "abnormal", "only a person can unblock it"),
+    ConditionType(MODEL_FOUND, "normal", "the Model in `spec.modelRef.name` exists"),
+    ConditionType(VERSION_ASSIGNED, "normal", "the version number is held by this ModelVersion"),
+    ConditionType(ARTIFACT_VERIFIED, "normal", "the bytes hash to the expected (or pinned) digest"),
+)
+
+
+# --- reasons -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReasonInfo:
+    name: str
+    condition: str  # the condition type that owns the reason
+    status: ConditionStatus  # the status it explains
+    doc: str
+    # For a False status: True when it may clear up without a person, so the
+    # version is retried (Reconciling) instead of Stalled.
+    transient: bool = False
+    # For a True status: worth a Normal Event when the condition turns to it.
+    announce: bool = False
+
+
+class Reason:
+    """Reason names, one CamelCase word each."""
+
+    SUCCEEDED = "Succeeded"
+    PROGRESSING = "Progressing"
+    INVALID_SPEC = "InvalidSpec"
+    MODEL_EXISTS = "ModelExists"
+    MODEL_NOT_FOUND = "ModelNotFound"
+    VERSION_HELD = "VersionHeld"
+    DUPLICATE_VERSION = "DuplicateVersion"
+    VERIFIED = "Verified"
+    VERIFYING = "Verifying"
+    ARTIFACT_NOT_FOUND = "ArtifactNotFound"
+    STORAGE_UNREACHABLE = "StorageUnreachable"
+    CREDENTIALS_NOT_FOUND = "CredentialsNotFound"
+    STORAGE_ERROR = "StorageError"
+    DIGEST_MISMATCH = "DigestMismatch"
+    ARTIFACT_CHANGED = "ArtifactChanged"
+    ACCESS_DENIED = "AccessDenied"
+    CREDENTIALS_REJECTED = "CredentialsRejected"
+    INVALID_ENDPOINT = "InvalidEndpoint"
+    INVALID_ARTIFACT = "InvalidArtifact"
+
+
+_REASONS: tuple[ReasonInfo, ...] = (
+    ReasonInfo(Reason.SUCCEEDED, READY, "True", "every step succeeded"),
+    ReasonInfo(Reason.PROGRESSING, READY, "Unknown", "a new generation is being reconciled"),
+    ReasonInfo(
+        Reason.INVALID_SPEC,
+        READY,
+        "False",
+        "the spec does not match the API types (the CRD schema was bypassed); fix the named fields",
+    ),
+    ReasonInfo(Reason.MODEL_EXISTS, MODEL_FOUND, "True", "the Model exists"),
+    ReasonInfo(
+        Reason.MODEL_NOT_FOUND,
+        MODEL_FOUND,
+        "False",
+        "`spec.modelRef.name` names no Model (yet); looked at again when it appears",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.VERSION_HELD,
+        VERSION_ASSIGNED,
+        "True",
+        "the number in `status.version` is held by this version, for good",
+    ),
+    ReasonInfo(
+        Reason.DUPLICATE_VERSION,
+        VERSION_ASSIGNED,
+        "False",
+        "another ModelVersion of the Model holds this number (named in the message)",
+    ),
+    ReasonInfo(
+        Reason.VERIFIED,
+        ARTIFACT_VERIFIED,
+        "True",
+        "bytes match; digest, size, files and versionIds recorded",
+        announce=True,
+    ),
+    ReasonInfo(
+        Reason.VERIFYING,
+        ARTIFACT_VERIFIED,
+        "Unknown",
+        "hashing the artifact for the first time",
+    ),
+    ReasonInfo(
+        Reason.ARTIFACT_NOT_FOUND,
+        ARTIFACT_VERIFIED,
+        "False",
+        "nothing at the artifact's URI (yet); retried with backoff until uploaded",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.STORAGE_UNREACHABLE,
+        ARTIFACT_VERIFIED,
+        "False",
+        "the endpoint does not answer; retried with backoff",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.CREDENTIALS_NOT_FOUND,
+        ARTIFACT_VERIFIED,
+        "False",
+        "the Secret in `storage.secretRef` is missing, unreadable or lacks a key",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.STORAGE_ERROR,
+        ARTIFACT_VERIFIED,
+        "False",
+        "an unexpected answer from the store; retried",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.DIGEST_MISMATCH,
+        ARTIFACT_VERIFIED,
+        "False",
+        "the bytes are not `spec.artifact.digest`; upload the right bytes or create a new version",
+    ),
+    ReasonInfo(
+        Reason.ARTIFACT_CHANGED,
+        ARTIFACT_VERIFIED,
+        "False",
+        "the bytes changed after they were verified (old and new versionId in the message)",
+    ),
+    ReasonInfo(
+        Reason.ACCESS_DENIED,
+        ARTIFACT_VERIFIED,
+        "False",
+        "the store refused the request; fix the credentials or the bucket policy",
+    ),
+    ReasonInfo(
+        Reason.CREDENTIALS_REJECTED,
+        ARTIFACT_VERIFIED,
+        "False",
+        "the store does not know the access key (InvalidAccessKeyId); fix the Secret",
+    ),
+    ReasonInfo(
+        Reason.INVALID_ENDPOINT,
+        ARTIFACT_VERIFIED,
+        "False",
+        "`storage.endpoint` cannot be used (unparseable URL, impossible port)",
+    ),
+    ReasonInfo(
+        Reason.INVALID_ARTIFACT,
+        ARTIFACT_VERIFIED,
+        "False",
+        "the artifact cannot be verified as declared (e.g. a file name no digest can hold)",
+    ),
+)
+
+REASONS: dict[str, ReasonInfo] = {r.name: r for r in _REASONS}
+
+
+def is_transient(reason: str) -> bool:
+    """Whether a failure with `reason` may clear up without a person (unknown: no)."""
+    found = REASONS.get(reason)
+    return found is not None and found.transient
+
+
+def announced(reason: str) -> bool:
+    """Whether a condition turning True with `reason` deserves a Normal Event."""
+    found = REASONS.get(reason)
+    return found is not None and found.announce

@@ -1,0 +1,215 @@
+"""What the operator knows of every Model and ModelVersion, fed by the watches.
+
+Kopf keeps two indexes (`handlers.py`) whose values are the small entries
+below, computed from each watch event. Kopf fills them from its initial
+listing before any event is handled, so a pass never needs to LIST. The
+`Catalog` adds the operator's own writes on top until the watch catches up,
+so a pass never decides from a copy older than what it wrote itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from modelregistry import conditions as cond
+from modelregistry.decisions.model import VersionSummary
+from modelregistry.decisions.numbering import Claim
+from modelregistry.reasons import MODEL_FOUND, READY, RECONCILING, STALLED
+from modelregistry.reconciler.ports import Body
+from modelregistry.reconciler.reading import mapping, whole_number
+
+ModelKey = tuple[str, str]  # (namespace, name)
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """One ModelVersion as the index holds it: only what cross-object decisions need."""
+
+    namespace: str
+    name: str
+    uid: str
+    model: str
+    created: str
+    resource_version: str
+    generation: int
+    observed_generation: int | None
+    version: int | None  # spec.version, else status.version
+    settled: bool  # status.version records `version`
+    ready: bool
+    stalled: bool
+    waiting: bool  # Reconciling=True: work under way or a retried wait
+    model_missing: bool  # ModelFound=False
+    stage: str | None
+    checked_at: str | None  # status.artifactCheckedAt
+    since: str | None  # when Ready last changed
+
+    @property
+    def claim(self) -> Claim:
+        return Claim(self.name, self.uid, self.created, self.version, self.settled)
+
+    @property
+    def summary(self) -> VersionSummary:
+        return VersionSummary(self.version, self.ready, self.stalled, self.stage)
+
+    def due(self, now: datetime, interval: timedelta) -> bool:
+        """Whether the periodic pass should look at this version now.
+
+        Ready and stalled versions are looked at once per interval after their
+        last check; anything not finished for its generation, or waiting on
+        something that may clear up, on every pass.
+        """
+        if self.observed_generation != self.generation or self.waiting:
+            return True
+        if not (self.ready or self.stalled):
+            return True
+        reference = self.checked_at or self.since
+        if reference is None:
+            return True
+        try:
+            return now >= cond.parse_time(reference) + interval
+        except ValueError:
+            return True
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    namespace: str
+    name: str
+    uid: str
+
+
+def _resource_version(body: Body) -> str:
+    return str(body["metadata"].get("resourceVersion", ""))
+
+
+def version_entry(body: Body) -> VersionEntry | None:
+    """The index entry of a ModelVersion body (None when it names no Model)."""
+    meta = body["metadata"]
+    spec = mapping(body.get("spec"))
+    status = mapping(body.get("status"))
+    model = mapping(spec.get("modelRef")).get("name")
+    if not isinstance(model, str):
+        return None
+    listed = status.get("conditions")
+    conditions = {
+        c.get("type"): c
+        for c in (listed if isinstance(listed, list) else [])
+        if isinstance(c, dict)
+    }
+
+    def true(condition_type: str) -> bool:
+        return mapping(conditions.get(condition_type)).get("status") == "True"
+
+    spec_version = whole_number(spec.get("version"))
+    status_version = whole_number(status.get("version"))
+    stage = status.get("stage")
+    checked_at = status.get("artifactCheckedAt")
+    since = mapping(conditions.get(READY)).get("lastTransitionTime")
+    return VersionEntry(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        uid=meta["uid"],
+        model=model,
+        created=str(meta.get("creationTimestamp", "")),
+        resource_version=_resource_version(body),
+        generation=meta.get("generation", 1),
+        observed_generation=whole_number(status.get("observedGeneration")),
+        version=spec_version if spec_version is not None else status_version,
+        settled=status_version is not None
+        and (spec_version is None or spec_version == status_version),
+        ready=true(READY),
+        stalled=true(STALLED),
+        waiting=true(RECONCILING),
+        model_missing=mapping(conditions.get(MODEL_FOUND)).get("status") == "False",
+        stage=stage if isinstance(stage, str) else None,
+        checked_at=checked_at if isinstance(checked_at, str) else None,
+        since=since if isinstance(since, str) else None,
+    )
+
+
+def model_entry(body: Body) -> ModelEntry:
+    meta = body["metadata"]
+    return ModelEntry(namespace=meta["namespace"], name=meta["name"], uid=meta["uid"])
+
+
+def newer(a: str, b: str) -> bool:
+    """Whether resourceVersion `a` is newer than `b`.
+
+    resourceVersions are opaque to clients in general; every API server backed
+    by etcd issues increasing integers, which is what this compares. Anything
+    else is never taken as newer, so the watch's copy wins.
+    """
+    return a.isdigit() and b.isdigit() and int(a) > int(b)
+
+
+class Catalog:
+    """The indexes as Kopf keeps them, plus this operator's own writes not yet watched.
+
+    `versions` maps (namespace, model) to the entries of that Model's
+    versions; `models` maps (namespace, name) to the Model's entry. Both are
+    Kopf's live indexes in the operator, plain dicts in tests.
+    """
+
+    def __init__(
+        self,
+        versions: Mapping[ModelKey, Iterable[VersionEntry]],
+        models: Mapping[ModelKey, Iterable[ModelEntry]],
+    ) -> None:
+        self._versions = versions
+        self._models = models
+        # Entries written by this operator, newer than the watch has delivered.
+        self._written: dict[ModelKey, dict[str, VersionEntry]] = {}
+
+    def model_exists(self, namespace: str, name: str) -> bool:
+        return bool(self._models.get((namespace, name)))
+
+    def versions(self, namespace: str, model: str) -> list[VersionEntry]:
+        key = (namespace, model)
+        entries = {e.uid: e for e in self._versions.get(key, ())}
+        for uid, written in self._written.get(key, {}).items():
+            seen = entries.get(uid)
+            if seen is None or newer(written.resource_version, seen.resource_version):
+                entries[uid] = written
+        return list(entries.values())
+
+    def all_versions(self) -> Iterator[VersionEntry]:
+        keys = set(self._versions) | set(self._written)
+        for namespace, model in sorted(keys):
+            yield from self.versions(namespace, model)
+
+    def claims(self, namespace: str, model: str) -> list[Claim]:
+        return [e.claim for e in self.versions(namespace, model)]
+
+    def wrote(self, body: Body) -> None:
+        """Remember what this operator just wrote, until the watch delivers it."""
+        entry = version_entry(body)
+        if entry is not None:
+            self._written.setdefault((entry.namespace, entry.model), {})[entry.uid] = entry
+
+    def observed(self, body: Body) -> None:
+        """A watch event: drop the remembered write once the index has caught up."""
+        entry = version_entry(body)
+        if entry is None:
+            return
+        key = (entry.namespace, entry.model)
+        written = self._written.get(key, {}).get(entry.uid)
+        if written is not None and not newer(written.resource_version, entry.resource_version):
+            del self._written[key][entry.uid]
+            if not self._written[key]:
+                del self._written[key]
+
+    def is_stale(self, body: Body) -> bool:
+        """Whether `body` is older than what this operator wrote of the same object."""
+        entry = version_entry(body)
+        if entry is None:
+            return False
+        written = self._written.get((entry.namespace, entry.model), {}).get(entry.uid)
+        return written is not None and newer(written.resource_version, entry.resource_version)
+
+    def forget(self, body: Body) -> None:
+        """The object was deleted."""
+        entry = version_entry(body)
+        if entry is not None:
+            self._written.get((entry.namespace, entry.model), {}).pop(entry.uid, None)

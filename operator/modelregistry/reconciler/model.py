@@ -1,0 +1,96 @@
+"""A Model's status, recomputed from the index and written at most once per window.
+
+Every change to one of its versions marks the Model; a marked Model is
+refreshed after `window` seconds, so a burst of a thousand new versions
+costs one read and one write of the Model, not a thousand. Nothing is LISTed:
+the versions come from the index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from modelregistry.api import ModelStatus
+from modelregistry.decisions.model import summarize_model
+from modelregistry.mergepatch import merge_patch
+from modelregistry.reconciler.index import Catalog, ModelKey
+from modelregistry.reconciler.numbering import MODELS, Numbering
+from modelregistry.reconciler.ports import ClusterPort
+from modelregistry.reconciler.reading import baseline, dump_status, parse_status
+
+logger = logging.getLogger(__name__)
+
+# Written only by the counter, with a precondition: never part of a summary patch.
+_COUNTER_FIELD = "versionSequence"
+
+
+class ModelRefresher:
+    def __init__(
+        self,
+        cluster: ClusterPort,
+        catalog: Catalog,
+        numbers: Numbering,
+        *,
+        window: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._cluster = cluster
+        self._catalog = catalog
+        self._numbers = numbers
+        self._window = window
+        self._clock = clock
+        self._marked: set[ModelKey] = set()
+        self._tasks: dict[ModelKey, asyncio.Task[None]] = {}
+        self.writes = 0
+
+    def mark(self, namespace: str, name: str) -> None:
+        """Refresh this Model soon (once, however often it is marked meanwhile)."""
+        key = (namespace, name)
+        self._marked.add(key)
+        if key not in self._tasks:
+            self._tasks[key] = asyncio.create_task(self._later(key), name=f"refresh {key}")
+
+    async def _later(self, key: ModelKey) -> None:
+        try:
+            while key in self._marked:
+                await asyncio.sleep(self._window)
+                self._marked.discard(key)
+                try:
+                    await self.refresh(*key)
+                except Exception:
+                    logger.exception("could not refresh Model %s/%s; trying again", *key)
+                    self._marked.add(key)
+        finally:
+            del self._tasks[key]
+
+    async def refresh(self, namespace: str, name: str) -> None:
+        """Recompute the Model's status from its versions; write only on change."""
+        body = await self._cluster.get_model(namespace, name)
+        if body is None:
+            return
+        current = parse_status(ModelStatus, body)
+        status = summarize_model(
+            [v.summary for v in self._catalog.versions(namespace, name)],
+            current,
+            body["metadata"].get("generation", 1),
+            self._clock(),
+        )
+        old, new = baseline(body, current), dump_status(status)
+        for fields in (old, new):
+            fields.pop(_COUNTER_FIELD, None)
+        patch = merge_patch(old, new)
+        if patch:
+            written = await self._cluster.patch_status(MODELS, namespace, name, patch)
+            self.writes += 1
+            if written is not None:
+                self._numbers.model_written((namespace, name), written)
+
+    async def close(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,159 @@
+"""Version numbers: a durable counter in the Model's status, and claims from spec.version.
+
+New numbers come from `status.versionSequence` of the Model, advanced by a
+status patch with a resourceVersion precondition: two writers (a second
+replica, an operator restarted mid-way) can never hand out one number twice;
+the loser reads again and retries. Requests that arrive together for one
+Model share one write (oldest object first). A number handed out but never
+recorded (the operator stopped in between) is skipped, never reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from modelregistry.decisions import numbering
+from modelregistry.decisions.numbering import Claim, VersionDecision
+from modelregistry.errors import ConflictError
+from modelregistry.reconciler.index import Catalog, ModelKey
+from modelregistry.reconciler.locks import Locks
+from modelregistry.reconciler.ports import Body, ClusterPort
+from modelregistry.reconciler.reading import mapping, whole_number
+
+logger = logging.getLogger(__name__)
+
+MODELS = "models"
+MODELVERSIONS = "modelversions"
+_MAX_CONFLICTS = 20
+
+
+class ModelGone(Exception):
+    """The Model was deleted while a number was being handed out."""
+
+
+@dataclass
+class _Request:
+    seniority: tuple[str, str]
+    uid: str
+    future: asyncio.Future[int]
+
+
+class Numbering:
+    """Settles each version's number: held, claimed, or newly handed out."""
+
+    def __init__(self, cluster: ClusterPort, catalog: Catalog) -> None:
+        self._cluster = cluster
+        self._catalog = catalog
+        self._locks = Locks()
+        self._pending: dict[ModelKey, list[_Request]] = defaultdict(list)
+        self._draining: dict[ModelKey, asyncio.Task[None]] = {}
+        # uid -> number handed out but not yet recorded in the version's status.
+        self._handed_out: dict[str, int] = {}
+        # The Model's resourceVersion and counter as this operator last wrote them.
+        self._counters: dict[ModelKey, tuple[str, int]] = {}
+        self.writes = 0  # counter writes, for the benchmark and the scaling test
+
+    def forget(self, uid: str) -> None:
+        self._handed_out.pop(uid, None)
+
+    def recorded(self, uid: str) -> None:
+        """The version's status now holds its number."""
+        self._handed_out.pop(uid, None)
+
+    async def settle(self, body: Body, own: Claim, model: str) -> VersionDecision | None:
+        """The version's number; None when the Model is gone."""
+        namespace = body["metadata"]["namespace"]
+        if own.settled and own.version is not None:
+            return VersionDecision(version=own.version)  # held for good: no need to look
+        if own.version is None:
+            if (number := self._handed_out.get(own.uid)) is not None:
+                return VersionDecision(version=number, assigned=True)
+            try:
+                number = await self._allocate((namespace, model), own)
+            except ModelGone:
+                return None
+            self._handed_out[own.uid] = number
+            return VersionDecision(version=number, assigned=True)
+        # A claimed number: serialized per Model, and recorded before the lock is
+        # released, so the next claim sees it settled whichever object is older.
+        async with self._locks.hold(namespace, model):
+            decision = numbering.decide_claim(own, self._catalog.claims(namespace, model))
+            if decision.holder is None:
+                written = await self._cluster.patch_status(
+                    MODELVERSIONS, namespace, body["metadata"]["name"], {"version": own.version}
+                )
+                if written is not None:
+                    self._catalog.wrote(written)
+        return decision
+
+    async def _allocate(self, key: ModelKey, own: Claim) -> int:
+        loop = asyncio.get_running_loop()
+        request = _Request(own.seniority, own.uid, loop.create_future())
+        self._pending[key].append(request)
+        if key not in self._draining:
+            self._draining[key] = asyncio.create_task(self._drain(key))
+        return await request.future
+
+    async def _drain(self, key: ModelKey) -> None:
+        """Serve every waiting request of one Model, one counter write per batch."""
+        try:
+            while self._pending.get(key):
+                batch = sorted(self._pending.pop(key), key=lambda r: (r.seniority, r.uid))
+                try:
+                    numbers = await self._reserve(key, len(batch))
+                except Exception as error:
+                    for request in batch:
+                        if not request.future.done():
+                            request.future.set_exception(error)
+                    continue
+                for request, number in zip(batch, numbers, strict=True):
+                    if not request.future.done():
+                        request.future.set_result(number)
+        finally:
+            del self._draining[key]
+            if key in self._pending and not self._pending[key]:
+                del self._pending[key]
+
+    async def _reserve(self, key: ModelKey, count: int) -> list[int]:
+        namespace, name = key
+        known = [c.version for c in self._catalog.claims(namespace, name)]
+        for _ in range(_MAX_CONFLICTS):
+            current = self._counters.get(key)
+            if current is None:
+                body = await self._cluster.get_model(namespace, name)
+                if body is None:
+                    raise ModelGone(f"Model {name!r} is gone")
+                current = (
+                    str(body["metadata"].get("resourceVersion", "")),
+                    whole_number(mapping(body.get("status")).get("versionSequence")) or 0,
+                )
+            resource_version, sequence = current
+            numbers = numbering.reserve(sequence, known, count)
+            try:
+                written = await self._cluster.patch_status(
+                    MODELS,
+                    namespace,
+                    name,
+                    {"versionSequence": numbers[-1]},
+                    resource_version=resource_version,
+                )
+            except ConflictError:
+                self._counters.pop(key, None)  # someone else wrote: read again
+                continue
+            self.writes += 1
+            if written is None:
+                raise ModelGone(f"Model {name!r} is gone")
+            self._counters[key] = (str(written["metadata"]["resourceVersion"]), numbers[-1])
+            return numbers
+        raise ConflictError(f"Model {name!r}: the version counter kept changing; retrying later")
+
+    def model_written(self, key: ModelKey, body: Body) -> None:
+        """The Model's status was written elsewhere: keep the counter's precondition current."""
+        sequence = whole_number(mapping(body.get("status")).get("versionSequence"))
+        if sequence is not None:
+            self._counters[key] = (str(body["metadata"]["resourceVersion"]), sequence)
+        else:
+            self._counters.pop(key, None)

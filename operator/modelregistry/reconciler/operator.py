@@ -1,0 +1,181 @@
+"""The operator's wiring: watch events, retries and the periodic pass.
+
+Everything that starts a pass goes through here, so the rules of when to
+look are in one place:
+- a watch event looks at a version whose generation has not been
+  reconciled, or that waits with no retry scheduled (after a restart);
+  events caused by the operator's own writes are no-ops;
+- a retry looks again after a backoff while a version waits on something
+  that may clear up; a new Model kicks the versions that wait for it;
+- the periodic pass walks the index and looks only at what is due, so an
+  idle pass over 10,000 Ready versions makes no API call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from modelregistry.errors import ModelRegistryError
+from modelregistry.reconciler.index import Catalog, VersionEntry, version_entry
+from modelregistry.reconciler.model import ModelRefresher
+from modelregistry.reconciler.numbering import Numbering
+from modelregistry.reconciler.ports import Body, ClusterPort, VerifierPort
+from modelregistry.reconciler.requeue import Requeue
+from modelregistry.reconciler.version import PassOutcome, VersionReconciler
+from modelregistry.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Versions looked at concurrently by the periodic pass; hashing has its own bound.
+PERIODIC_CONCURRENCY = 8
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Operator:
+    def __init__(
+        self,
+        cluster: ClusterPort,
+        verifier: VerifierPort,
+        catalog: Catalog,
+        settings: Settings,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._catalog = catalog
+        self._settings = settings
+        self._clock = clock
+        self.numbers = Numbering(cluster, catalog)
+        self.versions = VersionReconciler(
+            cluster,
+            verifier,
+            catalog,
+            self.numbers,
+            reverify_interval=settings.reverify_interval,
+            clock=clock,
+        )
+        self.models = ModelRefresher(
+            cluster, catalog, self.numbers, window=settings.model_refresh_window, clock=clock
+        )
+        self.requeue = Requeue(self._retry, settings.retry_delay)
+
+    # --- watch events --------------------------------------------------------------
+
+    async def version_event(self, kind: str | None, body: Body) -> None:
+        entry = version_entry(body)
+        uid = body["metadata"]["uid"]
+        if kind == "DELETED":
+            self._catalog.forget(body)
+            self.versions.forget(uid)
+            self.requeue.cancel(uid)
+            if entry is not None:
+                self.models.mark(entry.namespace, entry.model)
+            return
+        self._catalog.observed(body)
+        if entry is not None:
+            self.models.mark(entry.namespace, entry.model)
+        await self._run(body, fresh=True, only_if=self._needs_pass)
+
+    def _needs_pass(self, body: Body) -> bool:
+        entry = version_entry(body)
+        if entry is None or entry.observed_generation != entry.generation:
+            return True  # new, changed, or not readable as a version: the pass explains
+        # Not when a retry is scheduled, or when Ready or Stalled (the periodic pass
+        # looks again when due); yes when waiting with no retry (the operator restarted).
+        return not (self.requeue.pending(entry.uid) or entry.ready or entry.stalled)
+
+    async def model_event(self, kind: str | None, body: Body) -> None:
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        if kind != "DELETED":
+            self.models.mark(namespace, name)
+        for entry in self._catalog.versions(namespace, name):
+            # A deleted Model leaves every version waiting; a new one ends the wait.
+            if kind == "DELETED" or entry.model_missing:
+                self.requeue.now(entry.namespace, entry.name, entry.uid)
+
+    # --- passes --------------------------------------------------------------------
+
+    async def _retry(self, namespace: str, name: str, uid: str) -> None:
+        await self._run(_stub(namespace, name, uid), fresh=False)
+
+    async def _run(
+        self,
+        body: Body,
+        *,
+        fresh: bool,
+        periodic: bool = False,
+        only_if: Callable[[Body], bool] | None = None,
+    ) -> None:
+        meta = body["metadata"]
+        try:
+            outcome = await self.versions.reconcile(
+                body, fresh=fresh, periodic=periodic, only_if=only_if
+            )
+        except ModelRegistryError as error:
+            delay = self.requeue.after_failure(meta["namespace"], meta["name"], meta["uid"])
+            logger.warning(
+                "pass over %s/%s failed (%s); again in %.1fs",
+                meta["namespace"],
+                meta["name"],
+                error,
+                delay,
+            )
+            return
+        except Exception:
+            delay = self.requeue.after_failure(meta["namespace"], meta["name"], meta["uid"])
+            logger.exception(
+                "pass over %s/%s failed; again in %.1fs", meta["namespace"], meta["name"], delay
+            )
+            return
+        self._after(meta, outcome, periodic=periodic)
+
+    def _after(self, meta: Body, outcome: PassOutcome, *, periodic: bool) -> None:
+        if outcome.retry and not periodic:
+            self.requeue.after_failure(meta["namespace"], meta["name"], meta["uid"])
+        elif not outcome.retry:
+            self.requeue.succeeded(meta["uid"])
+
+    async def periodic_pass(self) -> int:
+        """Look at every version that is due; returns how many were looked at."""
+        now = self._clock()
+        interval = self._settings.reverify_interval
+        due = [
+            entry
+            for entry in self._catalog.all_versions()
+            if not self.versions.busy(entry.uid)
+            and not self.requeue.pending(entry.uid)
+            and entry.due(now, interval)
+        ]
+        slots = asyncio.Semaphore(PERIODIC_CONCURRENCY)
+
+        async def look(entry: VersionEntry) -> None:
+            async with slots:
+                await self._run(
+                    _stub(entry.namespace, entry.name, entry.uid), fresh=False, periodic=True
+                )
+
+        await asyncio.gather(*(look(e) for e in due))
+        return len(due)
+
+    async def run_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.check_interval)
+            try:
+                await self.periodic_pass()
+            except Exception:
+                logger.exception(
+                    "periodic pass failed; trying again in %.0fs", self._settings.check_interval
+                )
+
+    async def close(self) -> None:
+        await self.requeue.close()
+        await self.models.close()
+
+
+def _stub(namespace: str, name: str, uid: str) -> Body:
+    """Enough of an object to read it again by name."""
+    return {"metadata": {"namespace": namespace, "name": name, "uid": uid}}

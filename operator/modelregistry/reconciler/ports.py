@@ -1,0 +1,47 @@
+"""The doors the reconciler uses: the cluster and the artifact store.
+
+Defined here, where they are used, so the real adapters (`cluster.py`,
+`verifier.py`) and the tests' in-memory ones type-check against the same
+interface.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from modelregistry.api.modelversion import Artifact
+from modelregistry.decisions.passdata import Event
+from modelregistry.decisions.verification import Outcome
+from modelregistry.storage import Credentials, Endpoint
+
+Body = dict[str, Any]
+
+
+class ClusterPort(Protocol):
+    async def get_model(self, namespace: str, name: str) -> Body | None: ...
+
+    async def get_version(self, namespace: str, name: str) -> Body | None: ...
+
+    async def patch_status(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        status: Body,
+        *,
+        resource_version: str | None = None,
+    ) -> Body | None: ...
+
+    async def post_event(self, regarding: Body, event: Event) -> None: ...
+
+    async def read_credentials(
+        self, namespace: str, secret_name: str, field: str
+    ) -> Credentials: ...
+
+
+class VerifierPort(Protocol):
+    def endpoint_for(self, artifact: Artifact) -> Endpoint: ...
+
+    async def verify(
+        self, artifact: Artifact, credentials: Credentials | None, field: str
+    ) -> Outcome: ...

@@ -1,0 +1,232 @@
+"""The pass over one ModelVersion: ordered steps, one status write at the end.
+
+Steps, in order: the Model reference, the version number, the bytes. Each
+step gathers what it needs (from the index, the counter, the store), hands
+it to its pure decision in `decisions/`, and either lets the next step run
+or stops the chain. `decisions.version.compose` then derives Ready,
+Reconciling and Stalled from the steps' conditions, and the status is
+written once, as a merge patch of what changed. Hashing that runs for the
+first time is announced with a progress write made while the bytes stream,
+so kstatus readers see `Reconciling` at once: two writes from create to
+Ready, no more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from modelregistry import conditions as cond
+from modelregistry.api import Artifact, ModelVersionSpec, ModelVersionStatus
+from modelregistry.decisions import modelref, numbering, verification
+from modelregistry.decisions import version as compose
+from modelregistry.decisions.passdata import Decision, StepResult, VersionView
+from modelregistry.decisions.verification import Hashed, Outcome
+from modelregistry.errors import CredentialsError, InvalidObjectError
+from modelregistry.mergepatch import merge_patch
+from modelregistry.reasons import ARTIFACT_VERIFIED
+from modelregistry.reconciler.index import Catalog, version_entry
+from modelregistry.reconciler.locks import Locks
+from modelregistry.reconciler.numbering import MODELVERSIONS, Numbering
+from modelregistry.reconciler.ports import Body, ClusterPort, VerifierPort
+from modelregistry.reconciler.reading import (
+    baseline,
+    dump_status,
+    parse_spec,
+    parse_status,
+)
+from modelregistry.verifier import failure_from_error
+
+logger = logging.getLogger(__name__)
+
+# Every step's conditions, in step order: what Ready is derived from.
+OWNED = (*modelref.CONDITIONS, *numbering.CONDITIONS, *verification.CONDITIONS)
+
+
+@dataclasses.dataclass(frozen=True)
+class PassOutcome:
+    """What the caller schedules after a pass."""
+
+    retry: bool = False
+    wrote: bool = False  # the status changed (the Model's summary may have too)
+
+
+class VersionReconciler:
+    def __init__(
+        self,
+        cluster: ClusterPort,
+        verifier: VerifierPort,
+        catalog: Catalog,
+        numbers: Numbering,
+        *,
+        reverify_interval: timedelta,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._cluster = cluster
+        self._verifier = verifier
+        self._catalog = catalog
+        self._numbers = numbers
+        self._reverify_interval = reverify_interval
+        self._clock = clock
+        self._locks = Locks()
+        # uid -> reason the last re-check could not read the bytes (announced once).
+        self._unreadable: dict[str, str] = {}
+        self.status_writes = 0
+
+    def busy(self, uid: str) -> bool:
+        return self._locks.locked(uid)
+
+    def forget(self, uid: str) -> None:
+        """Drop what is remembered of a deleted ModelVersion."""
+        self._unreadable.pop(uid, None)
+        self._numbers.forget(uid)
+
+    async def reconcile(
+        self,
+        body: Body,
+        *,
+        fresh: bool,
+        periodic: bool = False,
+        only_if: Callable[[Body], bool] | None = None,
+    ) -> PassOutcome:
+        """One pass, unless `only_if` says the object needs none.
+
+        `fresh`: `body` came with a watch event. One older than this
+        operator's own last write is skipped (the event of that write
+        follows). Otherwise (retries, periodic looks) the object is read again.
+        """
+        meta = body["metadata"]
+        async with self._locks.hold(meta["uid"]):
+            if fresh:
+                if self._catalog.is_stale(body):
+                    return PassOutcome()
+            else:
+                current = await self._cluster.get_version(meta["namespace"], meta["name"])
+                if current is None or current["metadata"].get("uid") != meta["uid"]:
+                    self.forget(meta["uid"])
+                    return PassOutcome()  # deleted (a re-created one has its own events)
+                body = current
+            if only_if is not None and not only_if(body):
+                return PassOutcome()
+            return await self._pass(body, periodic=periodic)
+
+    async def _pass(self, body: Body, *, periodic: bool) -> PassOutcome:
+        meta = body["metadata"]
+        generation = meta.get("generation", 1)
+        status = parse_status(ModelVersionStatus, body)
+        try:
+            spec = parse_spec(ModelVersionSpec, body)
+        except InvalidObjectError as error:
+            # Only reachable when the CRD schema was bypassed or is older than the operator.
+            decision = compose.invalid_spec(status, str(error), generation, self._clock())
+            written = await self._write(body, status, decision)
+            return PassOutcome(wrote=written is not None)
+        view = VersionView(spec, status, generation, self._clock(), meta["namespace"])
+
+        results: list[StepResult] = []
+        found = self._catalog.model_exists(view.namespace, view.model)
+        step = modelref.decide(view, found)
+        results.append(step)
+        if step.proceed:
+            held = await self._numbers.settle(body, _claim(body), view.model)
+            if held is None:  # the Model went away meanwhile
+                results[-1] = step = modelref.decide(view, False)
+            else:
+                step = numbering.decide(view, held)
+                results.append(step)
+        if step.proceed:
+            body, view, step = await self._verification(body, view, results, periodic=periodic)
+            results.append(step)
+
+        decision = compose.compose(view, results, OWNED)
+        written = await self._write(body, view.status, decision)
+        return PassOutcome(retry=decision.retry, wrote=written is not None)
+
+    async def _verification(
+        self, body: Body, view: VersionView, earlier: list[StepResult], *, periodic: bool
+    ) -> tuple[Body, VersionView, StepResult]:
+        """Hash the bytes when due; the view returned is the baseline for the final write."""
+        spec, status = view.spec, view.status
+        due = (
+            verification.reverification_due(status, view.now, self._reverify_interval)
+            if periodic
+            else not verification.is_verified(spec, status)
+        )
+        if not due:
+            return body, view, verification.unchanged(view)
+        hashing = asyncio.create_task(self._hash(view.namespace, spec))
+        if cond.find(status.conditions, ARTIFACT_VERIFIED) is None:
+            # First verification: say so at once, while the bytes stream.
+            progress = compose.compose(view, [*earlier, verification.hashing(view)], OWNED)
+            try:
+                written = await self._write(body, status, progress)
+            except BaseException:
+                hashing.cancel()
+                raise
+            if written is not None:
+                body = written
+            view = dataclasses.replace(view, status=progress.status)
+        hashed = await hashing
+        view = dataclasses.replace(view, now=self._clock())
+        uid = body["metadata"]["uid"]
+        decided = verification.decide(view, hashed, self._unreadable.get(uid))
+        if decided.unreadable is not None:
+            self._unreadable[uid] = decided.unreadable
+        else:
+            self._unreadable.pop(uid, None)
+        return body, view, decided.result
+
+    async def _hash(self, namespace: str, spec: ModelVersionSpec) -> Hashed:
+        """Hash the artifact, then each component, one after the other."""
+        artifact = await self._hash_one(namespace, spec.artifact, "spec.artifact")
+        components = [
+            await self._hash_one(namespace, c.artifact, f"spec.components[{i}].artifact")
+            for i, c in enumerate(spec.components)
+        ]
+        return Hashed(artifact, tuple(components))
+
+    async def _hash_one(self, namespace: str, artifact: Artifact, field: str) -> Outcome:
+        credentials = None
+        secret = artifact.storage.secret_ref if artifact.storage else None
+        if secret is not None:
+            try:
+                credentials = await self._cluster.read_credentials(
+                    namespace, secret.name, f"{field}.storage.secretRef.name"
+                )
+            except CredentialsError as error:
+                endpoint = self._verifier.endpoint_for(artifact)
+                return failure_from_error(error, artifact, endpoint, field)
+        return await self._verifier.verify(artifact, credentials, field)
+
+    async def _write(
+        self, body: Body, current: ModelVersionStatus, decision: Decision
+    ) -> Body | None:
+        """Write the decided status where it differs and post its Events.
+
+        Returns the object as written (None when nothing was written, or it is gone).
+        """
+        meta = body["metadata"]
+        patch = merge_patch(baseline(body, current), dump_status(decision.status))
+        written: Body | None = None
+        if patch:
+            written = await self._cluster.patch_status(
+                MODELVERSIONS, meta["namespace"], meta["name"], patch
+            )
+            self.status_writes += 1
+            if written is not None:
+                self._catalog.wrote(written)
+                if decision.status.version is not None:
+                    self._numbers.recorded(meta["uid"])
+        for event in decision.events:
+            await self._cluster.post_event(body, event)
+        return written
+
+
+def _claim(body: Body) -> numbering.Claim:
+    entry = version_entry(body)
+    if entry is None:  # parse_spec succeeded, so modelRef is there
+        raise InvalidObjectError("spec.modelRef.name is missing")
+    return entry.claim
