@@ -9,17 +9,19 @@ operator's validation Pods.
 from __future__ import annotations
 
 import os
+import socket
 import statistics
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
 
-from modelregistry.localenv import Node
+from modelregistry.localenv import ControlPlane, LocalEnvError, Node
 from modelregistry.localenv.images import BUSYBOX_IMAGE, busybox_archive
 from tests.integration.conftest import Cluster
 
@@ -260,3 +262,38 @@ def test_termination_message_reaches_the_container_status(
     assert pod["status"]["phase"] == "Failed"
     state = terminated(pod)
     assert (state["exit_code"], state["reason"], state["message"]) == (3, "Error", report)
+
+
+@pytest.fixture
+def local_plane(cluster: Cluster, node: Node | None) -> ControlPlane:
+    if cluster.plane is None or node is None:
+        pytest.skip("needs the local control plane and node")
+    return cluster.plane
+
+
+def test_start_with_the_kubelet_port_taken_fails_at_once_and_changes_nothing(
+    local_plane: ControlPlane, tmp_path: Path
+) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        other = Node(local_plane, tmp_path / "other", kubelet_port=port, bridge="mr-other0")
+        began = time.monotonic()
+        with pytest.raises(LocalEnvError) as error:
+            other.start()
+    assert str(error.value).startswith(
+        f"kubelet port {port} is in use (Address already in use): stop what listens there"
+    )
+    assert time.monotonic() - began < 5
+    assert not Path("/sys/class/net/mr-other0").exists()
+    assert not (tmp_path / "other" / "containerd").exists()
+
+
+def test_a_second_node_in_the_same_process_is_refused_at_once(
+    local_plane: ControlPlane, tmp_path: Path
+) -> None:
+    other = Node(local_plane, tmp_path / "other", bridge="mr-other0")
+    with pytest.raises(LocalEnvError, match="a local node is already running in this process"):
+        other.start()
+    assert not Path("/sys/class/net/mr-other0").exists()

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from modelregistry.localenv import node as node_module
+from modelregistry.localenv.errors import LocalEnvError
 from modelregistry.localenv.images import (
     BUSYBOX_IMAGE,
     PAUSE_IMAGE,
@@ -27,6 +29,7 @@ from modelregistry.localenv.node import (
     Mount,
     cgroup_problem,
     diagnose,
+    find_node_binaries,
     node_schedulable,
     overlapping_routes,
 )
@@ -210,6 +213,37 @@ def test_kubelet_command_line_points_into_the_work_dir() -> None:
 
 
 # --- host checks ----------------------------------------------------------------
+
+
+def test_missing_runtime_packages_are_named_with_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    kubelet = tmp_path / "kubelet"
+    kubelet.write_text("")
+    kubelet.chmod(0o755)
+    monkeypatch.setenv("MODELREGISTRY_KUBELET", str(kubelet))
+    monkeypatch.setattr(
+        node_module,
+        "_which",
+        lambda name: None if name in ("containerd", "runc") else f"/usr/bin/{name}",
+    )
+    monkeypatch.setattr(node_module, "CNI_BIN_DIRS", (tmp_path / "cni",))
+    with pytest.raises(LocalEnvError) as error:
+        find_node_binaries()
+    assert str(error.value) == (
+        "the node needs containerd; runc; CNI plugins bridge, host-local, loopback "
+        "(in /usr/lib/cni): apt-get install containerd runc containernetworking-plugins iptables"
+    )
+
+
+def test_a_missing_kubelet_names_the_build_script(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("MODELREGISTRY_KUBELET", raising=False)
+    monkeypatch.setenv("MODELREGISTRY_CACHE", str(tmp_path))
+    with pytest.raises(LocalEnvError, match=r"run hack/build-tools.sh kubernetes"):
+        find_node_binaries()
+
 
 V1 = [
     Mount("/sys/fs/cgroup", "tmpfs", frozenset({"rw"})),

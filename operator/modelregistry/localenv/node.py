@@ -216,16 +216,17 @@ class Node(LocalService):
 
     def _start(self, workdir: Path, deadline: float) -> None:
         layout = NodeLayout(workdir)
-        binaries = _preflight_binaries()
+        binaries = find_node_binaries()
         _preflight_host(layout, self._subnet, self._bridge)
+        kubelet_port = self._kubelet_port or free_port()
+        healthz_port = free_port()
+        for port, what in ((kubelet_port, "kubelet"), (healthz_port, "kubelet healthz")):
+            _check_port_free(port, what)
         self._lock = _acquire_lock(deadline)
         if STATE_FILE.exists():
             _cleanup_previous_run()
         _check_bridge_absent(self._bridge)
         _check_routes(self._subnet, self._bridge)
-        kubelet_port = self._kubelet_port or free_port()
-        healthz_port = free_port()
-        _check_port_free("127.0.0.1", healthz_port, "kubelet healthz")
 
         state = self._state = HostState(
             pid=os.getpid(),
@@ -241,7 +242,6 @@ class Node(LocalService):
         for directory in (layout.workdir / "containerd", layout.cni_conf_dir, layout.pki):
             directory.mkdir(parents=True, exist_ok=True)
         _create_bridge(self._bridge, self._subnet)
-        _check_port_free(self.node_ip, kubelet_port, "kubelet")
         _create_cgroup_root(CGROUP_ROOT)
 
         layout.containerd_config.write_text(
@@ -333,7 +333,7 @@ class Node(LocalService):
 
 
 @dataclass(frozen=True)
-class _Binaries:
+class NodeBinaries:
     kubelet: Path
     containerd: Path
     runc: Path
@@ -346,7 +346,8 @@ def _which(name: str) -> str | None:
     return shutil.which(name, path=path)
 
 
-def _preflight_binaries() -> _Binaries:
+def find_node_binaries() -> NodeBinaries:
+    """The node's programs, or one error naming every missing one and the install command."""
     kubelet = find_tool("kubelet")
     missing = [name for name in ("containerd", "runc", "ctr") if _which(name) is None]
     cni_dir = next((d for d in CNI_BIN_DIRS if all((d / p).is_file() for p in CNI_PLUGINS)), None)
@@ -358,7 +359,7 @@ def _preflight_binaries() -> _Binaries:
         raise LocalEnvError(f"the node needs {'; '.join(missing)}: {_INSTALL}")
     containerd, runc = _which("containerd"), _which("runc")
     assert containerd is not None and runc is not None and cni_dir is not None
-    return _Binaries(kubelet, Path(containerd), Path(runc), cni_dir)
+    return NodeBinaries(kubelet, Path(containerd), Path(runc), cni_dir)
 
 
 def _preflight_host(layout: NodeLayout, subnet: str, bridge: str) -> None:
@@ -487,19 +488,27 @@ def _check_routes(subnet: str, bridge: str) -> None:
         )
 
 
-def _check_port_free(host: str, port: int, what: str) -> None:
+def _check_port_free(port: int, what: str) -> None:
+    """Fail if anything holds the port on any address (the kubelet binds the node IP)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
-            probe.bind((host, port))
+            # Bound and closed at once, never listening: the wildcard address
+            # conflicts with a listener on any one address.
+            probe.bind(("0.0.0.0", port))  # noqa: S104
         except OSError as error:
             raise LocalEnvError(
-                f"{what} port {host}:{port} is in use ({error.strerror}): stop what listens "
-                f"there (`ss -ltnp 'sport = :{port}'`) or choose another port"
+                f"{what} port {port} is in use ({error.strerror}): stop what listens there "
+                f"(`ss -ltnp 'sport = :{port}'`) or give the node another port"
             ) from error
 
 
 def _acquire_lock(deadline: float) -> IO[str]:
     """One node per machine: its host paths, cgroups and kernel settings are machine-wide."""
+    holder = _state_pid()
+    if holder == os.getpid():
+        raise LocalEnvError(
+            "a local node is already running in this process: stop it before starting another"
+        )
     LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
     handle = LOCK_FILE.open("a+")
     while True:
@@ -510,8 +519,8 @@ def _acquire_lock(deadline: float) -> IO[str]:
             if time.monotonic() >= deadline:
                 handle.close()
                 raise LocalEnvError(
-                    f"another local node is running on this machine (it holds {LOCK_FILE}; "
-                    f"see {STATE_FILE}): only one can run at a time, stop it first"
+                    f"another local node is running on this machine (pid {holder}, holding "
+                    f"{LOCK_FILE}; see {STATE_FILE}): only one can run at a time, stop it first"
                 ) from None
             time.sleep(0.5)
 
@@ -583,6 +592,14 @@ def _missing_roots(paths: Iterable[str]) -> list[Path]:
         if path not in roots:
             roots.append(path)
     return roots
+
+
+def _state_pid() -> int | None:
+    try:
+        pid = json.loads(STATE_FILE.read_text())["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid if isinstance(pid, int) else None
 
 
 def _save_state(state: HostState) -> None:
