@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
 from pathlib import Path
 
 import onnx
 import pytest
 
-from modelregistry.checks.formats import check_format
+from modelregistry.checks.formats import check_format, pickle_modules
 from modelregistry.checks.report import Report
 from modelregistry.checks.signature import Column, ModelSignature
 from tests.unit.test_checks_artifacts import (
@@ -540,8 +541,21 @@ def test_a_pickle_passes_without_being_loaded(tmp_path: Path) -> None:
         "pickle",
         None,
         "the artifact is a well-formed pickle model",
-        {"file": "model.pkl", "serialization": "pickle"},
+        {"file": "model.pkl", "serialization": "pickle", "modules": ["numpy", "sklearn"]},
     )
+
+
+class RunsACommand:
+    def __reduce__(self) -> tuple[object, tuple[str, ...]]:
+        return (subprocess.run, ("true",))
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+def test_the_modules_a_pickle_would_import_are_listed(tmp_path: Path, protocol: int) -> None:
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps([RunsACommand(), Path("x"), {"k": "numpy"}], protocol=protocol))
+
+    assert pickle_modules(path) == ["pathlib", "subprocess"]
 
 
 def test_a_truncated_pickle_fails(tmp_path: Path) -> None:

@@ -7,13 +7,15 @@
 - onnx: the model passes onnx.checker; its graph inputs/outputs agree with
   spec.signature.
 - safetensors: the header parses and every tensor's offsets fit the data.
-- pickle: a whole pickle stream (or a skops archive); joblib: a pickle or
-  compressed joblib header. Nothing is unpickled: that runs the artifact's code.
+- pickle: a whole pickle stream (or a skops archive), and the modules it
+  would import; joblib: a pickle or compressed joblib header. Nothing is
+  unpickled: that runs the artifact's code.
 - any other format: no structural check (the report says so).
 """
 
 from __future__ import annotations
 
+import _compat_pickle
 import json
 import pickletools
 import zipfile
@@ -460,7 +462,7 @@ def _pickle(artifact: Path, fmt: str) -> dict[str, Any]:
     problem = _pickle_problem(path)
     if problem:
         raise ArtifactProblem(f"{name} {problem}")
-    return {"file": name, "serialization": "pickle"}
+    return {"file": name, "serialization": "pickle", "modules": pickle_modules(path)}
 
 
 def _pickle_problem(path: Path) -> str | None:
@@ -475,6 +477,71 @@ def _pickle_problem(path: Path) -> str | None:
             f"truncated; save the model again"
         )
     return None
+
+
+# Opcodes that push a string (the operands of GLOBAL-by-stack), and those that
+# leave the stack as it is (so they do not separate a string from STACK_GLOBAL).
+_STRING_OPS = frozenset(
+    {
+        "SHORT_BINUNICODE",
+        "BINUNICODE",
+        "BINUNICODE8",
+        "UNICODE",
+        "SHORT_BINSTRING",
+        "BINSTRING",
+        "STRING",
+    }
+)
+_MEMO_GET_OPS = frozenset({"GET", "BINGET", "LONG_BINGET"})
+_MEMO_PUT_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+_NEUTRAL_OPS = frozenset({"MEMOIZE", "FRAME", "PROTO", *_MEMO_PUT_OPS})
+MAX_MODULES = 32
+
+
+def pickle_modules(path: Path) -> list[str]:
+    """Top-level modules a pickle imports when loaded (read from its opcodes, not loaded).
+
+    Auditors read this in details.modules: a model that imports `os` or
+    `subprocess` is not just a model.
+    """
+    modules: set[str] = set()
+    memo: dict[int, str | None] = {}
+    recent: list[str | None] = [None, None]
+    protocol = 0
+    with path.open("rb") as stream:
+        for opcode, arg, _ in pickletools.genops(stream):
+            name = opcode.name
+            if name == "PROTO" and isinstance(arg, int):
+                protocol = arg
+            elif name == "GLOBAL" and isinstance(arg, str):
+                module, _, qualname = arg.partition(" ")
+                modules.add(_loaded_module(module, qualname, protocol))
+            elif name == "STACK_GLOBAL" and recent[0] is not None:
+                modules.add(_loaded_module(recent[0], recent[1] or "", protocol))
+            if name == "MEMOIZE":
+                memo[len(memo)] = recent[1]
+            elif name in _MEMO_PUT_OPS and isinstance(arg, int):
+                memo[arg] = recent[1]
+            if name in _NEUTRAL_OPS:
+                continue
+            if name in _STRING_OPS:
+                pushed = arg if isinstance(arg, str) else None
+            elif name in _MEMO_GET_OPS and isinstance(arg, int):
+                pushed = memo.get(arg)
+            else:
+                pushed = None
+            recent = [recent[1], pushed]
+    return sorted(modules)[:MAX_MODULES]
+
+
+def _loaded_module(module: str, qualname: str, protocol: int) -> str:
+    """The top-level module find_class imports (Python 2 names mapped below protocol 3)."""
+    if protocol < 3:
+        if (module, qualname) in _compat_pickle.NAME_MAPPING:
+            module = _compat_pickle.NAME_MAPPING[(module, qualname)][0]
+        else:
+            module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+    return module.split(".", 1)[0]
 
 
 def _skops_problem(path: Path) -> str | None:
