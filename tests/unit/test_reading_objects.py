@@ -1,4 +1,4 @@
-"""How the reconciler reads objects: status it does not fully know, claims, locks."""
+"""How the reconciler reads objects: status it does not fully know, index entries, locks."""
 
 from __future__ import annotations
 
@@ -6,12 +6,35 @@ import asyncio
 from typing import Any
 
 from modelregistry.api.modelversion import ModelVersionStatus
-from modelregistry.reconciler import Locks, baseline, claim_of, parse_status, summary_of
+from modelregistry.decisions.model import VersionSummary
+from modelregistry.decisions.numbering import Claim
+from modelregistry.reconciler.index import VersionEntry, version_entry
+from modelregistry.reconciler.locks import Locks
+from modelregistry.reconciler.reading import baseline, parse_status
+
+
+def _entry(raw: Any) -> VersionEntry:
+    entry = version_entry(raw)
+    assert entry is not None
+    return entry
+
+
+def claim_of(raw: Any) -> Claim:
+    return _entry(raw).claim
+
+
+def summary_of(raw: Any) -> VersionSummary:
+    return _entry(raw).summary
 
 
 def body(spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None) -> Any:
     return {
-        "metadata": {"name": "fraud-v3", "uid": "u-1", "creationTimestamp": "2030-01-01T00:00:00Z"},
+        "metadata": {
+            "name": "fraud-v3",
+            "namespace": "team-a",
+            "uid": "u-1",
+            "creationTimestamp": "2030-01-01T00:00:00Z",
+        },
         "spec": {"modelRef": {"name": "fraud"}, **(spec or {})},
         "status": status or {},
     }

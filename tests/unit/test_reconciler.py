@@ -1,244 +1,355 @@
-"""The reconciler's order of work, on an in-memory API server and store.
+"""The reconciler's order of work and its API calls, on an in-memory API server.
 
 The integration suite runs the same code against real servers; these cases
-are races and sequences that real servers do not produce on demand.
+count calls and writes exactly, and play races that real servers do not
+produce on demand.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
-from datetime import UTC, datetime
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modelregistry.api.modelversion import Artifact
-from modelregistry.cluster import MODELS, MODELVERSIONS
-from modelregistry.decisions import Event, Outcome
-from modelregistry.digest import FileDigest, single_object
-from modelregistry.reconciler import Reconciler
+import pytest
+
+from modelregistry.reconciler import Operator
 from modelregistry.settings import Settings
-from modelregistry.storage import Credentials
-from tests.unit.mergepatches import apply_merge_patch
+from tests.unit.memorycluster import HEX, FixedVerifier, MemoryCluster
 
-NAMESPACE = "team-a"
-HEX = "a" * 64
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
+DIGEST = "sha256:" + HEX
 
 
-class MemoryCluster:
-    """Stores objects and applies status patches the way the API server does."""
-
+class Clock:
     def __init__(self) -> None:
-        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
-        self.events: list[tuple[str, Event]] = []
-        # A slow API server: condition writes to `held` wait until `release` is set.
-        self.held: str | None = None
-        self.holding = asyncio.Event()
-        self.release = asyncio.Event()
+        self.now = NOW
 
-    def add(self, plural: str, name: str, spec: dict[str, Any], created: str) -> dict[str, Any]:
-        body = {
-            "metadata": {
-                "name": name,
-                "namespace": NAMESPACE,
-                "uid": f"uid-{name}",
-                "generation": 1,
-                "creationTimestamp": created,
-            },
-            "spec": spec,
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def settings(**extra: str) -> Settings:
+    return Settings.from_environment(
+        {
+            "MODELREGISTRY_MODEL_REFRESH_WINDOW": "0.01",
+            "MODELREGISTRY_RETRY_BASE_DELAY": "30",
+            **extra,
         }
-        self.objects[(plural, name)] = body
-        return copy.deepcopy(body)
-
-    async def _get(self, plural: str, name: str) -> dict[str, Any] | None:
-        await asyncio.sleep(0)
-        found = self.objects.get((plural, name))
-        return copy.deepcopy(found) if found else None
-
-    async def get_model(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await self._get(MODELS, name)
-
-    async def get_version(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await self._get(MODELVERSIONS, name)
-
-    async def list_versions(self, namespace: str, model: str) -> list[dict[str, Any]]:
-        await asyncio.sleep(0)
-        return [
-            copy.deepcopy(body)
-            for (plural, _), body in self.objects.items()
-            if plural == MODELVERSIONS and body["spec"]["modelRef"]["name"] == model
-        ]
-
-    async def patch_status(
-        self, plural: str, namespace: str, name: str, status: dict[str, Any]
-    ) -> None:
-        await asyncio.sleep(0)
-        if name == self.held and "conditions" in status:
-            self.holding.set()
-            await self.release.wait()
-        body = self.objects[(plural, name)]
-        body["status"] = apply_merge_patch(body.get("status") or {}, status)
-
-    async def post_event(self, regarding: dict[str, Any], event: Event) -> None:
-        self.events.append((regarding["metadata"]["name"], event))
-
-    async def read_credentials(self, namespace: str, name: str, field: str) -> Credentials:
-        raise AssertionError("no Secret is named in these cases")
-
-
-class GatedVerifier:
-    """Hashes to a fixed digest once `release` is set; counts the calls."""
-
-    def __init__(self) -> None:
-        self.started = asyncio.Event()
-        self.release = asyncio.Event()
-        self.calls = 0
-
-    def endpoint_for(self, artifact: Artifact) -> Any:
-        return None
-
-    async def verify(self, artifact: Artifact, credentials: Any, field: str) -> Outcome:
-        self.calls += 1
-        self.started.set()
-        await self.release.wait()
-        return single_object(FileDigest(path="m.bin", hexdigest=HEX, size=3, version_id="v1"))
-
-
-def reconciler(cluster: MemoryCluster, verifier: GatedVerifier) -> Reconciler:
-    settings = Settings.from_environment({})
-    return Reconciler(cluster, verifier, settings, clock=lambda: NOW)  # type: ignore[arg-type]
-
-
-def version_spec(**extra: Any) -> dict[str, Any]:
-    return {"modelRef": {"name": "fraud"}, "artifact": {"uri": "s3://models/m.bin"}, **extra}
-
-
-def test_a_pass_that_waited_for_the_lock_starts_from_the_stored_object() -> None:
-    cluster = MemoryCluster()
-    verifier = GatedVerifier()
-    cluster.add(MODELS, "fraud", {}, "2030-01-01T00:00:00Z")
-    stale = cluster.add(MODELVERSIONS, "fraud-a", version_spec(), "2030-01-01T00:00:01Z")
-    work = reconciler(cluster, verifier)
-
-    async def scenario() -> None:
-        # Two events delivered the same body (no status yet); the second waits for the first.
-        first = asyncio.create_task(work.reconcile_version(copy.deepcopy(stale)))
-        second = asyncio.create_task(work.reconcile_version(copy.deepcopy(stale)))
-        await verifier.started.wait()
-        verifier.release.set()
-        await asyncio.gather(first, second)
-
-    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
-
-    status = cluster.objects[(MODELVERSIONS, "fraud-a")]["status"]
-    assert status["version"] == 1
-    assert verifier.calls == 1  # the second pass saw the verification and did not hash again
-    assigned = [e for _, e in cluster.events if e.reason == "VersionAssigned"]
-    assert [e.message for e in assigned] == ["Assigned version 1."]
-
-
-def test_a_recorded_number_survives_an_older_claim_on_it() -> None:
-    cluster = MemoryCluster()
-    verifier = GatedVerifier()
-    verifier.release.set()
-    cluster.add(MODELS, "fraud", {}, "2030-01-01T00:00:00Z")
-    auto = cluster.add(MODELVERSIONS, "fraud-auto", version_spec(), "2030-01-01T00:00:05Z")
-    work = reconciler(cluster, verifier)
-    asyncio.run(work.reconcile_version(auto))
-    # An object created earlier (same second, say, or restored from a backup) claims 1.
-    late = cluster.add(MODELVERSIONS, "fraud-late", version_spec(version=1), "2030-01-01T00:00:01Z")
-
-    asyncio.run(work.reconcile_version(late))
-    asyncio.run(work.reconcile_version(auto))
-
-    auto_status = cluster.objects[(MODELVERSIONS, "fraud-auto")]["status"]
-    late_status = cluster.objects[(MODELVERSIONS, "fraud-late")]["status"]
-    assert auto_status["version"] == 1
-    assert "version" not in late_status
-    stalled = next(c for c in late_status["conditions"] if c["type"] == "Stalled")
-    assert stalled["reason"] == "DuplicateVersion" and "fraud-auto" in stalled["message"]
-
-
-def test_the_model_forgets_a_ready_version_that_is_no_longer_ready() -> None:
-    cluster = MemoryCluster()
-    verifier = GatedVerifier()
-    verifier.release.set()
-    cluster.add(MODELS, "fraud", {}, "2030-01-01T00:00:00Z")
-    body = cluster.add(
-        MODELVERSIONS,
-        "fraud-a",
-        version_spec(artifact={"uri": "s3://models/m.bin", "digest": "sha256:" + HEX}),
-        "2030-01-01T00:00:01Z",
     )
-    work = reconciler(cluster, verifier)
-    asyncio.run(work.reconcile_version(body))
-    assert cluster.objects[(MODELS, "fraud")]["status"]["latestReadyVersion"] == 1
-
-    del cluster.objects[(MODELVERSIONS, "fraud-a")]
-    asyncio.run(work.refresh_model(NAMESPACE, "fraud"))
-
-    model = cluster.objects[(MODELS, "fraud")]["status"]
-    assert "latestReadyVersion" not in model and "latestVersion" not in model
-    assert model["counts"] == {"total": 0, "ready": 0, "stalled": 0}
 
 
-def test_a_deleted_object_is_left_alone() -> None:
-    cluster = MemoryCluster()
-    verifier = GatedVerifier()
-    cluster.add(MODELS, "fraud", {}, "2030-01-01T00:00:00Z")
-    body = cluster.add(MODELVERSIONS, "fraud-a", version_spec(), "2030-01-01T00:00:01Z")
-    del cluster.objects[(MODELVERSIONS, "fraud-a")]
-
-    asyncio.run(reconciler(cluster, verifier).reconcile_version(body))
-
-    assert verifier.calls == 0 and cluster.events == []
-    assert (MODELVERSIONS, "fraud-a") not in cluster.objects
+def spec(model: str = "fraud", **extra: Any) -> dict[str, Any]:
+    return {"modelRef": {"name": model}, "artifact": {"uri": "s3://models/m.bin"}, **extra}
 
 
-def test_two_claims_on_one_number_never_both_hold_it() -> None:
-    cluster = MemoryCluster()
-    verifier = GatedVerifier()
-    verifier.release.set()
-    cluster.add(MODELS, "fraud", {}, "2030-01-01T00:00:00Z")
-    first = cluster.add(MODELVERSIONS, "fraud-b", version_spec(version=5), "2030-01-01T00:00:01Z")
-    cluster.held = "fraud-b"
-    work = reconciler(cluster, verifier)
+def created(i: int) -> str:
+    return (NOW + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    async def scenario() -> None:
-        # fraud-b won the number; its first status write is slow to land.
-        slow = asyncio.create_task(work.reconcile_version(first))
-        await cluster.holding.wait()
-        # Meanwhile fraud-a (same second, a name that sorts first) claims the same number.
-        second = cluster.add(
-            MODELVERSIONS, "fraud-a", version_spec(version=5), "2030-01-01T00:00:01Z"
+
+def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(test())
+
+
+class World:
+    """A cluster, a store and an operator wired together."""
+
+    def __init__(self, **extra: str) -> None:
+        self.cluster = MemoryCluster()
+        self.verifier = FixedVerifier()
+        self.clock = Clock()
+        self.settings = settings(**extra)
+        self.operator: Operator | None = None
+
+    def start(self) -> Operator:
+        self.operator = Operator(
+            self.cluster, self.verifier, self.cluster.catalog(), self.settings, clock=self.clock
         )
-        await work.reconcile_version(second)
-        cluster.release.set()
-        await slow
+        return self.operator
 
-    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+    async def close(self) -> None:
+        if self.operator is not None:
+            await self.operator.close()
 
-    holders = [
-        name
-        for name in ("fraud-a", "fraud-b")
-        if cluster.objects[(MODELVERSIONS, name)]["status"].get("version") == 5
-    ]
-    assert holders == ["fraud-b"]
-    refused = cluster.objects[(MODELVERSIONS, "fraud-a")]["status"]["conditions"]
-    assert [c["reason"] for c in refused if c["type"] == "Stalled"] == ["DuplicateVersion"]
+
+def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in status.get("conditions", [])}
+
+
+def test_a_new_version_is_ready_after_two_status_writes_and_one_counter_write() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+        operator = w.start()
+        await w.cluster.settle(operator)
+
+        status = w.cluster.status("modelversions", "fraud-a")
+        assert status["version"] == 1
+        assert conditions(status) == {
+            "Ready": ("True", "Succeeded"),
+            "ModelFound": ("True", "ModelExists"),
+            "VersionAssigned": ("True", "VersionHeld"),
+            "ArtifactVerified": ("True", "Verified"),
+        }
+        assert status["observedGeneration"] == 1
+        assert w.cluster.calls["patch modelversions/status"] == 2  # Reconciling, then Ready
+        assert operator.versions.status_writes == 2
+        assert operator.numbers.writes == 1
+        assert w.verifier.calls == 1
+        assert [e.reason for _, e in w.cluster.events] == ["Verified"]
+        await asyncio.sleep(0.05)  # the Model's refresh window
+        model = w.cluster.status("models", "fraud")
+        assert (model["latestVersion"], model["latestReadyVersion"]) == (1, 1)
+        assert model["versionSequence"] == 1
+        assert model["counts"] == {"total": 1, "ready": 1, "stalled": 0}
+        await w.close()
+
+    run(scenario)
+
+
+def test_versions_created_together_get_distinct_numbers_oldest_first() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        for i in range(12):
+            w.cluster.add("modelversions", f"fraud-{i:02d}", spec(), created(12 - i))
+        operator = w.start()
+        await w.cluster.settle(operator)
+
+        numbers = {
+            name: w.cluster.status("modelversions", name)["version"]
+            for (plural, name) in w.cluster.objects
+            if plural == "modelversions"
+        }
+        assert sorted(numbers.values()) == list(range(1, 13))
+        # The oldest object (created first) got the lowest number.
+        assert numbers["fraud-11"] == 1 and numbers["fraud-00"] == 12
+        # Requests that arrived together shared counter writes.
+        assert operator.numbers.writes < 12
+        await w.close()
+
+    run(scenario)
+
+
+def calls_per_version(n: int) -> dict[str, float]:
+    """API calls per version from create to Ready, for n versions of one Model."""
+
+    async def scenario() -> dict[str, float]:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        for i in range(n):
+            w.cluster.add("modelversions", f"fraud-{i:04d}", spec(), created(i + 1))
+        operator = w.start()
+        await w.cluster.settle(operator)
+        await asyncio.sleep(0.05)
+        assert all(
+            conditions(body["status"])["Ready"] == ("True", "Succeeded")
+            for (plural, _), body in w.cluster.objects.items()
+            if plural == "modelversions"
+        )
+        # The Model's counter and summary: at most one write per batch, not per version.
+        per_version = {
+            kind: count / n
+            for kind, count in w.cluster.calls.items()
+            if kind.endswith("modelversions/status") or kind == "create events"
+        }
+        per_version["model writes are shared"] = float(
+            w.cluster.calls["patch models/status"] <= 2 * w.cluster.calls["get models"] + 2
+        )
+        await w.close()
+        return per_version
+
+    return asyncio.run(scenario())
+
+
+def test_api_calls_per_version_do_not_grow_with_the_number_of_versions() -> None:
+    small, large = calls_per_version(10), calls_per_version(300)
+    assert small == large
+    assert small["patch modelversions/status"] == 2
+    assert small["create events"] == 1
+    assert "get modelversions" not in small  # event bodies are used as they come
+
+
+def test_an_idle_periodic_pass_over_ready_versions_makes_no_api_call() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        for i in range(50):
+            w.cluster.add("modelversions", f"fraud-{i}", spec(), created(i + 1))
+        operator = w.start()
+        await w.cluster.settle(operator)
+        await asyncio.sleep(0.05)
+        before = sum(w.cluster.calls.values())
+        w.cluster.reindex()
+
+        assert await operator.periodic_pass() == 0
+        assert sum(w.cluster.calls.values()) == before
+
+        # Once the re-verification interval has passed, each version is due once.
+        w.clock.now = NOW + timedelta(hours=2)
+        assert await operator.periodic_pass() == 50
+        assert w.verifier.calls == 100
+        await w.close()
+
+    run(scenario)
+
+
+def test_an_event_older_than_our_own_write_is_skipped_without_a_call() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        first = w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+        operator = w.start()
+        await w.cluster.settle(operator)
+        before = dict(w.cluster.calls)
+
+        await operator.version_event("MODIFIED", first)  # the ADDED copy, delivered late
+
+        assert dict(w.cluster.calls) == before
+        assert w.verifier.calls == 1
+        await w.close()
+
+    run(scenario)
+
+
+def test_a_claim_on_a_recorded_number_is_refused_naming_the_holder() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        w.cluster.add("modelversions", "fraud-new", spec(version=3), created(1))
+        # Older, but its claim came later: the recorded number is held for good.
+        w.cluster.add("modelversions", "fraud-old", spec(), created(0), status={"version": 3})
+        operator = w.start()
+        await w.cluster.settle(operator)
+
+        refused = w.cluster.status("modelversions", "fraud-new")
+        assert "version" not in refused
+        assert conditions(refused)["VersionAssigned"] == ("False", "DuplicateVersion")
+        assert conditions(refused)["Stalled"] == ("True", "DuplicateVersion")
+        message = next(c["message"] for c in refused["conditions"] if c["type"] == "Stalled")
+        assert "already held by ModelVersion 'fraud-old'" in message
+        assert w.cluster.status("modelversions", "fraud-old")["version"] == 3
+        await w.close()
+
+    run(scenario)
+
+
+def test_new_numbers_go_above_numbers_claimed_in_spec() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        w.cluster.add("modelversions", "fraud-seven", spec(version=7), created(1))
+        operator = w.start()
+        await w.cluster.settle(operator)
+        w.cluster.add("modelversions", "fraud-next", spec(), created(2))
+        await w.cluster.settle(operator)
+
+        assert w.cluster.status("modelversions", "fraud-next")["version"] == 8
+        await w.close()
+
+    run(scenario)
+
+
+def test_a_counter_moved_by_another_writer_is_read_again_and_never_reused() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+        operator = w.start()
+        await w.cluster.settle(operator)
+        w.cluster.bump_counter_behind_our_back("fraud", 5)  # numbers 2..5 went elsewhere
+        w.cluster.add("modelversions", "fraud-b", spec(), created(2))
+        await w.cluster.settle(operator)
+
+        assert w.cluster.status("modelversions", "fraud-b")["version"] == 6
+        assert w.cluster.status("models", "fraud")["versionSequence"] == 6
+        await w.close()
+
+    run(scenario)
+
+
+def test_a_version_waiting_for_its_model_is_looked_at_when_the_model_appears() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+        operator = w.start()
+        await w.cluster.settle(operator)
+        waiting = w.cluster.status("modelversions", "fraud-a")
+        assert conditions(waiting)["Reconciling"] == ("True", "ModelNotFound")
+        assert operator.requeue.pending("uid-fraud-a")  # retried with backoff meanwhile
+
+        model = w.cluster.add("models", "fraud", {}, created(2))
+        w.cluster.reindex()
+        await operator.model_event("ADDED", model)
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            await w.cluster.deliver(operator)
+            if conditions(w.cluster.status("modelversions", "fraud-a"))["Ready"][0] == "True":
+                break
+        assert conditions(w.cluster.status("modelversions", "fraud-a"))["Ready"] == (
+            "True",
+            "Succeeded",
+        )
+        assert not operator.requeue.pending("uid-fraud-a")
+        await w.close()
+
+    run(scenario)
 
 
 def test_a_status_version_that_is_not_a_number_is_replaced_by_one() -> None:
-    cluster = MemoryCluster()
-    verifier = GatedVerifier()
-    verifier.release.set()
-    cluster.add(MODELS, "fraud", {}, "2030-01-01T00:00:00Z")
-    body = cluster.add(MODELVERSIONS, "fraud-a", version_spec(), "2030-01-01T00:00:01Z")
-    cluster.objects[(MODELVERSIONS, "fraud-a")]["status"] = {"version": "three"}
-    work = reconciler(cluster, verifier)
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        w.cluster.add("modelversions", "fraud-a", spec(), created(1), status={"version": "7"})
+        operator = w.start()
+        await w.cluster.settle(operator)
 
-    asyncio.run(work.reconcile_version(body))
-    asyncio.run(work.refresh_model(NAMESPACE, "fraud"))
+        assert w.cluster.status("modelversions", "fraud-a")["version"] == 1
+        await w.close()
 
-    assert cluster.objects[(MODELVERSIONS, "fraud-a")]["status"]["version"] == 1
-    assert cluster.objects[(MODELS, "fraud")]["status"]["latestReadyVersion"] == 1
+    run(scenario)
+
+
+def test_a_deleted_version_is_left_alone_and_forgotten() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+        operator = w.start()
+        await w.cluster.settle(operator)
+        body = w.cluster.delete("modelversions", "fraud-a")
+        w.cluster.reindex()
+        await operator.version_event("DELETED", body)
+        await asyncio.sleep(0.05)
+
+        model = w.cluster.status("models", "fraud")
+        assert model["counts"] == {"total": 0, "ready": 0, "stalled": 0}
+        assert "latestVersion" not in model
+        await w.close()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("generation", [2, 7])
+def test_a_new_generation_is_reconciled_and_stamped(generation: int) -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+        operator = w.start()
+        await w.cluster.settle(operator)
+        body = w.cluster.objects[("modelversions", "fraud-a")]
+        body["metadata"]["generation"] = generation
+        body["spec"]["stage"] = "Staging"
+        body["metadata"]["resourceVersion"] = "999"
+        await w.cluster.settle(operator)
+
+        status = w.cluster.status("modelversions", "fraud-a")
+        assert status["observedGeneration"] == generation
+        assert {c["observedGeneration"] for c in status["conditions"]} == {generation}
+        assert w.verifier.calls == 1  # verified bytes are not hashed again for a stage change
+        await w.close()
+
+    run(scenario)

@@ -8,7 +8,7 @@ concurrency by the reconciler; `reserve` says how far. A number claimed in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from modelregistry.conditions import DesiredCondition
@@ -68,11 +68,6 @@ def reserve(sequence: int, known: Iterable[int | None], count: int) -> list[int]
         raise ValueError("count must be at least 1")
     start = max([sequence, *(n for n in known if n is not None)]) + 1
     return list(range(start, start + count))
-
-
-def in_creation_order(requests: Sequence[tuple[tuple[str, str], str]]) -> list[str]:
-    """Uids of waiting requests, oldest object first (ties by name), for a fair handout."""
-    return [uid for _, uid in sorted(requests)]
 
 
 def decide(view: VersionView, decision: VersionDecision) -> StepResult:

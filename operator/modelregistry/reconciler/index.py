@@ -161,6 +161,8 @@ class Catalog:
         self._models = models
         # Entries written by this operator, newer than the watch has delivered.
         self._written: dict[ModelKey, dict[str, VersionEntry]] = {}
+        # uid -> the newest resourceVersion seen or written, to tell a stale copy.
+        self._newest: dict[str, str] = {}
 
     def model_exists(self, namespace: str, name: str) -> bool:
         return bool(self._models.get((namespace, name)))
@@ -187,12 +189,19 @@ class Catalog:
         entry = version_entry(body)
         if entry is not None:
             self._written.setdefault((entry.namespace, entry.model), {})[entry.uid] = entry
+            self._note(entry)
+
+    def _note(self, entry: VersionEntry) -> None:
+        newest = self._newest.get(entry.uid)
+        if newest is None or newer(entry.resource_version, newest):
+            self._newest[entry.uid] = entry.resource_version
 
     def observed(self, body: Body) -> None:
         """A watch event: drop the remembered write once the index has caught up."""
         entry = version_entry(body)
         if entry is None:
             return
+        self._note(entry)
         key = (entry.namespace, entry.model)
         written = self._written.get(key, {}).get(entry.uid)
         if written is not None and not newer(written.resource_version, entry.resource_version):
@@ -201,15 +210,16 @@ class Catalog:
                 del self._written[key]
 
     def is_stale(self, body: Body) -> bool:
-        """Whether `body` is older than what this operator wrote of the same object."""
+        """Whether `body` is older than a copy of the same object already seen or written."""
         entry = version_entry(body)
         if entry is None:
             return False
-        written = self._written.get((entry.namespace, entry.model), {}).get(entry.uid)
-        return written is not None and newer(written.resource_version, entry.resource_version)
+        newest = self._newest.get(entry.uid)
+        return newest is not None and newer(newest, entry.resource_version)
 
     def forget(self, body: Body) -> None:
         """The object was deleted."""
         entry = version_entry(body)
         if entry is not None:
             self._written.get((entry.namespace, entry.model), {}).pop(entry.uid, None)
+            self._newest.pop(entry.uid, None)

@@ -1,0 +1,180 @@
+"""An in-memory API server and store for the reconciler's unit tests.
+
+It applies status patches the way the API server does (merge patch,
+resourceVersion precondition, a new resourceVersion per write), counts every
+call, and plays the watch: `deliver()` hands each changed object to the
+operator as Kopf would, after updating the indexes Kopf keeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections import Counter, defaultdict
+from typing import Any
+
+from modelregistry.api.modelversion import Artifact
+from modelregistry.decisions.passdata import Event
+from modelregistry.decisions.verification import Outcome
+from modelregistry.digest import FileDigest, single_object
+from modelregistry.errors import ConflictError, CredentialsError
+from modelregistry.reconciler import Catalog, Operator
+from modelregistry.reconciler.index import ModelEntry, VersionEntry, model_entry, version_entry
+from modelregistry.storage import Credentials, Endpoint
+from tests.unit.mergepatches import apply_merge_patch
+
+Body = dict[str, Any]
+HEX = "a" * 64
+
+
+class MemoryCluster:
+    def __init__(self, namespace: str = "team-a") -> None:
+        self.namespace = namespace
+        self.objects: dict[tuple[str, str], Body] = {}
+        self.events: list[tuple[str, Event]] = []
+        self.calls: Counter[str] = Counter()
+        self._revision = 100
+        self._delivered: dict[str, str] = {}  # uid -> resourceVersion handed to the operator
+        self.versions_index: dict[tuple[str, str], list[VersionEntry]] = defaultdict(list)
+        self.models_index: dict[tuple[str, str], list[ModelEntry]] = defaultdict(list)
+        self.secrets: dict[str, Credentials] = {}
+
+    # --- objects -------------------------------------------------------------------
+
+    def _next_revision(self) -> str:
+        self._revision += 1
+        return str(self._revision)
+
+    def add(
+        self, plural: str, name: str, spec: Body, created: str, status: Body | None = None
+    ) -> Body:
+        body: Body = {
+            "metadata": {
+                "name": name,
+                "namespace": self.namespace,
+                "uid": f"uid-{name}",
+                "generation": 1,
+                "creationTimestamp": created,
+                "resourceVersion": self._next_revision(),
+            },
+            "spec": spec,
+        }
+        if status is not None:
+            body["status"] = status
+        self.objects[(plural, name)] = body
+        return copy.deepcopy(body)
+
+    def delete(self, plural: str, name: str) -> Body:
+        return self.objects.pop((plural, name))
+
+    def bump_counter_behind_our_back(self, model: str, value: int) -> None:
+        """Another writer (a second replica) advances the Model's counter."""
+        body = self.objects[("models", model)]
+        body.setdefault("status", {})["versionSequence"] = value
+        body["metadata"]["resourceVersion"] = self._next_revision()
+
+    def status(self, plural: str, name: str) -> Body:
+        return copy.deepcopy(self.objects[(plural, name)].get("status") or {})
+
+    # --- ClusterPort -----------------------------------------------------------------
+
+    async def get_model(self, namespace: str, name: str) -> Body | None:
+        return await self._get("models", name)
+
+    async def get_version(self, namespace: str, name: str) -> Body | None:
+        return await self._get("modelversions", name)
+
+    async def _get(self, plural: str, name: str) -> Body | None:
+        self.calls[f"get {plural}"] += 1
+        await asyncio.sleep(0)
+        found = self.objects.get((plural, name))
+        return copy.deepcopy(found) if found else None
+
+    async def patch_status(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        status: Body,
+        *,
+        resource_version: str | None = None,
+    ) -> Body | None:
+        self.calls[f"patch {plural}/status"] += 1
+        await asyncio.sleep(0)
+        body = self.objects.get((plural, name))
+        if body is None:
+            return None
+        if resource_version is not None and resource_version != body["metadata"]["resourceVersion"]:
+            raise ConflictError(f"{plural}/{name} changed since it was read")
+        body["status"] = apply_merge_patch(body.get("status") or {}, status)
+        body["metadata"]["resourceVersion"] = self._next_revision()
+        return copy.deepcopy(body)
+
+    async def post_event(self, regarding: Body, event: Event) -> None:
+        self.calls["create events"] += 1
+        self.events.append((regarding["metadata"]["name"], event))
+
+    async def read_credentials(self, namespace: str, secret_name: str, field: str) -> Credentials:
+        self.calls["get secrets"] += 1
+        if secret_name not in self.secrets:
+            raise CredentialsError(f"Secret {secret_name!r} ({field}) does not exist.")
+        return self.secrets[secret_name]
+
+    # --- the watch -------------------------------------------------------------------
+
+    def reindex(self) -> None:
+        """What Kopf's indexes hold once every event so far has been seen."""
+        self.versions_index.clear()
+        self.models_index.clear()
+        for (plural, _), body in self.objects.items():
+            if plural == "modelversions":
+                entry = version_entry(body)
+                if entry is not None:
+                    self.versions_index[(entry.namespace, entry.model)].append(entry)
+            else:
+                m = model_entry(body)
+                self.models_index[(m.namespace, m.name)].append(m)
+
+    def catalog(self) -> Catalog:
+        self.reindex()
+        return Catalog(self.versions_index, self.models_index)
+
+    async def deliver(self, operator: Operator) -> int:
+        """Hand every object changed since the last delivery to the operator; returns how many."""
+        self.reindex()
+        changed = [
+            copy.deepcopy(body)
+            for (plural, _), body in sorted(self.objects.items())
+            if plural == "modelversions"
+            and self._delivered.get(body["metadata"]["uid"]) != body["metadata"]["resourceVersion"]
+        ]
+        for body in changed:
+            self._delivered[body["metadata"]["uid"]] = body["metadata"]["resourceVersion"]
+        await asyncio.gather(*(operator.version_event("MODIFIED", body) for body in changed))
+        return len(changed)
+
+    async def settle(self, operator: Operator, rounds: int = 10) -> None:
+        """Deliver events until the operator stops writing (a quiet watch)."""
+        for _ in range(rounds):
+            if not await self.deliver(operator):
+                return
+        raise AssertionError("the operator kept writing")
+
+
+class FixedVerifier:
+    """Hashes every artifact to one digest; counts the calls; can be gated."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.gate: asyncio.Event | None = None
+
+    def endpoint_for(self, artifact: Artifact) -> Endpoint:
+        return Endpoint()
+
+    async def verify(
+        self, artifact: Artifact, credentials: Credentials | None, field: str
+    ) -> Outcome:
+        self.calls += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        return single_object(FileDigest(path="m.bin", hexdigest=HEX, size=3, version_id="v1"))
