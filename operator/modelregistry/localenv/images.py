@@ -14,9 +14,10 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -205,8 +206,8 @@ def pause_archive(kubernetes_version: str | None = None) -> Path:
     The source comes from the Go module cache that building the Kubernetes
     binaries filled, so the pause binary matches the kubelet's version.
     """
-    version = kubernetes_version or os.environ.get("KUBERNETES_VERSION") or "v1.35.4"
-    archive = cache_root() / f"node-images-{version}" / f"pause-{PAUSE_VERSION}.oci.tar"
+    version = _kubernetes_version(kubernetes_version)
+    archive = _image_cache(version) / f"pause-{PAUSE_VERSION}.oci.tar"
     if archive.is_file():
         return archive
     source = _module_dir(version) / "build" / "pause" / "linux" / "pause.c"
@@ -242,8 +243,13 @@ def pause_archive(kubernetes_version: str | None = None) -> Path:
         return write_oci_archive(pause_spec(binary.read_bytes()), archive)
 
 
-def busybox_archive(destination: Path, busybox: Path = Path("/bin/busybox")) -> Path:
-    """A test image made of the host's static busybox (Debian's busybox-static)."""
+def busybox_archive(destination: Path | None = None, busybox: Path = Path("/bin/busybox")) -> Path:
+    """A test image made of the host's static busybox (Debian's busybox-static).
+
+    Written to `destination`, by default into the image cache.
+    """
+    if destination is None:
+        destination = _image_cache(_kubernetes_version(None)) / "busybox.oci.tar"
     if not busybox.is_file():
         raise LocalEnvError(f"{busybox} not found: apt-get install busybox-static")
     data = busybox.read_bytes()
@@ -253,6 +259,34 @@ def busybox_archive(destination: Path, busybox: Path = Path("/bin/busybox")) -> 
             "apt-get install busybox-static"
         )
     return write_oci_archive(busybox_spec(data), destination)
+
+
+def _kubernetes_version(explicit: str | None) -> str:
+    return explicit or os.environ.get("KUBERNETES_VERSION") or "v1.35.4"
+
+
+def _image_cache(version: str) -> Path:
+    return cache_root() / f"node-images-{version}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build the node's images into the cache and print their paths (hack/build-node-images.sh)."""
+    wanted = list(argv if argv is not None else sys.argv[1:]) or ["pause", "busybox"]
+    builders: dict[str, Callable[[], Path]] = {
+        "pause": pause_archive,
+        "busybox": busybox_archive,
+    }
+    unknown = [name for name in wanted if name not in builders]
+    if unknown:
+        print(f"unknown image(s) {', '.join(unknown)}; known: pause, busybox", file=sys.stderr)
+        return 2
+    try:
+        for name in wanted:
+            print(builders[name]())
+    except LocalEnvError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
 
 
 def _module_dir(version: str) -> Path:
