@@ -9,6 +9,7 @@ import pytest
 from modelregistry import conditions as cond
 from modelregistry.api.meta import Condition, ConditionStatus
 from modelregistry.conditions import DesiredCondition, merge_conditions
+from modelregistry.reasons import ARTIFACT_VERIFIED, READY, RECONCILING, STALLED
 
 EARLIER = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 NOW = datetime(2030, 1, 2, 4, 0, 0, tzinfo=UTC)
@@ -33,12 +34,12 @@ def existing(
 
 def test_new_condition_gets_now_and_the_generation() -> None:
     merged = merge_conditions(
-        [], [DesiredCondition(cond.READY, "True", "Succeeded", "ok")], generation=3, now=NOW
+        [], [DesiredCondition(READY, "True", "Succeeded", "ok")], generation=3, now=NOW
     )
 
     assert merged == [
         Condition(
-            type=cond.READY,
+            type=READY,
             status="True",
             reason="Succeeded",
             message="ok",
@@ -49,11 +50,11 @@ def test_new_condition_gets_now_and_the_generation() -> None:
 
 
 def test_unchanged_status_keeps_last_transition_time_but_takes_new_reason_and_message() -> None:
-    current = [existing(cond.READY, "False", reason="ArtifactNotFound", generation=1)]
+    current = [existing(READY, "False", reason="ArtifactNotFound", generation=1)]
 
     (merged,) = merge_conditions(
         current,
-        [DesiredCondition(cond.READY, "False", "AccessDenied", "denied")],
+        [DesiredCondition(READY, "False", "AccessDenied", "denied")],
         generation=2,
         now=NOW,
     )
@@ -68,10 +69,10 @@ def test_unchanged_status_keeps_last_transition_time_but_takes_new_reason_and_me
 def test_changed_status_sets_last_transition_time_to_now(
     before: ConditionStatus, after: ConditionStatus
 ) -> None:
-    current = [existing(cond.READY, before)]
+    current = [existing(READY, before)]
 
     (merged,) = merge_conditions(
-        current, [DesiredCondition(cond.READY, after, "R", "m")], generation=1, now=NOW
+        current, [DesiredCondition(READY, after, "R", "m")], generation=1, now=NOW
     )
 
     assert merged.status == after
@@ -80,33 +81,33 @@ def test_changed_status_sets_last_transition_time_to_now(
 
 def test_conditions_not_desired_are_dropped_and_order_follows_desired() -> None:
     current = [
-        existing(cond.RECONCILING, "True"),
-        existing(cond.READY, "Unknown"),
-        existing(cond.ARTIFACT_VERIFIED, "True"),
-        existing(cond.STALLED, "True"),
+        existing(RECONCILING, "True"),
+        existing(READY, "Unknown"),
+        existing(ARTIFACT_VERIFIED, "True"),
+        existing(STALLED, "True"),
     ]
 
     merged = merge_conditions(
         current,
         [
-            DesiredCondition(cond.ARTIFACT_VERIFIED, "True", "Verified", "v"),
-            DesiredCondition(cond.READY, "True", "Succeeded", "r"),
+            DesiredCondition(ARTIFACT_VERIFIED, "True", "Verified", "v"),
+            DesiredCondition(READY, "True", "Succeeded", "r"),
         ],
         generation=5,
         now=NOW,
     )
 
     assert [(c.type, c.status, c.last_transition_time) for c in merged] == [
-        (cond.ARTIFACT_VERIFIED, "True", EARLIER_TEXT),
-        (cond.READY, "True", NOW_TEXT),
+        (ARTIFACT_VERIFIED, "True", EARLIER_TEXT),
+        (READY, "True", NOW_TEXT),
     ]
     assert {c.observed_generation for c in merged} == {5}
 
 
 def test_merging_the_same_desired_twice_is_stable() -> None:
     desired = [
-        DesiredCondition(cond.READY, "False", "DigestMismatch", "m"),
-        DesiredCondition(cond.STALLED, "True", "DigestMismatch", "m"),
+        DesiredCondition(READY, "False", "DigestMismatch", "m"),
+        DesiredCondition(STALLED, "True", "DigestMismatch", "m"),
     ]
     first = merge_conditions([], desired, generation=1, now=EARLIER)
 
@@ -116,13 +117,13 @@ def test_merging_the_same_desired_twice_is_stable() -> None:
 
 
 def test_find_and_is_true() -> None:
-    conditions = [existing(cond.READY, "True"), existing(cond.STALLED, "False")]
+    conditions = [existing(READY, "True"), existing(STALLED, "False")]
 
-    assert cond.find(conditions, cond.STALLED) == conditions[1]
-    assert cond.find(conditions, cond.RECONCILING) is None
-    assert cond.is_true(conditions, cond.READY) is True
-    assert cond.is_true(conditions, cond.STALLED) is False
-    assert cond.is_true(conditions, cond.ARTIFACT_VERIFIED) is False
+    assert cond.find(conditions, STALLED) == conditions[1]
+    assert cond.find(conditions, RECONCILING) is None
+    assert cond.is_true(conditions, READY) is True
+    assert cond.is_true(conditions, STALLED) is False
+    assert cond.is_true(conditions, ARTIFACT_VERIFIED) is False
 
 
 def test_format_time_is_rfc3339_utc_with_seconds() -> None:
@@ -158,9 +159,50 @@ def test_parse_time_round_trips_format_time(moment: datetime) -> None:
 def test_naive_datetime_is_refused() -> None:
     naive = datetime(2030, 1, 2, 3, 4, 5)
 
-    with pytest.raises(ValueError, match="timezone-aware"):
+    with pytest.raises(ValueError) as by_format:
         cond.format_time(naive)
-    with pytest.raises(ValueError, match="timezone-aware"):
-        merge_conditions(
-            [], [DesiredCondition(cond.READY, "True", "R", "m")], generation=1, now=naive
-        )
+    with pytest.raises(ValueError) as by_merge:
+        merge_conditions([], [DesiredCondition(READY, "True", "R", "m")], generation=1, now=naive)
+
+    assert str(by_format.value) == "a timezone-aware datetime is required"
+    assert str(by_merge.value) == "a timezone-aware datetime is required"
+
+
+def test_parse_time_reads_a_time_without_zone_as_utc() -> None:
+    parsed = cond.parse_time("2030-01-02T03:04:05")
+
+    assert parsed == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert parsed.tzinfo is UTC
+
+
+def test_parse_time_keeps_the_offset_another_writer_used() -> None:
+    parsed = cond.parse_time("2030-01-02T08:34:05.250+05:30")
+
+    assert parsed == datetime(2030, 1, 2, 3, 4, 5, 250_000, tzinfo=UTC)
+    assert parsed.utcoffset() == timedelta(hours=5, minutes=30)
+    assert cond.format_time(parsed) == EARLIER_TEXT
+
+
+def test_parse_time_refuses_what_is_not_a_time() -> None:
+    with pytest.raises(ValueError):
+        cond.parse_time("yesterday")
+
+
+def test_merge_writes_now_in_utc_whatever_the_zone_of_the_clock() -> None:
+    east = datetime(2030, 1, 2, 9, 30, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+
+    (merged,) = merge_conditions(
+        [], [DesiredCondition(READY, "True", "R", "m")], generation=1, now=east
+    )
+
+    assert merged.last_transition_time == NOW_TEXT
+
+
+def test_a_condition_of_another_type_does_not_lend_its_transition_time() -> None:
+    current = [existing(STALLED, "True")]
+
+    (merged,) = merge_conditions(
+        current, [DesiredCondition(READY, "True", "R", "m")], generation=1, now=NOW
+    )
+
+    assert merged.last_transition_time == NOW_TEXT
