@@ -17,6 +17,7 @@ from modelregistry.checks.predict import check_load_and_predict, percentile
 from modelregistry.checks.report import Report
 from modelregistry.checks.signature import Column, ModelSignature
 from tests.unit.test_checks_artifacts import (
+    ROWS,
     fitted_logistic_regression,
     onnx_linear_model,
     sklearn_mlflow_model,
@@ -310,3 +311,209 @@ def test_calls_must_be_positive(tmp_path: Path) -> None:
 )
 def test_nearest_rank_percentiles(values: list[float], p50: float, p95: float) -> None:
     assert (percentile(values, 50), percentile(values, 95)) == (p50, p95)
+
+
+@pytest.mark.parametrize(
+    "example",
+    [
+        {"dataframe_split": {"columns": ["x", "y", "z"], "data": ROWS}},
+        {"inputs": ROWS},
+        {"instances": ROWS},
+        [dict(zip(["x", "y", "z"], row, strict=True)) for row in ROWS],
+        ROWS,
+    ],
+)
+def test_input_example_layouts(tmp_path: Path, clock: None, example: object) -> None:
+    model = sklearn_mlflow_model(tmp_path / "model")
+    (model / "input_example.json").write_text(json.dumps(example))
+
+    assert check_load_and_predict(model, "mlflow") == passed(
+        MLFLOW_FILE, LOADER, "input_example.json", 4, [4], "int64"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            '{"inputs": {"x": [1.0]}}',
+            "the input example input_example.json holds named tensors, which a scikit-learn "
+            "model cannot take: log a dataframe or array example",
+        ),
+        (
+            "{oops",
+            "the input example input_example.json is not JSON (Expecting property name enclosed "
+            "in double quotes: line 1 column 2 (char 1))",
+        ),
+    ],
+)
+def test_unusable_input_examples_fail(tmp_path: Path, content: str, message: str) -> None:
+    model = sklearn_mlflow_model(tmp_path / "model")
+    (model / "input_example.json").write_text(content)
+
+    assert check_load_and_predict(model, "mlflow").message == message
+
+
+def test_a_ragged_input_example_fails(tmp_path: Path) -> None:
+    model = sklearn_mlflow_model(tmp_path / "model")
+    (model / "input_example.json").write_text("[[1.0, 2.0, 3.0], [1.0]]")
+
+    message = check_load_and_predict(model, "mlflow").message
+
+    assert message.startswith("the input example input_example.json is not a table or array (")
+
+
+def onnx_in_mlflow_layout(root: Path, example: object) -> Path:
+    root.mkdir()
+    onnx_linear_model(root / "model.onnx")
+    (root / "MLmodel").write_text(
+        "flavors:\n  onnx:\n    data: model.onnx\n"
+        "saved_input_example_info:\n  artifact_path: input_example.json\n  type: ndarray\n"
+    )
+    (root / "input_example.json").write_text(json.dumps(example))
+    return root
+
+
+@pytest.mark.parametrize(
+    ("example", "rows"),
+    [
+        ([[1, 2, 3], [4, 5, 6]], 2),
+        ({"columns": ["a", "b", "c"], "data": [[1, 2, 3]]}, 1),
+        ([{"a": 1, "b": 2, "c": 3}], 1),
+    ],
+)
+def test_onnx_examples_feed_the_first_input(
+    tmp_path: Path, clock: None, example: object, rows: int
+) -> None:
+    root = onnx_in_mlflow_layout(tmp_path / "model", example)
+
+    assert check_load_and_predict(root, "mlflow") == passed(
+        "model.onnx (flavors.onnx.data)",
+        "onnxruntime",
+        "input_example.json",
+        rows,
+        [rows, 2],
+        "float32",
+    )
+
+
+def test_an_onnx_example_without_the_graphs_input_fails(tmp_path: Path) -> None:
+    root = onnx_in_mlflow_layout(tmp_path / "model", {"inputs": {"Z": [[1, 2, 3]]}})
+
+    assert check_load_and_predict(root, "mlflow").message == (
+        "the input example has no value for the ONNX input 'X'"
+    )
+
+
+def test_a_tensor_signature_generates_a_batch(tmp_path: Path, clock: None) -> None:
+    tensor = [{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 3]}}]
+    model = sklearn_mlflow_model(tmp_path / "model", inputs=tensor, example=False)
+
+    assert check_load_and_predict(model, "mlflow") == passed(
+        MLFLOW_FILE, LOADER, GENERATED, 5, [5], "int64"
+    )
+
+
+def test_integer_and_boolean_columns_are_generated(tmp_path: Path, clock: None) -> None:
+    columns = [
+        {"type": "long", "name": "a"},
+        {"type": "integer", "name": "b"},
+        {"type": "boolean", "name": "c"},
+    ]
+    model = sklearn_mlflow_model(tmp_path / "model", inputs=columns, example=False)
+
+    assert check_load_and_predict(model, "mlflow") == passed(
+        MLFLOW_FILE, LOADER, GENERATED, 5, [5], "int64"
+    )
+
+
+def test_string_columns_are_generated_and_the_model_refuses_them(tmp_path: Path) -> None:
+    columns = [{"type": "string", "name": c} for c in ("a", "b", "c")]
+    model = sklearn_mlflow_model(tmp_path / "model", inputs=columns, example=False)
+
+    assert check_load_and_predict(model, "mlflow").message == (
+        f"{MLFLOW_FILE} failed to predict on input generated from the signature (ValueError: "
+        "could not convert string to float: 'a')"
+    )
+
+
+def test_a_type_that_cannot_be_generated_asks_for_an_example(tmp_path: Path) -> None:
+    columns = [{"type": "datetime", "name": "when"}]
+    model = sklearn_mlflow_model(tmp_path / "model", inputs=columns, example=False)
+
+    assert check_load_and_predict(model, "mlflow").message == (
+        "cannot generate input for 'when' of type datetime: log the model with an input example"
+    )
+
+
+def test_several_declared_output_columns_need_a_2d_prediction(tmp_path: Path) -> None:
+    outputs = [{"type": "long", "name": "a"}, {"type": "long", "name": "b"}]
+    model = sklearn_mlflow_model(tmp_path / "model", outputs=outputs)
+
+    assert check_load_and_predict(model, "mlflow").message == (
+        "the prediction on input_example.json does not match the output signature: the "
+        "signature declares 2 output columns but the prediction has shape [4]"
+    )
+
+
+def test_declared_output_columns_must_match_the_prediction_columns(tmp_path: Path) -> None:
+    path = onnx_linear_model(tmp_path / "linear.onnx")
+    declared = ModelSignature(
+        inputs=(), outputs=(Column("A", "float32"), Column("B", "float32"), Column("C", "float"))
+    )
+
+    assert check_load_and_predict(path, "onnx", declared=declared).message == (
+        "the prediction on input generated from the signature does not match the output "
+        "signature: the signature declares 3 output columns but the prediction has shape [5, 2]"
+    )
+
+
+def test_unnamed_declared_outputs_match_by_position(tmp_path: Path) -> None:
+    path = onnx_linear_model(tmp_path / "linear.onnx")
+    declared = ModelSignature(inputs=(), outputs=(Column(None, "float64", (-1, 2)),))
+
+    assert check_load_and_predict(path, "onnx", declared=declared).passed is True
+
+
+class FailsAfterTheFirstCall:
+    """A model whose later predictions fail (loaded from this importable test module)."""
+
+    n_features_in_ = 3
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict(self, rows: object) -> list[int]:
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("out of memory")
+        return [0] * GENERATED_ROWS_IN_TESTS
+
+
+GENERATED_ROWS_IN_TESTS = 5
+
+
+def test_a_failure_during_the_timed_calls_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(FailsAfterTheFirstCall()))
+
+    assert check_load_and_predict(path, "pickle", calls=7).message == (
+        "model.pkl failed on timed call 1 of 7 (RuntimeError: out of memory)"
+    )
+
+
+class ReturnsOneRow:
+    n_features_in_ = 2
+
+    def predict(self, rows: object) -> list[int]:
+        return [0]
+
+
+def test_a_prediction_without_one_row_per_input_row_fails(tmp_path: Path) -> None:
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(ReturnsOneRow()))
+
+    assert check_load_and_predict(path, "pickle").message == (
+        "the prediction on input generated from the signature does not match the output "
+        "signature: output 'predict' has shape [1], not one row per input row (5)"
+    )
