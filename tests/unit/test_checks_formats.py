@@ -606,3 +606,88 @@ def test_formats_without_a_built_in_check_pass_unchecked(tmp_path: Path) -> None
         "format gguf has no built-in structural check; nothing was checked",
         {"checked": False},
     )
+
+
+def test_a_flavor_that_is_not_a_mapping_is_named(tmp_path: Path) -> None:
+    model = sklearn_mlflow_model(tmp_path / "model", flavors_extra="  onnx: model.onnx")
+
+    assert check_format(model, "mlflow") == mlflow_failure(
+        "MLmodel flavors.onnx must be a mapping", flavors=["onnx", "python_function", "sklearn"]
+    )
+
+
+def test_an_env_given_as_one_file_is_checked(tmp_path: Path) -> None:
+    model = sklearn_mlflow_model(tmp_path / "model")
+    text = (model / "MLmodel").read_text()
+    text = text.replace(
+        "    env:\n      conda: conda.yaml\n      virtualenv: python_env.yaml\n",
+        "    env: env.yaml\n",
+    )
+    (model / "MLmodel").write_text(text)
+
+    assert check_format(model, "mlflow") == mlflow_failure(
+        "MLmodel names env.yaml (flavors.python_function.env), which is missing from the "
+        "artifact: upload the complete model directory",
+        files=["input_example.json", "model.pkl"],
+    )
+
+
+def test_a_skops_serialized_mlflow_model(tmp_path: Path) -> None:
+    import skops.io
+
+    model = sklearn_mlflow_model(tmp_path / "model")
+    (model / "MLmodel").write_text((model / "MLmodel").read_text().replace("cloudpickle", "skops"))
+    skops.io.dump(fitted_logistic_regression(), model / "model.pkl")
+
+    assert check_format(model, "mlflow").passed is True
+
+    (model / "model.pkl").write_bytes(pickle.dumps(1))
+    assert check_format(model, "mlflow") == mlflow_failure(
+        "MLmodel names model.pkl (flavors.sklearn.pickled_model), which is not a valid skops "
+        "(zip) archive (File is not a zip file)"
+    )
+
+
+def test_an_onnx_flavor_in_mlflow_layout_is_checked(tmp_path: Path) -> None:
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "model.onnx").write_bytes(b"")
+    (root / "MLmodel").write_text("flavors:\n  onnx:\n    data: model.onnx\n")
+    (root / "requirements.txt").write_text("onnx\n")
+    with pytest.raises(Exception) as raised:  # the checker's own wording is expected
+        onnx.checker.check_model(str(root / "model.onnx"))
+    reason = str(raised.value).strip().splitlines()[0]
+
+    assert check_format(root, "mlflow") == Report(
+        "format",
+        False,
+        "mlflow",
+        None,
+        f"MLmodel names model.onnx (flavors.onnx.data), which does not pass onnx.checker "
+        f"({reason})",
+        {
+            "flavors": ["onnx"],
+            "files": ["model.onnx"],
+            "environment": ["requirements.txt"],
+            "signature": False,
+        },
+    )
+
+
+def test_a_directory_without_safetensors_fails(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+
+    assert check_format(tmp_path, "safetensors").message == (
+        "the artifact directory holds no .safetensors file"
+    )
+
+
+def test_a_zip_without_schema_is_not_skops(tmp_path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "model.skops", "w") as archive:
+        archive.writestr("other.json", "{}")
+
+    assert check_format(tmp_path / "model.skops", "pickle").message == (
+        "model.skops is a zip archive without schema.json, so not a skops file"
+    )
