@@ -8,9 +8,12 @@ operator's validation Pods.
 
 from __future__ import annotations
 
+import http.server
+import ipaddress
 import os
 import socket
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -297,3 +300,52 @@ def test_a_second_node_in_the_same_process_is_refused_at_once(
     with pytest.raises(LocalEnvError, match="a local node is already running in this process"):
         other.start()
     assert not Path("/sys/class/net/mr-other0").exists()
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"hello from the node\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_pods_reach_the_node_ip_and_have_no_route_out(
+    core: kubernetes.client.CoreV1Api,
+    restricted_namespace: str,
+    image: PodImage,
+    node: Node | None,
+) -> None:
+    if node is None:
+        pytest.skip("the addresses are the local node's")
+    # What Pods must reach (S3, the API server) listens on the node IP.
+    server = http.server.ThreadingHTTPServer((node.node_ip, 0), _Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        # A static busybox cannot resolve service names (wget looks up "http"
+        # through NSS and crashes), so nc with numeric ports. 203.0.113.1
+        # (TEST-NET-3): with no route, connect fails before any packet is sent.
+        script = (
+            "busybox ip route; "
+            f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 10 {node.node_ip} {port} "
+            "| busybox tail -n 1; "
+            "busybox nc -w 2 203.0.113.1 80 </dev/null 2>&1 || true"
+        )
+        pod = run_to_end(core, restricted_namespace, restricted_pod("net", image, script))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert pod["status"]["phase"] == "Succeeded"
+    pod_ip = pod["status"]["pod_ip"]
+    assert ipaddress.ip_address(pod_ip) in ipaddress.ip_network(node.subnet)
+    logs = core.read_namespaced_pod_log("net", restricted_namespace).splitlines()
+    assert logs == [
+        f"{node.subnet} dev eth0 scope link  src {pod_ip} ",
+        "hello from the node",
+        "nc: can't connect to remote host (203.0.113.1): Network is unreachable",
+    ]

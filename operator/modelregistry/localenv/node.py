@@ -216,6 +216,8 @@ class Node(LocalService):
 
     def _start(self, workdir: Path, deadline: float) -> None:
         layout = NodeLayout(workdir)
+        # Raises at once if the control plane is not running.
+        plane_pki, server = self._control_plane.pki, self._control_plane.server
         binaries = find_node_binaries()
         _preflight_host(layout, self._subnet, self._bridge)
         kubelet_port = self._kubelet_port or free_port()
@@ -223,8 +225,7 @@ class Node(LocalService):
         for port, what in ((kubelet_port, "kubelet"), (healthz_port, "kubelet healthz")):
             _check_port_free(port, what)
         self._lock = _acquire_lock(deadline)
-        if STATE_FILE.exists():
-            _cleanup_previous_run()
+        _cleanup_leftovers_locked()
         _check_bridge_absent(self._bridge)
         _check_routes(self._subnet, self._bridge)
 
@@ -267,14 +268,13 @@ class Node(LocalService):
         )
         self.import_image(pause_archive())
 
-        plane = self._control_plane
         certificates = generate_node_certificates(
-            plane.pki, self._node_name, (self.node_ip,), layout.pki
+            plane_pki, self._node_name, (self.node_ip,), layout.pki
         )
         write_kubeconfig(
             layout.kubelet_kubeconfig,
-            server=plane.server,
-            ca_cert=plane.pki.ca_cert,
+            server=server,
+            ca_cert=plane_pki.ca_cert,
             client_cert=certificates.client_cert,
             client_key=certificates.client_key,
             user=f"system:node:{self._node_name}",
@@ -287,7 +287,7 @@ class Node(LocalService):
                     port=kubelet_port,
                     healthz_port=healthz_port,
                     cgroup_root=CGROUP_ROOT,
-                    client_ca=plane.pki.ca_cert,
+                    client_ca=plane_pki.ca_cert,
                     serving_cert=certificates.serving_cert,
                     serving_key=certificates.serving_key,
                 ),
@@ -297,7 +297,7 @@ class Node(LocalService):
             "kubelet",
             kubelet_argv(binaries.kubelet, layout, node_name=self._node_name, node_ip=self.node_ip),
         )
-        api = _ApiReader(plane)
+        api = _ApiReader(self._control_plane)
         try:
             wait_until(
                 lambda: api.node_ready(self._node_name),
@@ -606,15 +606,32 @@ def _save_state(state: HostState) -> None:
     STATE_FILE.write_text(json.dumps(asdict(state), indent=2))
 
 
-def _cleanup_previous_run() -> None:
+def cleanup_leftovers() -> bool:
+    """Undo what a killed node left on the host (processes, mounts, cgroups, bridge, paths).
+
+    `Node.start()` does this by itself; this is for a clean machine without
+    starting a node (e.g. `make clean`). Returns whether there was anything to
+    undo. Fails if a node is running.
+    """
+    handle = _acquire_lock(deadline=0.0)
+    try:
+        return _cleanup_leftovers_locked()
+    finally:
+        handle.close()
+
+
+def _cleanup_leftovers_locked() -> bool:
+    if not STATE_FILE.exists():
+        return False
     try:
         state = HostState(**json.loads(STATE_FILE.read_text()))
     except (OSError, ValueError, TypeError):
         STATE_FILE.unlink(missing_ok=True)
-        return
+        return False
     log.warning("cleaning up after a node that was not stopped (pid %s)", state.pid)
     _cleanup(state, [])
     STATE_FILE.unlink(missing_ok=True)
+    return True
 
 
 def _cleanup(state: HostState, processes: list[ManagedProcess]) -> None:
