@@ -327,3 +327,32 @@ def test_report_json_on_stdout_is_one_line(
         "message": "a = 0 fails 'a > 1'",
         "details": {"results": [{"threshold": "a > 1", "value": 0.0, "passed": False}]},
     }
+
+
+@pytest.mark.parametrize(("metrics", "code"), [('{"auc": 0.95}', 0), ('{"auc": 0.5}', 1), ("{", 2)])
+def test_the_process_exit_code_is_the_verdict(tmp_path: Path, metrics: str, code: int) -> None:
+    target = tmp_path / "termination-log"
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "modelregistry",
+            "validate",
+            "metrics",
+            "--threshold",
+            "auc >= 0.9",
+            "--metrics",
+            metrics,
+            "--report",
+            str(target),
+        ],
+        cwd=ROOT / "operator",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == code
+    assert decode(result.stdout) == decode(target.read_text())
+    assert decode(target.read_text()).passed is (code == 0)
