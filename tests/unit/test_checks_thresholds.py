@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from modelregistry.checks.report import Report
 from modelregistry.checks.thresholds import (
     Threshold,
     ThresholdError,
     evaluate,
     evaluate_all,
+    metrics_report,
     parse_threshold,
     parse_thresholds,
 )
@@ -157,3 +159,48 @@ def test_evaluate_all_keeps_the_order() -> None:
     results = evaluate_all(parse_thresholds(["b < 1", "a > 1"]), {"a": 2, "b": 2})
 
     assert [(r.threshold.metric, r.passed) for r in results] == [("b", False), ("a", True)]
+
+
+def test_the_report_of_passing_thresholds_shows_the_last() -> None:
+    results = evaluate_all(parse_thresholds(["auc >= 0.9", "loss < 1"]), {"auc": 0.9, "loss": 0.5})
+
+    assert metrics_report(results) == Report(
+        "metrics",
+        True,
+        0.5,
+        "loss < 1",
+        "auc = 0.9 meets 'auc >= 0.9'; loss = 0.5 meets 'loss < 1'",
+        {
+            "results": [
+                {"threshold": "auc >= 0.9", "value": 0.9, "passed": True},
+                {"threshold": "loss < 1", "value": 0.5, "passed": True},
+            ]
+        },
+    )
+
+
+def test_the_report_of_failing_thresholds_shows_the_first_failure() -> None:
+    results = evaluate_all(
+        parse_thresholds(["auc >= 0.9", "f1 > 0.5", "loss < 1"]), {"auc": 0.95, "loss": 2}
+    )
+
+    assert metrics_report(results, check="quality") == Report(
+        "quality",
+        False,
+        None,
+        "f1 > 0.5",
+        "metric 'f1' is missing from spec.metrics, and the threshold 'f1 > 0.5' needs it: "
+        "record it in the ModelVersion's spec.metrics; loss = 2 fails 'loss < 1'",
+        {
+            "results": [
+                {"threshold": "auc >= 0.9", "value": 0.95, "passed": True},
+                {"threshold": "f1 > 0.5", "value": None, "passed": False},
+                {"threshold": "loss < 1", "value": 2.0, "passed": False},
+            ]
+        },
+    )
+
+
+def test_a_report_needs_a_threshold() -> None:
+    with pytest.raises(ValueError, match=r"^the metrics check needs at least one threshold$"):
+        metrics_report([])

@@ -20,7 +20,12 @@ from pydantic import ValidationError
 
 from modelregistry.checks.common import FORMATS, UsageError, infer_format
 from modelregistry.checks.report import DEFAULT_REPORT_PATH, Report
-from modelregistry.checks.thresholds import ThresholdError, evaluate_all, parse_thresholds
+from modelregistry.checks.thresholds import (
+    ThresholdError,
+    evaluate_all,
+    metrics_report,
+    parse_thresholds,
+)
 
 CHECKS = ("format", "metrics", "loadAndPredict")
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -191,20 +196,7 @@ def _metrics(args: argparse.Namespace, spec: dict[str, Any]) -> Report:
         metrics = {}
     if not isinstance(metrics, dict):
         raise UsageError("the metrics must be a JSON object of name to number")
-    results = evaluate_all(thresholds, metrics)
-    failed = [r for r in results if not r.passed]
-    details = {
-        "results": [
-            {"threshold": r.threshold.text, "value": r.actual, "passed": r.passed} for r in results
-        ]
-    }
-    if failed:
-        first = failed[0]
-        message = "; ".join(r.message for r in failed)
-        return Report("metrics", False, first.actual, first.threshold.text, message, details)
-    last = results[-1]
-    message = "; ".join(r.message for r in results)
-    return Report("metrics", True, last.actual, last.threshold.text, message, details)
+    return metrics_report(evaluate_all(thresholds, metrics))
 
 
 def _read_metrics(option: str) -> Any:

@@ -1,7 +1,8 @@
 """Metric thresholds such as ``auc >= 0.9``, evaluated over a metrics mapping.
 
 Pure: the operator imports this module to run the `metrics` check without a
-Pod, so it imports nothing outside the standard library.
+Pod, so it imports nothing outside the standard library (and the pure
+report module).
 
 An expression is ``<metric> <operator> <number>``; the operators are ``>=``,
 ``>``, ``<=``, ``<`` and ``==``. Comparisons are exact (no tolerance): a metric
@@ -13,9 +14,11 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
+
+from modelregistry.checks.report import Report
 
 Operator = Literal[">=", ">", "<=", "<", "=="]
 
@@ -139,6 +142,25 @@ def evaluate_all(
     thresholds: Iterable[Threshold], metrics: Mapping[str, object]
 ) -> list[ThresholdResult]:
     return [evaluate(threshold, metrics) for threshold in thresholds]
+
+
+def metrics_report(results: Sequence[ThresholdResult], check: str = "metrics") -> Report:
+    """The report of the metrics check: value and threshold of the first failure, else the last.
+
+    The message lists every failure (or every result when all passed);
+    details.results lists each threshold with its value and verdict.
+    """
+    if not results:
+        raise ValueError("the metrics check needs at least one threshold")
+    details = {
+        "results": [
+            {"threshold": r.threshold.text, "value": r.actual, "passed": r.passed} for r in results
+        ]
+    }
+    failed = [r for r in results if not r.passed]
+    shown = failed[0] if failed else results[-1]
+    message = "; ".join(r.message for r in (failed or results))
+    return Report(check, not failed, shown.actual, shown.threshold.text, message, details)
 
 
 def _show(value: float) -> str:
