@@ -31,7 +31,7 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
@@ -110,7 +110,9 @@ class Node(LocalService):
 
     `workdir` holds containerd's root and state, the kubelet's root dir, CNI
     configuration and leases, certificates and logs; without one a temporary
-    directory is used and `stop()` removes it. Needs root.
+    directory is used and `stop()` removes it; a given one is kept (with its
+    logs). Each `start()` begins with no containers and no images but the
+    pause image. Needs root.
 
     Pods get an address on `subnet`, on a bridge whose own address
     (`node_ip`) is the node's InternalIP: Pods reach the node there and
@@ -198,13 +200,16 @@ class Node(LocalService):
         ctr = _which("ctr")
         if ctr is None:
             raise LocalEnvError(f"ctr not found (it comes with containerd): {_INSTALL}")
-        result = subprocess.run(
-            [ctr, "--address", str(self.containerd_socket), "--namespace", "k8s.io", *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
+        try:
+            result = subprocess.run(
+                [ctr, "--address", str(self.containerd_socket), "--namespace", "k8s.io", *args],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=300,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise LocalEnvError(f"ctr {' '.join(args)} timed out after 300s") from error
         if result.returncode != 0:
             raise LocalEnvError(f"ctr {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout
@@ -240,8 +245,7 @@ class Node(LocalService):
         )
         _save_state(state)
 
-        for directory in (layout.workdir / "containerd", layout.cni_conf_dir, layout.pki):
-            directory.mkdir(parents=True, exist_ok=True)
+        _reset_workdir(layout)
         _create_bridge(self._bridge, self._subnet)
         _create_cgroup_root(CGROUP_ROOT)
 
@@ -528,6 +532,21 @@ def _acquire_lock(deadline: float) -> IO[str]:
 # --- host changes and their undoing -------------------------------------------
 
 
+def _reset_workdir(layout: NodeLayout) -> None:
+    """Start from empty state: no containers, images, Pod directories or leases of a last run."""
+    _unmount_under(layout.workdir)
+    for stale in (
+        layout.workdir / "containerd",
+        layout.workdir / "cni",
+        layout.kubelet_root,
+        layout.pod_logs,
+        layout.pki,
+    ):
+        shutil.rmtree(stale, ignore_errors=True)
+    for directory in (layout.workdir / "containerd", layout.cni_conf_dir, layout.pki):
+        directory.mkdir(parents=True)
+
+
 def _unix_socket_answers(path: Path) -> bool:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         try:
@@ -641,9 +660,8 @@ def _cleanup(state: HostState, processes: list[ManagedProcess]) -> None:
     """
     problems: list[str] = []
 
-    def step(what: str, action: object) -> None:
+    def step(what: str, action: Callable[[], object]) -> None:
         try:
-            assert callable(action)
             action()
         except Exception as error:  # report and go on
             problems.append(f"{what}: {error}")
