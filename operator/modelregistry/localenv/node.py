@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import http.client
 import ipaddress
 import json
@@ -679,7 +680,7 @@ def _cleanup(state: HostState, processes: list[ManagedProcess]) -> None:
     step("remove cgroups", lambda: _remove_cgroup_root(state.cgroup_root))
     step("delete bridge", lambda: _delete_link(state.bridge))
     for path in state.created_paths:
-        step(f"remove {path}", lambda path=path: _remove_path(Path(path)))
+        step(f"remove {path}", functools.partial(_remove_path, Path(path)))
     step(
         "remove container log links",
         lambda: _remove_links_into(Path("/var/log/containers"), state.workdir),
