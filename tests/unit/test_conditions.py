@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -206,3 +208,22 @@ def test_a_condition_of_another_type_does_not_lend_its_transition_time() -> None
     )
 
     assert merged.last_transition_time == NOW_TEXT
+
+
+@pytest.fixture
+def machine_in_india(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's local zone is UTC+05:30 (a POSIX TZ string: no tzdata needed)."""
+    monkeypatch.setenv("TZ", "IST-5:30")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("machine_in_india")
+def test_format_time_does_not_depend_on_the_machines_zone() -> None:
+    west = datetime(2030, 1, 1, 23, 4, 5, tzinfo=timezone(timedelta(hours=-4)))
+
+    assert datetime(2030, 1, 2, 3, 4, 5).astimezone().utcoffset() == timedelta(hours=5, minutes=30)
+    assert cond.format_time(west) == EARLIER_TEXT
+    assert cond.parse_time(EARLIER_TEXT).tzinfo is UTC
