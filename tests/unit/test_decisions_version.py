@@ -32,6 +32,7 @@ from .builders import (
     HEX_A,
     HEX_B,
     HEX_C,
+    HOUR,
     LAST,
     LAST_TEXT,
     LATER,
@@ -866,3 +867,40 @@ def test_changed_bytes_are_not_hidden_by_another_target_that_cannot_be_read(
         (ARTIFACT_VERIFIED, "False", Reason.ARTIFACT_CHANGED, text, LATER_TEXT),
     )
     assert decision.events == (Event("Warning", Reason.ARTIFACT_CHANGED, text),)
+
+
+def test_an_unreadable_recheck_is_due_again_on_the_next_periodic_pass() -> None:
+    decision = run_pass(
+        make_view(status=verified_status(), now=LATER),
+        outcome=hashed(failed(Reason.STORAGE_UNREACHABLE)),
+    )
+
+    # The interval counts from the last check that read the bytes (NOW, not LATER).
+    assert decision.status.artifact_checked_at == NOW_TEXT
+    assert verification.reverification_due(decision.status, NOW + HOUR, HOUR) is True
+
+
+@pytest.mark.parametrize(
+    ("outcome", "reason", "text"),
+    [
+        (failed(Reason.ARTIFACT_NOT_FOUND, "gone"), Reason.ARTIFACT_NOT_FOUND, "gone"),
+        (failed(Reason.ACCESS_DENIED, "denied"), Reason.ACCESS_DENIED, "denied"),
+        (
+            one_object(HEX_B),
+            Reason.ARTIFACT_CHANGED,
+            changed(URI, DIGEST_A, DIGEST_B, versions=""),
+        ),
+    ],
+    ids=["gone", "denied", "changed"],
+)
+def test_a_recheck_that_finds_the_bytes_gone_or_changed_revokes_ready(
+    outcome: Outcome, reason: str, text: str
+) -> None:
+    decision = run_pass(make_view(status=verified_status(), now=LATER), outcome=hashed(outcome))
+
+    assert decision.status.conditions[0] == condition(READY, "False", reason, text, LATER_TEXT)
+    assert decision.status.conditions[-1] == condition(
+        ARTIFACT_VERIFIED, "False", reason, text, LATER_TEXT
+    )
+    assert decision.status.artifact == record()
+    assert decision.events == (Event("Warning", reason, text),)
