@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from modelregistry.api.meta import Condition, ConditionStatus
-from modelregistry.api.modelversion import ModelVersionSpec, ModelVersionStatus
+from modelregistry.api.modelversion import ModelVersionSpec, ModelVersionStatus, VerifiedArtifact
 from modelregistry.decisions import modelref, numbering, verification
 from modelregistry.decisions import version as compose
 from modelregistry.decisions.numbering import VersionDecision
@@ -117,6 +117,20 @@ def two_files() -> ArtifactDigest:
             FileDigest(path="data/model.pkl", hexdigest="2" * 64, size=90),
             FileDigest(path="MLmodel", hexdigest="1" * 64, size=10, version_id="m1"),
         ]
+    )
+
+
+def record(
+    uri: str = URI,
+    digest: str = DIGEST_A,
+    *,
+    size: int = 42,
+    version_id: str | None = "v1",
+    at: str = NOW_TEXT,
+) -> VerifiedArtifact:
+    """status.artifact (or a component's record) after bytes were verified at `at`."""
+    return VerifiedArtifact(
+        uri=uri, digest=digest, size=size, file_count=1, version_id=version_id, verified_at=at
     )
 
 

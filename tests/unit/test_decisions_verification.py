@@ -65,23 +65,11 @@ from .builders import (
     make_view,
     mismatch,
     one_object,
+    record,
     status_with,
     two_files,
     verified_status,
 )
-
-
-def record(
-    uri: str = URI,
-    digest: str = DIGEST_A,
-    *,
-    size: int = 42,
-    version_id: str | None = "v1",
-    at: str = NOW_TEXT,
-) -> VerifiedArtifact:
-    return VerifiedArtifact(
-        uri=uri, digest=digest, size=size, file_count=1, version_id=version_id, verified_at=at
-    )
 
 
 def artifact(uri: str = URI, digest: str | None = DIGEST_A) -> Artifact:

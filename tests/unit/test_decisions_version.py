@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from modelregistry.api.modelversion import ModelVersionStatus, VerifiedArtifact, VerifiedComponent
+from modelregistry.api.modelversion import ModelVersionStatus, VerifiedComponent
 from modelregistry.conditions import DesiredCondition
 from modelregistry.decisions import verification
 from modelregistry.decisions import version as compose
@@ -59,6 +59,7 @@ from .builders import (
     model_missing,
     one_object,
     ready,
+    record,
     run_pass,
     two_files,
     verified_status,
@@ -86,9 +87,7 @@ def verified(message: str = VERIFIED_A, at: str = NOW_TEXT) -> Row:
     return (ARTIFACT_VERIFIED, "True", Reason.VERIFIED, message, at)
 
 
-def stall(
-    reason: str, message: str, type_: str = ARTIFACT_VERIFIED, at: str = NOW_TEXT
-) -> list[Row]:
+def stall(reason: str, message: str, at: str = NOW_TEXT) -> list[Row]:
     return [
         (READY, "False", reason, message, at),
         (STALLED, "True", reason, message, at),
@@ -100,18 +99,6 @@ def waiting(reason: str, message: str, at: str = NOW_TEXT) -> list[Row]:
         (READY, "False", reason, message, at),
         (RECONCILING, "True", reason, message + " Retrying.", at),
     ]
-
-
-def record(**changes: Any) -> VerifiedArtifact:
-    fields: dict[str, Any] = {
-        "uri": URI,
-        "digest": DIGEST_A,
-        "size": 42,
-        "file_count": 1,
-        "version_id": "v1",
-        "verified_at": NOW_TEXT,
-    }
-    return VerifiedArtifact(**{**fields, **changes})
 
 
 def again(first: Decision, view: VersionView, **kwargs: Any) -> Decision:
@@ -512,7 +499,7 @@ def test_pinned_digest_then_same_bytes_stays_verified() -> None:
     decision = run_pass(make_view(spec, pinned, now=LATER), outcome=hashed(one_object(HEX_A)))
 
     assert decision.status.conditions == pinned.conditions
-    assert decision.status.artifact == record(verified_at=LATER_TEXT)
+    assert decision.status.artifact == record(at=LATER_TEXT)
     assert decision.status.artifact_checked_at == LATER_TEXT
     assert decision.events == ()
 
@@ -742,7 +729,7 @@ def test_components_verified_with_the_artifact_are_recorded_by_name() -> None:
     assert decision.status.components == [
         VerifiedComponent(
             name="tokenizer",
-            artifact=record(uri=TOKENIZER_URI, digest=DIGEST_B, size=7, version_id="t1"),
+            artifact=record(TOKENIZER_URI, DIGEST_B, size=7, version_id="t1"),
         )
     ]
     assert verification.is_verified(spec, decision.status)
