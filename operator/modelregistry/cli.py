@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from modelregistry import crdgen
 from modelregistry.digest import InvalidArtifactPathError, digest_local_path
+from modelregistry.runner import Interrupted, StopSignals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,14 +70,46 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from modelregistry.runner import run_operator
 
-        return run_operator(namespaces=args.namespace, verbose=args.verbose)
+        return _until_stopped(
+            "run",
+            lambda signals: run_operator(
+                namespaces=args.namespace, verbose=args.verbose, signals=signals
+            ),
+        )
     if args.command == "crds":
         return _crds(args.output_dir or [Path("crds")], check=args.check)
     if args.command == "validate":
         return run_validate(args)
-    from modelregistry.devenv import run_dev_environment
 
-    return run_dev_environment(use_kubeconfig=args.use_kubeconfig, workdir=args.workdir)
+    def run_dev(signals: StopSignals) -> int:
+        # Imported here, with the signals already ours: it takes a while.
+        from modelregistry.devenv import run_dev_environment
+
+        return run_dev_environment(
+            use_kubeconfig=args.use_kubeconfig, workdir=args.workdir, signals=signals
+        )
+
+    return _until_stopped("dev", run_dev)
+
+
+def _until_stopped(command: str, run: Callable[[StopSignals], int]) -> int:
+    """Run `command` with SIGINT and SIGTERM ours from the start (see modelregistry.runner)."""
+    with StopSignals() as signals:
+        try:
+            return run(signals)
+        except Exception as error:
+            if signals.received is None:
+                raise
+            # A server in the same process group got the Ctrl-C too and ended
+            # first: that is no error of its own.
+            detail = (str(error).splitlines() or [type(error).__name__])[0]
+            reason = f"{signals.received.name} ({detail})"
+            signum = int(signals.received)
+        except Interrupted as interrupted:
+            reason, signum = str(interrupted), interrupted.signum
+        # What it had started was stopped on the way out.
+        print(f"modelregistry {command}: stopped by {reason} while starting", file=sys.stderr)
+        return 128 + signum
 
 
 def _digest(path: Path, *, as_json: bool) -> int:

@@ -4,6 +4,11 @@ Starts (unless told to use KUBECONFIG) a local control plane and a local S3
 server, installs the CRDs, creates a versioned bucket `models`, prints the
 settings to use from another shell, and runs the operator until Ctrl-C;
 then stops everything it started.
+
+SIGINT and SIGTERM are handled alike at every moment (`StopSignals`): during
+start-up the first one unwinds the ExitStack, which stops the servers already
+started; once the operator runs, it stops the operator, then the servers. The
+servers also die with this process (PR_SET_PDEATHSIG), should it be killed.
 """
 
 from __future__ import annotations
@@ -19,18 +24,28 @@ import boto3
 import kubernetes
 
 from modelregistry.install import install_crds
+from modelregistry.runner import StopSignals
 
 BUCKET = "models"
 
 
-def run_dev_environment(*, use_kubeconfig: bool, workdir: Path | None) -> int:
+def run_dev_environment(*, use_kubeconfig: bool, workdir: Path | None, signals: StopSignals) -> int:
+    """Start what `make run` needs, run the operator until a stop signal, stop it all.
+
+    `signals` must be entered already: a signal at any point of this stops it.
+    """
     from modelregistry.localenv import ControlPlane, S3Server, find_tool
 
-    root = workdir or Path(tempfile.mkdtemp(prefix="modelregistry-dev-"))
+    # Absolute: it is in the env file, for a shell in any directory, and
+    # every server's paths are built from it.
+    root = (workdir or Path(tempfile.mkdtemp(prefix="modelregistry-dev-"))).resolve()
     root.mkdir(parents=True, exist_ok=True)
+    # Services are stopped in reverse order of entering, each by its __exit__.
     with contextlib.ExitStack() as stack:
         if use_kubeconfig:
-            kubeconfig = os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config"))
+            kubeconfig = absolute_kubeconfig(
+                os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config"))
+            )
         else:
             plane = stack.enter_context(ControlPlane(workdir=root / "controlplane"))
             kubeconfig = str(plane.kubeconfig)
@@ -66,7 +81,12 @@ def run_dev_environment(*, use_kubeconfig: bool, workdir: Path | None) -> int:
 
         from modelregistry.runner import run_operator
 
-        return run_operator()
+        return run_operator(signals=signals)
+
+
+def absolute_kubeconfig(value: str) -> str:
+    """KUBECONFIG (a list of paths) with each path absolute, for a shell in any directory."""
+    return os.pathsep.join(str(Path(path).resolve()) for path in value.split(os.pathsep) if path)
 
 
 def create_bucket(endpoint: str, access_key: str, secret_key: str, bucket: str) -> None:

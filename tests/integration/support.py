@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -194,3 +196,143 @@ def render_chart(api_client: kubernetes.client.ApiClient, namespace: str, *flags
     return helm(
         "template", "mr", str(CHART), "--namespace", namespace, "--kube-version", server, *flags
     ).stdout
+
+
+# --- `make run` as a person runs it in a terminal -------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+# Variables a developer's shell or an outer `make test` may have set; a fresh
+# terminal has none of them, and make would take them as variables.
+_MAKE_ENV_SCRUBBED = ("DEV_DIR", "CLUSTER", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+
+
+def fresh_clone(destination: Path) -> Path:
+    """A copy of the working tree's files, as `git clone` plus local edits would give.
+
+    `.venv` is a link to this checkout's virtualenv, and every file keeps its
+    mtime, so make sees the venv as up to date (never rebuilds the shared one).
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if not source.is_file():  # deleted in the working tree, not yet committed
+            continue
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
+    (destination / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
+    stamp = REPO / ".venv" / ".installed"
+    pyproject = destination / "pyproject.toml"
+    # The venv was built from this checkout's pyproject.toml; a newer one here
+    # would make `make run` reinstall the shared venv from the clone.
+    newest = min(pyproject.stat().st_mtime, stamp.stat().st_mtime)
+    os.utime(pyproject, (newest, newest))
+    up_to_date = subprocess.run(
+        ["make", "--question", ".venv/.installed"], cwd=destination, env=terminal_environment()
+    )
+    assert up_to_date.returncode == 0, "make would rebuild the shared venv from the clone"
+    return destination
+
+
+def terminal_environment(**extra: str) -> dict[str, str]:
+    """This environment without make's own variables, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in _MAKE_ENV_SCRUBBED}
+    return {**env, **extra}
+
+
+class ForegroundMake:
+    """`make ARGS` in a process group of its own, as a terminal runs a foreground job.
+
+    Ctrl-C is SIGINT to the whole group: make, the operator and the servers.
+    """
+
+    def __init__(
+        self, args: list[str], *, cwd: Path, log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
+        self.log_path = log_path
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                ["make", "--no-print-directory", *args],
+                cwd=cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env if env is not None else terminal_environment(),
+                start_new_session=True,
+            )
+        self.pgid = self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 180) -> None:
+        def seen() -> bool:
+            if text in self.log():
+                return True
+            assert self.process.poll() is None, f"make exited early:\n{self.log()[-4000:]}"
+            return False
+
+        wait_until(seen, timeout=timeout, interval=0.05, what=repr(text), on_timeout=self.log_tail)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log()[-chars:]
+
+    def processes(self) -> list[str]:
+        """What is still running in the group, one `pid cmdline` each."""
+        return live_processes(lambda pid, pgid, cmdline: pgid == self.pgid)
+
+    def stop(
+        self, signum: int = signal.SIGINT, *, timeout: float = 10, group: bool = True
+    ) -> float:
+        """Send one `signum` (to the group: Ctrl-C), return how long until the group was gone.
+
+        Fails if anything of the group is left after `timeout` seconds, and then
+        kills the group, so a failing test leaves nothing behind.
+        """
+        began = time.monotonic()
+        if group:
+            os.killpg(self.pgid, signum)
+        else:
+            os.kill(self.pgid, signum)
+        try:
+            wait_until(
+                lambda: self.process.poll() is not None and not self.processes(),
+                timeout=timeout,
+                interval=0.05,
+                what=f"make and all it started to end after one {signal.Signals(signum).name}",
+                on_timeout=lambda: f"left: {self.processes()}\n{self.log_tail()}",
+            )
+        finally:
+            self.kill()
+        return time.monotonic() - began
+
+    def kill(self) -> None:
+        """SIGKILL to whatever is left of the group; safe to call at any time."""
+        if self.processes() or self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pgid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+
+
+def live_processes(select: Callable[[int, int, str], bool]) -> list[str]:
+    """Processes (zombies excluded) for which `select(pid, pgid, cmdline)` holds."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # it ended while we looked
+            continue
+        # The command name, in parentheses, may contain spaces: split after it.
+        state, _ppid, pgid = stat[stat.rindex(")") + 2 :].split()[:3]
+        if state != "Z" and select(int(entry.name), int(pgid), cmdline):
+            found.append(f"{entry.name} {cmdline.strip()}")
+    return found

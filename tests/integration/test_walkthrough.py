@@ -11,11 +11,15 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import Cluster
-from tests.integration.support import wait_until
+from tests.integration.support import (
+    REPO,
+    ForegroundMake,
+    fresh_clone,
+    live_processes,
+    terminal_environment,
+)
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def walkthrough_script() -> str:
@@ -35,83 +39,64 @@ def cluster_choice() -> list[str]:
 
 
 def test_readme_walkthrough_runs_against_make_run(tmp_path: Path) -> None:
-    dev_dir = tmp_path / "dev"
-    log_path = tmp_path / "make-run.log"
-    with log_path.open("wb") as log:
-        make_run = subprocess.Popen(
-            ["make", "--no-print-directory", "run", f"DEV_DIR={dev_dir}", *cluster_choice()],
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C goes to the whole group, as in a terminal
-        )
-
-    def log_text() -> str:
-        return log_path.read_text(errors="replace")
-
+    # A fresh clone: `make run` and the walkthrough run there exactly as
+    # written (default .dev, `source .dev/env`), and this checkout's own .dev,
+    # perhaps in use by a developer's `make run`, is left alone.
+    clone = fresh_clone(tmp_path / "clone")
+    make_run = ForegroundMake(
+        ["run", *cluster_choice()],
+        cwd=clone,
+        log_path=tmp_path / "make-run.log",
+        # The shared venv's editable install points at this checkout: this
+        # makes the clone run its own code.
+        env=terminal_environment(PYTHONPATH=str(clone / "operator")),
+    )
     try:
-        wait_until(
-            lambda: "Model Registry is running" in log_text(),
-            timeout=300,
-            what="make run to start",
-            on_timeout=log_text,
-        )
-        script = walkthrough_script().replace("source .dev/env", f"source {dev_dir}/env")
+        make_run.wait_for_output("Model Registry is running", timeout=300)
         result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=REPO,
+            ["bash", "-euo", "pipefail", "-c", walkthrough_script()],
+            cwd=clone,
             capture_output=True,
             text=True,
             timeout=300,
-            env=dict(os.environ),
+            env=terminal_environment(),
         )
         assert result.returncode == 0, (
             f"walkthrough failed\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-            f"\n--- make run\n{log_text()[-4000:]}"
+            f"\n--- make run\n{make_run.log_tail()}"
         )
         assert re.search(r"churn-1\s+churn\s+1\s+None\s+True\s+True", result.stdout), result.stdout
         assert "DigestMismatch" in result.stdout
         assert "spec.metrics is immutable" in result.stderr
+        # Ctrl-C stops everything make run started (the servers' command
+        # lines all name the clone's .dev).
+        make_run.stop(signal.SIGINT)
+        left = live_processes(lambda pid, pgid, cmdline: str(clone) in cmdline)
+        assert left == [], f"processes left running: {left}"
     finally:
-        os.killpg(make_run.pid, signal.SIGINT)
-        try:
-            make_run.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(make_run.pid, signal.SIGKILL)
-            raise
-    # Ctrl-C stopped everything make run started.
-    leftovers = subprocess.run(
-        ["pgrep", "-f", str(dev_dir)], capture_output=True, text=True
-    ).stdout.split()
-    assert leftovers == [], f"processes left running: {leftovers}"
+        make_run.kill()
 
 
 def test_make_run_uses_the_cluster_in_kubeconfig_when_asked(
     cluster: Cluster, tmp_path: Path
 ) -> None:
+    # From this checkout, so DEV_DIR keeps its .dev out of the way of a
+    # developer's own `make run`; the fresh-clone tests run without it.
     dev_dir = tmp_path / "dev"
-    log_path = tmp_path / "make-run.log"
-    with log_path.open("wb") as log:
-        make_run = subprocess.Popen(
-            ["make", "--no-print-directory", "run", f"DEV_DIR={dev_dir}", "CLUSTER=kubeconfig"],
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-            start_new_session=True,
-        )
+    make_run = ForegroundMake(
+        ["run", f"DEV_DIR={dev_dir}", "CLUSTER=kubeconfig"],
+        cwd=REPO,
+        log_path=tmp_path / "make-run.log",
+        env=terminal_environment(KUBECONFIG=str(cluster.kubeconfig)),
+    )
     try:
-        wait_until(
-            lambda: "Model Registry is running" in log_path.read_text(errors="replace"),
-            timeout=120,
-            what="make run CLUSTER=kubeconfig to start",
-            on_timeout=lambda: log_path.read_text(errors="replace"),
-        )
+        make_run.wait_for_output("Model Registry is running", timeout=120)
         env_file = (dev_dir / "env").read_text()
         assert f"export KUBECONFIG={cluster.kubeconfig}" in env_file
         # No control plane of its own: only the S3 server's work dir was made.
         assert not (dev_dir / "controlplane").exists()
         assert (dev_dir / "s3").is_dir()
+        # One Ctrl-C, at once after start-up (Kopf is still starting), ends it all.
+        make_run.stop(signal.SIGINT)
     finally:
-        os.killpg(make_run.pid, signal.SIGINT)
-        make_run.wait(timeout=60)
+        make_run.kill()

@@ -167,10 +167,13 @@ def wait_until(
 
 
 class WorkDir:
-    """A given directory (kept) or a fresh temporary one (removed by `cleanup`)."""
+    """A given directory (kept) or a fresh temporary one (removed by `cleanup`), always absolute."""
 
     def __init__(self, path: Path | None, prefix: str) -> None:
-        self._given = path
+        # Absolute from the start: the servers get paths built from it, and a
+        # relative one means something else to a server that resolves paths
+        # itself (versitygw refuses a relative versions dir inside its root).
+        self._given = path.resolve() if path is not None else None
         self._prefix = prefix
         self._path: Path | None = None
 
@@ -179,7 +182,7 @@ class WorkDir:
             self._given.mkdir(parents=True, exist_ok=True)
             self._path = self._given
         else:
-            self._path = Path(tempfile.mkdtemp(prefix=self._prefix))
+            self._path = Path(tempfile.mkdtemp(prefix=self._prefix)).resolve()
         return self._path
 
     @property
