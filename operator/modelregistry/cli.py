@@ -54,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     from modelregistry.checks.cli import add_validate_parser, run_validate
 
     add_validate_parser(commands)
+    fetch = commands.add_parser(
+        "fetch",
+        help="download a verified artifact at its pinned versions and check its digest "
+        "(the validation Pod's init container)",
+    )
+    fetch.add_argument("--dest", type=Path, required=True, help="where the artifact goes")
+    fetch.add_argument("--meta", type=Path, required=True, help="where spec and digest go")
+    fetch.add_argument("--report", type=Path, default=Path("/dev/termination-log"))
 
     args = parser.parse_args(argv)
     if args.command == "digest":
@@ -80,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         return _crds(args.output_dir or [Path("crds")], check=args.check)
     if args.command == "validate":
         return run_validate(args)
+    if args.command == "fetch":
+        from modelregistry.fetch import run_fetch
+
+        return run_fetch(args.dest, args.meta, args.report)
 
     def run_dev(signals: StopSignals) -> int:
         # Imported here, with the signals already ours: it takes a while.

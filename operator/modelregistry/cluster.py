@@ -91,6 +91,32 @@ class Cluster:
             raise _cluster_error(error, f"reading {plural}/{name}") from None
         return cast("Body", body)
 
+    async def get_pod(self, namespace: str, name: str) -> Body | None:
+        try:
+            pod = await self._call(self._core.read_namespaced_pod, name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise _cluster_error(error, f"reading Pod {name}") from None
+        return cast("Body", self._core.api_client.sanitize_for_serialization(pod))
+
+    async def create_pod(self, namespace: str, manifest: Body) -> None:
+        """Create a Pod; one that exists already (a pass before a restart made it) is kept."""
+        try:
+            await self._call(self._core.create_namespaced_pod, namespace, manifest)
+        except ApiException as error:
+            if error.status != 409:
+                raise _cluster_error(
+                    error, f"creating Pod {manifest['metadata']['name']}"
+                ) from None
+
+    async def delete_pod(self, namespace: str, name: str) -> None:
+        try:
+            await self._call(self._core.delete_namespaced_pod, name, namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise _cluster_error(error, f"deleting Pod {name}") from None
+
     async def post_event(self, regarding: Body, event: Event) -> None:
         """Record an Event (events.k8s.io/v1) about `regarding`; never fails the caller."""
         meta = regarding["metadata"]

@@ -19,6 +19,7 @@ import kopf
 
 from modelregistry.api.meta import GROUP, VERSION
 from modelregistry.cluster import Cluster
+from modelregistry.decisions.validationpod import LABEL_VERSION_UID, MANAGED_BY
 from modelregistry.reconciler import Catalog, Operator
 from modelregistry.reconciler.index import model_entry, version_entry
 from modelregistry.settings import Settings
@@ -43,6 +44,12 @@ def models_by_name(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
     return {(entry.namespace, entry.name): entry}
 
 
+@kopf.index("pods", labels={"app.kubernetes.io/managed-by": MANAGED_BY})
+def validation_pods(body: kopf.Body, **_: Any) -> dict[str, Any]:
+    uid = (body.get("metadata", {}).get("labels") or {}).get(LABEL_VERSION_UID)
+    return {uid: dict(body)} if uid else {}
+
+
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     config: Settings = memo.get("settings") or Settings.from_environment()
@@ -54,7 +61,9 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
         config.max_concurrent_verifications,
     )
     # Kopf's indexes are live mappings, filled before any event handler runs.
-    catalog = Catalog(kwargs["versions_by_model"], kwargs["models_by_name"])
+    catalog = Catalog(
+        kwargs["versions_by_model"], kwargs["models_by_name"], kwargs["validation_pods"]
+    )
     memo.operator = Operator(Cluster.connect(), verifier, catalog, config)
     memo.periodic = asyncio.create_task(memo.operator.run_periodically(), name="periodic pass")
 
@@ -84,3 +93,8 @@ async def model_version_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -
 @kopf.on.event(*MODEL_RESOURCE)
 async def model_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     await memo.operator.model_event(event["type"], dict(event["object"]))
+
+
+@kopf.on.event("pods", labels={"app.kubernetes.io/managed-by": MANAGED_BY})
+async def validation_pod_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    await memo.operator.pod_event(event["type"], dict(event["object"]))

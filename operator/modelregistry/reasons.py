@@ -23,6 +23,7 @@ STALLED = "Stalled"
 MODEL_FOUND = "ModelFound"
 VERSION_ASSIGNED = "VersionAssigned"
 ARTIFACT_VERIFIED = "ArtifactVerified"
+VALIDATED = "Validated"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ CONDITION_TYPES: tuple[ConditionType, ...] = (
     ConditionType(MODEL_FOUND, "normal", "the Model in `spec.modelRef.name` exists"),
     ConditionType(VERSION_ASSIGNED, "normal", "the version number is held by this ModelVersion"),
     ConditionType(ARTIFACT_VERIFIED, "normal", "the bytes hash to the expected (or pinned) digest"),
+    ConditionType(VALIDATED, "normal", "the declared validation checks passed on those bytes"),
 )
 
 
@@ -84,6 +86,16 @@ class Reason:
     CREDENTIALS_REJECTED = "CredentialsRejected"
     INVALID_ENDPOINT = "InvalidEndpoint"
     INVALID_ARTIFACT = "InvalidArtifact"
+    NO_CHECKS = "NoChecks"
+    CHECKS_PASSED = "ChecksPassed"
+    VALIDATION_RUNNING = "ValidationRunning"
+    CHECK_FAILED = "CheckFailed"
+    DEADLINE_EXCEEDED = "DeadlineExceeded"
+    IMAGE_PULL_FAILED = "ImagePullFailed"
+    UNSCHEDULABLE = "Unschedulable"
+    POD_FAILED = "PodFailed"
+    ARTIFACT_CHANGED_BEFORE_VALIDATION = "ArtifactChangedBeforeValidation"
+    INVALID_CHECK = "InvalidCheck"
 
 
 _REASONS: tuple[ReasonInfo, ...] = (
@@ -194,7 +206,73 @@ _REASONS: tuple[ReasonInfo, ...] = (
     ),
 )
 
-REASONS: dict[str, ReasonInfo] = {r.name: r for r in _REASONS}
+_VALIDATION_REASONS: tuple[ReasonInfo, ...] = (
+    ReasonInfo(
+        Reason.NO_CHECKS,
+        VALIDATED,
+        "True",
+        "no checks are declared (spec.validation, or the Model's spec.defaultValidation)",
+    ),
+    ReasonInfo(
+        Reason.CHECKS_PASSED,
+        VALIDATED,
+        "True",
+        "every check passed; results in status.validation",
+        announce=True,
+    ),
+    ReasonInfo(
+        Reason.VALIDATION_RUNNING,
+        VALIDATED,
+        "Unknown",
+        "the checks are running in the validation Pod (named in the message)",
+    ),
+    ReasonInfo(
+        Reason.CHECK_FAILED,
+        VALIDATED,
+        "False",
+        "a check failed (named, with its report); fix the model and register a new version, "
+        "or re-run",
+    ),
+    ReasonInfo(
+        Reason.DEADLINE_EXCEEDED,
+        VALIDATED,
+        "False",
+        "the checks ran past spec.validation.deadlineSeconds",
+    ),
+    ReasonInfo(
+        Reason.IMAGE_PULL_FAILED,
+        VALIDATED,
+        "False",
+        "a check's image cannot be pulled (the kubelet's reason and message)",
+    ),
+    ReasonInfo(
+        Reason.UNSCHEDULABLE,
+        VALIDATED,
+        "False",
+        "no node can run the validation Pod yet (the scheduler's message); retried",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.POD_FAILED,
+        VALIDATED,
+        "False",
+        "the validation Pod failed for a reason of its own, or vanished twice",
+    ),
+    ReasonInfo(
+        Reason.ARTIFACT_CHANGED_BEFORE_VALIDATION,
+        VALIDATED,
+        "False",
+        "the bytes fetched for validation do not hash to the verified digest",
+    ),
+    ReasonInfo(
+        Reason.INVALID_CHECK,
+        VALIDATED,
+        "False",
+        "a check or a policy threshold cannot be run as written (named in the message)",
+    ),
+)
+
+REASONS: dict[str, ReasonInfo] = {r.name: r for r in (*_REASONS, *_VALIDATION_REASONS)}
 
 
 def is_transient(reason: str) -> bool:

@@ -11,6 +11,9 @@ from modelregistry.storage import Endpoint
 
 PREFIX = "MODELREGISTRY_"
 ADDRESSING_STYLES = ("auto", "path", "virtual")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+# The image `hack/build-image.sh` tags, and the chart deploys.
+DEFAULT_IMAGE = "localhost/modelregistry/operator:dev"
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,11 @@ class Settings:
     """Threads that hash the files of one prefix artifact in parallel."""
     retry_base_delay: float
     retry_max_delay: float
+    validation_image: str
+    """The registry's own image, run by validation Pods (fetch and built-in checks)."""
+    validation_pull_policy: str
+    validation_endpoint: str | None
+    """The S3 endpoint as validation Pods reach it (default: default_endpoint's)."""
     model_refresh_window: float
     """Seconds a Model's status waits after a change of its versions, so a burst is one write."""
     namespaces: tuple[str, ...]
@@ -71,6 +79,13 @@ class Settings:
                 + ", ".join(ADDRESSING_STYLES)
             )
 
+        pull_policy = read("VALIDATION_IMAGE_PULL_POLICY") or "IfNotPresent"
+        if pull_policy not in PULL_POLICIES:
+            raise ValueError(
+                f"{PREFIX}VALIDATION_IMAGE_PULL_POLICY={pull_policy!r}: expected one of "
+                + ", ".join(PULL_POLICIES)
+            )
+
         return cls(
             default_endpoint=Endpoint(
                 url=read("S3_ENDPOINT") or env.get("AWS_ENDPOINT_URL") or None,
@@ -84,6 +99,12 @@ class Settings:
             retry_base_delay=seconds("RETRY_BASE_DELAY", 2),
             retry_max_delay=seconds("RETRY_MAX_DELAY", 60),
             model_refresh_window=seconds("MODEL_REFRESH_WINDOW", 1),
+            validation_image=read("VALIDATION_IMAGE") or DEFAULT_IMAGE,
+            validation_pull_policy=pull_policy,
+            validation_endpoint=read("VALIDATION_S3_ENDPOINT")
+            or read("S3_ENDPOINT")
+            or env.get("AWS_ENDPOINT_URL")
+            or None,
             namespaces=tuple(n.strip() for n in (read("NAMESPACES") or "").split(",") if n.strip()),
         )
 

@@ -53,6 +53,7 @@ def test_verified_version_becomes_ready(
         "ModelFound": ("True", "ModelExists"),
         "VersionAssigned": ("True", "VersionHeld"),
         "ArtifactVerified": ("True", "Verified"),
+        "Validated": ("True", "NoChecks"),
     }
     assert "kopf" not in json.dumps(body["metadata"].get("annotations", {}))
 

@@ -19,10 +19,10 @@ from modelregistry.decisions.numbering import VersionDecision
 from modelregistry.decisions.passdata import Decision, StepResult, VersionView
 from modelregistry.decisions.verification import Hashed, Outcome, VerificationFailure
 from modelregistry.digest import ArtifactDigest, FileDigest, prefix_artifact, single_object
-from modelregistry.reasons import ARTIFACT_VERIFIED, MODEL_FOUND, VERSION_ASSIGNED
+from modelregistry.reasons import ARTIFACT_VERIFIED, MODEL_FOUND, VALIDATED, VERSION_ASSIGNED
 
 # Every step's condition types in step order, as reconciler/version.py declares them.
-OWNED: tuple[str, ...] = (MODEL_FOUND, VERSION_ASSIGNED, ARTIFACT_VERIFIED)
+OWNED: tuple[str, ...] = (MODEL_FOUND, VERSION_ASSIGNED, ARTIFACT_VERIFIED, VALIDATED)
 
 # --- times: east and west of UTC, across a date line ---------------------------------
 

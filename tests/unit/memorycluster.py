@@ -110,6 +110,17 @@ class MemoryCluster:
         body["metadata"]["resourceVersion"] = self._next_revision()
         return copy.deepcopy(body)
 
+    async def get_pod(self, namespace: str, name: str) -> Body | None:
+        return await self._get("pods", name)
+
+    async def create_pod(self, namespace: str, manifest: Body) -> None:
+        self.calls["create pods"] += 1
+        self.objects.setdefault(("pods", manifest["metadata"]["name"]), copy.deepcopy(manifest))
+
+    async def delete_pod(self, namespace: str, name: str) -> None:
+        self.calls["delete pods"] += 1
+        self.objects.pop(("pods", name), None)
+
     async def post_event(self, regarding: Body, event: Event) -> None:
         self.calls["create events"] += 1
         self.events.append((regarding["metadata"]["name"], event))
@@ -131,7 +142,7 @@ class MemoryCluster:
                 entry = version_entry(body)
                 if entry is not None:
                     self.versions_index[(entry.namespace, entry.model)].append(entry)
-            else:
+            elif plural == "models":
                 m = model_entry(body)
                 self.models_index[(m.namespace, m.name)].append(m)
 

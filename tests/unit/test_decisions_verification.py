@@ -443,17 +443,18 @@ def test_hashing_counts_the_components() -> None:
     assert progress.message == f"Hashing {PREFIX_URI} and 2 components."
 
 
-def test_unchanged_without_a_verification_is_progressing() -> None:
+def test_unchanged_without_a_verification_is_verifying_and_asks_to_be_retried() -> None:
     assert verification.unchanged(make_view()) == StepResult(
         (
             DesiredCondition(
                 ARTIFACT_VERIFIED,
                 "Unknown",
-                Reason.PROGRESSING,
+                Reason.VERIFYING,
                 "The artifact has not been verified yet.",
             ),
         ),
         proceed=False,
+        retry=True,
     )
 
 
@@ -805,13 +806,6 @@ def test_every_reason_a_step_writes_is_registered_for_its_condition_and_status()
         assert (info.condition, info.status) == (c.type, c.status), c
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "verification.unchanged() writes ArtifactVerified=Unknown with reason Progressing, "
-        "which reasons.py (and the docs table) register for Ready=Unknown only"
-    ),
-)
 def test_the_not_yet_verified_reason_is_registered_for_artifact_verified() -> None:
     (kept,) = verification.unchanged(make_view()).conditions
 

@@ -176,31 +176,22 @@ def test_verifying_shows_progress_without_retry() -> None:
     assert decision.events == ()
 
 
-def test_nothing_hashed_yet_is_progressing() -> None:
+def test_nothing_hashed_yet_is_verifying() -> None:
     text = "The artifact has not been verified yet."
 
     decision = run_pass(make_view())
 
     assert decision.status.conditions == conditions(
         1,
-        (READY, "Unknown", Reason.PROGRESSING, text, NOW_TEXT),
-        (RECONCILING, "True", Reason.PROGRESSING, text, NOW_TEXT),
+        (READY, "Unknown", Reason.VERIFYING, text, NOW_TEXT),
+        (RECONCILING, "True", Reason.VERIFYING, text, NOW_TEXT),
         found(),
         held(),
-        (ARTIFACT_VERIFIED, "Unknown", Reason.PROGRESSING, text, NOW_TEXT),
+        (ARTIFACT_VERIFIED, "Unknown", Reason.VERIFYING, text, NOW_TEXT),
     )
     assert decision.events == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A pass that hashes nothing for a version with no ArtifactVerified yet says "
-        "Reconciling/Progressing but asks for no retry (summary.summarize never retries "
-        "Unknown), so nothing looks again until the next periodic re-check; the old "
-        "decide() retried."
-    ),
-)
 def test_nothing_hashed_yet_retries() -> None:
     assert run_pass(make_view()).retry is True
 

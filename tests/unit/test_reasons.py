@@ -19,6 +19,7 @@ TRANSIENT = {
     Reason.STORAGE_UNREACHABLE,
     Reason.CREDENTIALS_NOT_FOUND,
     Reason.STORAGE_ERROR,
+    Reason.UNSCHEDULABLE,
 }
 
 
@@ -30,6 +31,7 @@ def test_condition_types_in_order() -> None:
         (reasons.MODEL_FOUND, "normal"),
         (reasons.VERSION_ASSIGNED, "normal"),
         (reasons.ARTIFACT_VERIFIED, "normal"),
+        (reasons.VALIDATED, "normal"),
     ]
     assert (reasons.READY, reasons.RECONCILING, reasons.STALLED) == (
         "Ready",
@@ -74,8 +76,8 @@ def test_is_transient_reads_the_registry(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(REASONS))
-def test_only_verified_is_announced(name: str) -> None:
-    assert announced(name) is (name == Reason.VERIFIED)
+def test_only_verified_and_checks_passed_are_announced(name: str) -> None:
+    assert announced(name) is (name in (Reason.VERIFIED, Reason.CHECKS_PASSED))
 
 
 @pytest.mark.parametrize("name", ["", "NoSuchReason", "verified", "Ready"])

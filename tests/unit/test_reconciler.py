@@ -92,6 +92,7 @@ def test_a_new_version_is_ready_after_two_status_writes_and_one_counter_write() 
             "ModelFound": ("True", "ModelExists"),
             "VersionAssigned": ("True", "VersionHeld"),
             "ArtifactVerified": ("True", "Verified"),
+            "Validated": ("True", "NoChecks"),
         }
         assert status["observedGeneration"] == 1
         assert w.cluster.calls["patch modelversions/status"] == 2  # Reconciling, then Ready

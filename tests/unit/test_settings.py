@@ -32,6 +32,10 @@ def test_defaults() -> None:
         retry_base_delay=2.0,
         retry_max_delay=60.0,
         namespaces=(),
+        validation_image="localhost/modelregistry/operator:dev",
+        validation_pull_policy="IfNotPresent",
+        validation_endpoint=None,
+        model_refresh_window=1.0,
     )
 
 
@@ -56,6 +60,10 @@ def test_values_are_parsed() -> None:
             "MODELREGISTRY_RETRY_BASE_DELAY": "0.5",
             "MODELREGISTRY_RETRY_MAX_DELAY": "300",
             "MODELREGISTRY_NAMESPACES": "ml-team",
+            "MODELREGISTRY_VALIDATION_IMAGE": "registry.example/mr:1.2",
+            "MODELREGISTRY_VALIDATION_IMAGE_PULL_POLICY": "Always",
+            "MODELREGISTRY_VALIDATION_S3_ENDPOINT": "http://10.0.0.5:9000",
+            "MODELREGISTRY_MODEL_REFRESH_WINDOW": "0.25",
         }
     )
 
@@ -70,6 +78,10 @@ def test_values_are_parsed() -> None:
         retry_base_delay=0.5,
         retry_max_delay=300.0,
         namespaces=("ml-team",),
+        validation_image="registry.example/mr:1.2",
+        validation_pull_policy="Always",
+        validation_endpoint="http://10.0.0.5:9000",
+        model_refresh_window=0.25,
     )
     assert isinstance(settings.max_concurrent_verifications, int)
     assert isinstance(settings.file_workers, int)
@@ -167,3 +179,19 @@ def test_addressing_style_must_be_one_boto3_knows() -> None:
     )
     with pytest.raises(ValueError, match="MODELREGISTRY_S3_ADDRESSING_STYLE='bucket'"):
         Settings.from_environment({"MODELREGISTRY_S3_ADDRESSING_STYLE": "bucket"})
+
+
+def test_validation_endpoint_falls_back_to_the_operators_own() -> None:
+    settings = Settings.from_environment({"MODELREGISTRY_S3_ENDPOINT": "http://own:1"})
+
+    assert settings.validation_endpoint == "http://own:1"
+
+
+def test_an_unknown_pull_policy_is_refused_naming_the_choices() -> None:
+    with pytest.raises(ValueError) as refused:
+        Settings.from_environment({"MODELREGISTRY_VALIDATION_IMAGE_PULL_POLICY": "Sometimes"})
+
+    assert str(refused.value) == (
+        "MODELREGISTRY_VALIDATION_IMAGE_PULL_POLICY='Sometimes': expected one of Always, "
+        "IfNotPresent, Never"
+    )

@@ -29,6 +29,21 @@ class ApprovalPolicy(ApiModel):
     )
 
 
+class ValidationPolicy(ApiModel):
+    """What every version of the model must show in validation."""
+
+    require_signature: bool | None = Field(
+        default=None,
+        description="The format check fails a version whose model has no input signature.",
+    )
+    metric_thresholds: list[ShortText] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Thresholds over spec.metrics, e.g. 'auc >= 0.9', 'latency_p95_ms <= 50'; "
+        "checked by every metrics check.",
+    )
+
+
 class ModelPolicy(ApiModel):
     """Rules the operator enforces for every version of the model."""
 
@@ -46,6 +61,9 @@ class ModelPolicy(ApiModel):
         "previous Production version.",
     )
     approval: ApprovalPolicy | None = Field(default=None, description="Approval rules.")
+    validation: ValidationPolicy | None = Field(
+        default=None, description="Signature and metric rules every version is validated against."
+    )
     archived_retention_days: int | None = Field(
         default=None, ge=0, le=36500, description="Days an archived version is kept."
     )

@@ -282,29 +282,104 @@ class Component(ApiModel):
     artifact: Artifact = Field(description="Where the component's bytes are.")
 
 
+BuiltinCheck = Literal["format", "metrics", "loadAndPredict"]
+# Environment variable names, as Kubernetes accepts them in a container.
+ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+
+
+class EnvVar(ApiModel):
+    """One environment variable of a custom check's container."""
+
+    name: str = Field(pattern=ENV_NAME_PATTERN, max_length=256, description="Variable name.")
+    value: LongText = Field(default="", description="Value.")
+
+
+class CheckResources(ApiModel):
+    """CPU and memory for a check's container, in Kubernetes quantities (e.g. 500m, 1Gi)."""
+
+    requests: dict[str, ShortText] | None = Field(
+        default=None, max_length=8, description="Requests, e.g. cpu: 500m, memory: 512Mi."
+    )
+    limits: dict[str, ShortText] | None = Field(
+        default=None, max_length=8, description="Limits, e.g. memory: 1Gi."
+    )
+
+
 class ValidationCheck(ApiModel):
-    """One validation check: a container whose exit code is the verdict."""
+    """One validation check: a built-in one, or a container of your own.
+
+    A container's exit code is its verdict (0 passes); an optional JSON report
+    in its termination message (docs/validation.md) lands in status.
+    """
+
+    model_config = ConfigDict(
+        **ApiModel.model_config,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.builtin) != has(self.image)",
+                    "message": "set either builtin (format, metrics, loadAndPredict) or image",
+                }
+            ]
+        },
+    )
 
     name: str = Field(
         pattern=DNS_LABEL_PATTERN,
         max_length=63,
         description="Check name (an RFC 1123 label); also the container name.",
     )
-    image: str = Field(max_length=1024, description="Container image that runs the check.")
+    builtin: BuiltinCheck | None = Field(
+        default=None,
+        description=(
+            "A check the registry ships: format (the files the artifact's format needs), "
+            "metrics (thresholds over spec.metrics, without a Pod) or loadAndPredict (load "
+            "the model and predict, in the locked-down Pod)."
+        ),
+    )
+    image: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Container image of a custom check (the artifact is mounted read-only at "
+        "/artifact; see docs/validation.md).",
+    )
     command: list[LongText] = Field(
         default_factory=list, max_length=64, description="Entrypoint override."
     )
     args: list[LongText] = Field(default_factory=list, max_length=256, description="Arguments.")
+    env: list[EnvVar] = Field(
+        default_factory=list, max_length=64, description="Environment of a custom check."
+    )
+    resources: CheckResources | None = Field(
+        default=None, description="CPU and memory for the check's container."
+    )
+    thresholds: list[ShortText] = Field(
+        default_factory=list,
+        max_length=64,
+        description="metrics: thresholds such as 'auc >= 0.9', besides the Model policy's.",
+    )
+    calls: int | None = Field(
+        default=None, ge=1, le=10000, description="loadAndPredict: timed predictions (20)."
+    )
+    max_latency_p95_ms: float | None = Field(
+        default=None, ge=0.001, description="loadAndPredict: the highest p95 latency that passes."
+    )
 
 
 class Validation(ApiModel):
     """Checks to run against the verified artifact before the version may be promoted."""
 
     checks: list[ValidationCheck] = Field(
-        default_factory=list, max_length=16, description="Checks, run as containers of one Pod."
+        default_factory=list,
+        max_length=16,
+        description="Checks; those that need a Pod run as containers of one Pod.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     deadline_seconds: int | None = Field(
-        default=None, ge=1, le=86400, description="Time limit for all checks together."
+        default=None,
+        ge=1,
+        le=86400,
+        description="Time limit for the Pod's checks together (default 600).",
     )
 
 
@@ -414,6 +489,48 @@ class VerifiedComponent(ApiModel):
     artifact: VerifiedArtifact = Field(description="What was verified for it.")
 
 
+CheckOutcome = Literal["Passed", "Failed", "Running", "Pending"]
+
+
+class CheckResult(ApiModel):
+    """What one validation check found."""
+
+    name: str = Field(max_length=63, description="The check's name.")
+    result: CheckOutcome = Field(description="Passed, Failed, Running or Pending.")
+    value: str | None = Field(default=None, max_length=256, description="Measured value.")
+    threshold: str | None = Field(
+        default=None, max_length=256, description="What the value was compared with."
+    )
+    message: str = Field(default="", max_length=4096, description="What the check said.")
+    started_at: str | None = Field(default=None, max_length=64, description="When it started.")
+    finished_at: str | None = Field(default=None, max_length=64, description="When it ended.")
+
+
+class ValidationStatus(ApiModel):
+    """The latest validation run of this version."""
+
+    run: int = Field(default=0, ge=0, description="Runs so far; each re-run adds one.")
+    checks_digest: str | None = Field(
+        default=None, max_length=80, description="Digest of the checks the run ran."
+    )
+    token: str | None = Field(
+        default=None,
+        max_length=256,
+        description="The modelregistry.io/revalidate annotation the run answered.",
+    )
+    pod_name: str | None = Field(
+        default=None, max_length=253, description="The run's Pod (kept while it failed)."
+    )
+    recreated: int = Field(
+        default=0, ge=0, description="How often the run's Pod vanished and was created again."
+    )
+    started_at: str | None = Field(default=None, max_length=64, description="Run started.")
+    finished_at: str | None = Field(default=None, max_length=64, description="Run finished.")
+    checks: list[CheckResult] = Field(
+        default_factory=list, max_length=16, description="Each check's result."
+    )
+
+
 class ModelVersionStatus(ApiModel):
     """Observed state of a ModelVersion: written only by the operator."""
 
@@ -434,6 +551,9 @@ class ModelVersionStatus(ApiModel):
         default=None,
         max_length=64,
         description="When the operator last hashed, or tried to hash, the artifact.",
+    )
+    validation: ValidationStatus | None = Field(
+        default=None, description="The latest validation run and each check's result."
     )
     conditions: list[Condition] = Field(
         default_factory=list, max_length=32, description="Ready, Reconciling, Stalled, ..."

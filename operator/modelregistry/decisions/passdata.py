@@ -30,6 +30,7 @@ class VersionView:
     generation: int
     now: datetime
     namespace: str
+    name: str = ""  # metadata.name of the ModelVersion
 
     @property
     def model(self) -> str:
@@ -45,6 +46,7 @@ class StepResult:
     status: Mapping[str, Any] = field(default_factory=dict)
     events: tuple[Event, ...] = ()
     proceed: bool = True  # False: the steps after this one wait
+    retry: bool = False  # look again after a backoff, whatever the summary says
 
 
 @dataclass(frozen=True)

@@ -212,17 +212,18 @@ def hashing(view: VersionView) -> StepResult:
 def unchanged(view: VersionView) -> StepResult:
     """Nothing hashed on this pass: the condition stands as it is."""
     found = cond.find(view.status.conditions, ARTIFACT_VERIFIED)
-    if found is None:
+    if found is None:  # nothing hashed yet, and not on this pass: soon, then
         return StepResult(
             (
                 DesiredCondition(
                     ARTIFACT_VERIFIED,
                     "Unknown",
-                    Reason.PROGRESSING,
+                    Reason.VERIFYING,
                     "The artifact has not been verified yet.",
                 ),
             ),
             proceed=False,
+            retry=True,
         )
     kept = DesiredCondition(found.type, found.status, found.reason, found.message)
     return StepResult((kept,), proceed=found.status == "True")

@@ -55,6 +55,7 @@ def compose(view: VersionView, results: Sequence[StepResult], owned: Sequence[st
         for e in summary.transition_events(old.conditions, status.conditions, owned)
         if all(e.reason != seen.reason for seen in events)
     ]
+    retry = retry or any(r.retry for r in results)
     return Decision(status=status, events=tuple(events), retry=retry)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from modelregistry import conditions as cond
 from modelregistry.decisions.model import VersionSummary
@@ -78,6 +79,9 @@ class ModelEntry:
     namespace: str
     name: str
     uid: str
+    # As written in the Model's spec (validated by the CRD schema); parsed when used.
+    default_validation: Any = None
+    validation_policy: Any = None
 
 
 def _resource_version(body: Body) -> str:
@@ -131,7 +135,14 @@ def version_entry(body: Body) -> VersionEntry | None:
 
 def model_entry(body: Body) -> ModelEntry:
     meta = body["metadata"]
-    return ModelEntry(namespace=meta["namespace"], name=meta["name"], uid=meta["uid"])
+    spec = mapping(body.get("spec"))
+    return ModelEntry(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        uid=meta["uid"],
+        default_validation=spec.get("defaultValidation"),
+        validation_policy=mapping(spec.get("policy")).get("validation"),
+    )
 
 
 def newer(a: str, b: str) -> bool:
@@ -156,9 +167,12 @@ class Catalog:
         self,
         versions: Mapping[ModelKey, Iterable[VersionEntry]],
         models: Mapping[ModelKey, Iterable[ModelEntry]],
+        pods: Mapping[str, Iterable[Body]] | None = None,
     ) -> None:
         self._versions = versions
         self._models = models
+        # Validation Pods by the uid of the ModelVersion that owns them.
+        self._pods: Mapping[str, Iterable[Body]] = pods if pods is not None else {}
         # Entries written by this operator, newer than the watch has delivered.
         self._written: dict[ModelKey, dict[str, VersionEntry]] = {}
         # uid -> the newest resourceVersion seen or written, to tell a stale copy.
@@ -166,6 +180,14 @@ class Catalog:
 
     def model_exists(self, namespace: str, name: str) -> bool:
         return bool(self._models.get((namespace, name)))
+
+    def model(self, namespace: str, name: str) -> ModelEntry | None:
+        return next(iter(self._models.get((namespace, name), ())), None)
+
+    def pod(self, owner_uid: str, name: str) -> Body | None:
+        return next(
+            (p for p in self._pods.get(owner_uid, ()) if p["metadata"]["name"] == name), None
+        )
 
     def versions(self, namespace: str, model: str) -> list[VersionEntry]:
         key = (namespace, model)

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from modelregistry.decisions.validationpod import LABEL_VERSION_UID, PodSettings
 from modelregistry.errors import ModelRegistryError
 from modelregistry.reconciler.index import Catalog, VersionEntry, version_entry
 from modelregistry.reconciler.model import ModelRefresher
@@ -56,6 +57,13 @@ class Operator:
             catalog,
             self.numbers,
             reverify_interval=settings.reverify_interval,
+            pod_settings=PodSettings(
+                image=settings.validation_image,
+                pull_policy=settings.validation_pull_policy,
+                endpoint=settings.validation_endpoint,
+                region=settings.default_endpoint.region,
+                addressing_style=settings.default_endpoint.addressing_style,
+            ),
             clock=clock,
         )
         self.models = ModelRefresher(
@@ -96,6 +104,22 @@ class Operator:
             # A deleted Model leaves every version waiting; a new one ends the wait.
             if kind == "DELETED" or entry.model_missing:
                 self.requeue.now(entry.namespace, entry.name, entry.uid)
+
+    async def pod_event(self, kind: str | None, body: Body) -> None:
+        """A validation Pod changed: its ModelVersion takes a look (reads it again)."""
+        meta = body["metadata"]
+        owner = next(
+            (
+                o
+                for o in meta.get("ownerReferences") or []
+                if o.get("kind") == "ModelVersion" and o.get("controller")
+            ),
+            None,
+        )
+        uid = (meta.get("labels") or {}).get(LABEL_VERSION_UID)
+        if owner is None or owner.get("uid") != uid or self.versions.busy(owner["uid"]):
+            return
+        self.requeue.now(meta["namespace"], owner["name"], owner["uid"])
 
     # --- passes --------------------------------------------------------------------
 

@@ -18,12 +18,18 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
+
+from pydantic import ValidationError
 
 from modelregistry import conditions as cond
 from modelregistry.api import Artifact, ModelVersionSpec, ModelVersionStatus
-from modelregistry.decisions import modelref, numbering, verification
+from modelregistry.api.model import ValidationPolicy
+from modelregistry.api.modelversion import Validation
+from modelregistry.decisions import modelref, numbering, validation, verification
 from modelregistry.decisions import version as compose
 from modelregistry.decisions.passdata import Decision, StepResult, VersionView
+from modelregistry.decisions.validationpod import PodSettings, build_pod
 from modelregistry.decisions.verification import Hashed, Outcome
 from modelregistry.errors import CredentialsError, InvalidObjectError
 from modelregistry.mergepatch import merge_patch
@@ -35,6 +41,7 @@ from modelregistry.reconciler.ports import Body, ClusterPort, VerifierPort
 from modelregistry.reconciler.reading import (
     baseline,
     dump_status,
+    mapping,
     parse_spec,
     parse_status,
 )
@@ -43,7 +50,12 @@ from modelregistry.verifier import failure_from_error
 logger = logging.getLogger(__name__)
 
 # Every step's conditions, in step order: what Ready is derived from.
-OWNED = (*modelref.CONDITIONS, *numbering.CONDITIONS, *verification.CONDITIONS)
+OWNED = (
+    *modelref.CONDITIONS,
+    *numbering.CONDITIONS,
+    *verification.CONDITIONS,
+    *validation.CONDITIONS,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +75,7 @@ class VersionReconciler:
         numbers: Numbering,
         *,
         reverify_interval: timedelta,
+        pod_settings: PodSettings,
         clock: Callable[[], datetime],
     ) -> None:
         self._cluster = cluster
@@ -70,6 +83,7 @@ class VersionReconciler:
         self._catalog = catalog
         self._numbers = numbers
         self._reverify_interval = reverify_interval
+        self._pod_settings = pod_settings
         self._clock = clock
         self._locks = Locks()
         # uid -> reason the last re-check could not read the bytes (announced once).
@@ -124,7 +138,7 @@ class VersionReconciler:
             decision = compose.invalid_spec(status, str(error), generation, self._clock())
             written = await self._write(body, status, decision)
             return PassOutcome(wrote=written is not None)
-        view = VersionView(spec, status, generation, self._clock(), meta["namespace"])
+        view = VersionView(spec, status, generation, self._clock(), meta["namespace"], meta["name"])
 
         results: list[StepResult] = []
         found = self._catalog.model_exists(view.namespace, view.model)
@@ -140,6 +154,9 @@ class VersionReconciler:
         if step.proceed:
             body, view, step = await self._verification(body, view, results, periodic=periodic)
             results.append(step)
+        if step.proceed:
+            step = await self._validation(body, view)
+            results.append(step)
 
         decision = compose.compose(view, results, OWNED)
         written = await self._write(body, view.status, decision)
@@ -150,10 +167,11 @@ class VersionReconciler:
     ) -> tuple[Body, VersionView, StepResult]:
         """Hash the bytes when due; the view returned is the baseline for the final write."""
         spec, status = view.spec, view.status
-        due = (
-            verification.reverification_due(status, view.now, self._reverify_interval)
-            if periodic
-            else not verification.is_verified(spec, status)
+        # Events and retries hash what is not verified yet; the periodic pass also
+        # re-checks verified bytes whose interval has passed.
+        due = not verification.is_verified(spec, status) or (
+            periodic
+            and verification.reverification_due(status, view.now, self._reverify_interval)
         )
         if not due:
             return body, view, verification.unchanged(view)
@@ -178,6 +196,40 @@ class VersionReconciler:
         else:
             self._unreadable.pop(uid, None)
         return body, view, decided.result
+
+    async def _validation(self, body: Body, view: VersionView) -> StepResult:
+        """Run the declared checks: metrics here, the rest in the run's Pod."""
+        meta = body["metadata"]
+        model = self._catalog.model(view.namespace, view.model)
+        plan = validation.plan_for(
+            view.spec.validation,
+            _parsed(Validation, model.default_validation if model else None),
+            _parsed(ValidationPolicy, model.validation_policy if model else None),
+        )
+        current = view.status.validation
+        pod: Body | None = None
+        if current is not None and current.pod_name is not None:
+            pod = self._catalog.pod(meta["uid"], current.pod_name)
+            if pod is None and current.finished_at is None:
+                # Not in the index: just created, or really gone? Ask.
+                pod = await self._cluster.get_pod(view.namespace, current.pod_name)
+        annotations = mapping(meta.get("annotations"))
+        token = annotations.get(validation.REVALIDATE_ANNOTATION)
+        decided = validation.decide(
+            view,
+            validation.Observed(
+                plan,
+                token if isinstance(token, str) else None,
+                validation.read_pod(pod) if pod is not None else None,
+                view.spec.metrics or {},
+            ),
+        )
+        if decided.create_pod and decided.status is not None:
+            manifest = build_pod(view, meta["uid"], decided.status, plan, self._pod_settings)
+            await self._cluster.create_pod(view.namespace, manifest)
+        for name in decided.delete_pods:
+            await self._cluster.delete_pod(view.namespace, name)
+        return decided.result
 
     async def _hash(self, namespace: str, spec: ModelVersionSpec) -> Hashed:
         """Hash the artifact, then each component, one after the other."""
@@ -230,3 +282,17 @@ def _claim(body: Body) -> numbering.Claim:
     if entry is None:  # parse_spec succeeded, so modelRef is there
         raise InvalidObjectError("spec.modelRef.name is missing")
     return entry.claim
+
+
+ParsedT = TypeVar("ParsedT", Validation, ValidationPolicy)
+
+
+def _parsed(model: type[ParsedT], raw: object) -> ParsedT | None:
+    """A Model's validation settings as the API types read them (None when absent or unreadable)."""
+    if raw is None:
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        logger.warning("ignoring an unreadable %s in a Model's spec", model.__name__)
+        return None
