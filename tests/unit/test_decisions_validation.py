@@ -474,11 +474,6 @@ def test_a_name_that_just_fits_is_kept_whole() -> None:
     assert pod_name(fits + "b", 10) == fits + "-validation-10"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pod_name cuts a long name after a '.', leaving a DNS label that starts with '-' "
-    "(an invalid Pod name the API server refuses)",
-)
 def test_a_cut_name_is_still_a_valid_pod_name() -> None:
     long = "a" * 239 + "." + "b" * 13  # cut after the dot for run 1
 
@@ -1007,14 +1002,24 @@ def test_a_failed_metrics_check_ends_the_run_before_its_pod_is_created() -> None
 
 
 @pytest.mark.parametrize(
-    ("policy", "thresholds", "bad"),
+    ("policy", "thresholds", "bad", "where"),
     [
-        (["auc => 0.9"], [], "threshold 'auc => 0.9' uses the unsupported operator '=>': " + USAGE),
-        ([], ["f1 >= high"], f"threshold 'f1 >= high': 'high' is not a number: {USAGE}"),
+        (
+            ["auc => 0.9"],
+            [],
+            "threshold 'auc => 0.9' uses the unsupported operator '=>': " + USAGE,
+            "the Model's spec.policy.validation.metricThresholds",
+        ),
+        (
+            [],
+            ["f1 >= high"],
+            f"threshold 'f1 >= high': 'high' is not a number: {USAGE}",
+            "the thresholds of check 'quality' (spec.validation)",
+        ),
     ],
 )
 def test_a_malformed_threshold_is_an_invalid_check(
-    policy: list[str], thresholds: list[str], bad: str
+    policy: list[str], thresholds: list[str], bad: str, where: str
 ) -> None:
     check = ValidationCheck(name="quality", builtin="metrics", thresholds=thresholds)
     plan = Plan(Validation(checks=[check, FORMAT]), ValidationPolicy(metric_thresholds=policy))
@@ -1034,7 +1039,7 @@ def test_a_malformed_threshold_is_an_invalid_check(
                 validated(
                     "False",
                     Reason.INVALID_CHECK,
-                    f"A threshold cannot be checked: {bad}. Fix it in the Model's spec.policy.",
+                    f"A threshold cannot be checked: {bad}. Fix it in {where}.",
                 ),
             ),
             status={"validation": run},
@@ -1054,11 +1059,6 @@ def test_an_invalid_check_counts_the_run() -> None:
     assert decided.status.run == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a new run that stops at a malformed threshold forgets the previous run's Pod "
-    "without deleting it (status.validation.podName is overwritten), so it is never deleted",
-)
 def test_an_invalid_check_deletes_the_previous_run_s_pod() -> None:
     previous = run_of(POD_PLAN, run=2, finished=NOW_TEXT)
     status = in_status(previous, ("False", Reason.CHECK_FAILED, "Check 'load' failed: slow."))
@@ -1069,11 +1069,6 @@ def test_an_invalid_check_deletes_the_previous_run_s_pod() -> None:
     assert decided.delete_pods == ("fraud-v3-validation-2",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a malformed threshold of the check itself (spec.validation) is blamed on the "
-    "Model's spec.policy",
-)
 def test_a_malformed_own_threshold_is_not_blamed_on_the_policy() -> None:
     check = ValidationCheck(name="quality", builtin="metrics", thresholds=["f1 >= high"])
 
@@ -1491,10 +1486,6 @@ def test_an_oom_killed_check_s_report_values_are_dropped() -> None:
     assert decided.status.checks[1].message == OOM_RESULT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the OOMKilled sentence lacks its full stop: '...resources.limits.memory Its logs: ...'",
-)
 def test_an_oom_killed_check_s_message_is_punctuated() -> None:
     body = pod_body(
         "fraud-v3-validation-2", "Running", containers=[terminated("load", 137, reason="OOMKilled")]
@@ -1572,11 +1563,6 @@ def test_other_waiting_reasons_keep_the_run_going(reason: str) -> None:
     assert decided == still_running(POD_PLAN, current)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an init container (fetch) whose image cannot be pulled is not noticed: the run "
-    "says ValidationRunning until the deadline",
-)
 def test_a_fetch_image_that_cannot_be_pulled_ends_the_run() -> None:
     body = pod_body(
         "fraud-v3-validation-2",
@@ -1735,11 +1721,6 @@ def test_a_deadline_after_every_check_ended_names_none() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="once the kubelet has killed the checks of a Pod past its deadline (terminated, "
-    "exit code 137), the first killed check is reported as CheckFailed, not DeadlineExceeded",
-)
 def test_a_deadline_is_the_verdict_after_the_kubelet_killed_the_checks() -> None:
     body = pod_body(
         "fraud-v3-validation-2",

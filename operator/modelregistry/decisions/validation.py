@@ -78,7 +78,8 @@ def plan_for(
 
 def pod_name(version_name: str, run: int) -> str:
     suffix = f"-validation-{run}"
-    return version_name[: MAX_POD_NAME - len(suffix)] + suffix
+    # A cut name must not end in '.' or '-': the suffix would start a label with '-'.
+    return version_name[: MAX_POD_NAME - len(suffix)].rstrip(".-") + suffix
 
 
 # --- the Pod as the decision reads it ---------------------------------------------
@@ -201,13 +202,14 @@ def _start(
     plan = observed.plan
     run = (previous.run if previous else 0) + 1
     now = cond.format_time(view.now)
+    old_pods = (previous.pod_name,) if previous and previous.pod_name else ()
     try:
         metric_results = {
             c.name: _metrics(c, plan.policy, observed.metrics)
             for c in plan.checks
             if c.builtin == "metrics"
         }
-    except limits.ThresholdError as error:
+    except _InvalidThreshold as error:
         status = ValidationStatus(
             run=run,
             checks_digest=plan.digest,
@@ -215,13 +217,16 @@ def _start(
             started_at=now,
             finished_at=now,
         )
-        message = f"A threshold cannot be checked: {error}. Fix it in the Model's spec.policy."
-        return _done(status, DesiredCondition(VALIDATED, "False", Reason.INVALID_CHECK, message))
+        message = f"A threshold cannot be checked: {error.problem}. Fix it in {error.where}."
+        return _done(
+            status,
+            DesiredCondition(VALIDATED, "False", Reason.INVALID_CHECK, message),
+            delete=old_pods,
+        )
     results = [
         metric_results.get(c.name) or CheckResult(name=c.name, result="Pending", started_at=now)
         for c in plan.checks
     ]
-    old_pods = (previous.pod_name,) if previous and previous.pod_name else ()
     name = pod_name(view.name, run) if plan.pod_checks else None
     status = ValidationStatus(
         run=run,
@@ -244,20 +249,35 @@ def _start(
     )
 
 
+class _InvalidThreshold(Exception):
+    def __init__(self, problem: str, where: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.where = where
+
+
 def _metrics(
     check: ValidationCheck, policy: ValidationPolicy | None, metrics: Mapping[str, float]
 ) -> CheckResult:
-    expressions = [*(policy.metric_thresholds if policy else []), *check.thresholds]
-    if not expressions:
+    own = list(check.thresholds)
+    shared = list(policy.metric_thresholds) if policy else []
+    if not own and not shared:
         return CheckResult(
             name=check.name,
             result="Failed",
             message="No thresholds to check: set the Model's spec.policy.validation."
             "metricThresholds or this check's thresholds.",
         )
-    report = limits.metrics_report(
-        limits.evaluate_all(limits.parse_thresholds(expressions), metrics), check.name
-    )
+    parsed = []
+    for expressions, where in (
+        (shared, "the Model's spec.policy.validation.metricThresholds"),
+        (own, f"the thresholds of check {check.name!r} (spec.validation)"),
+    ):
+        try:
+            parsed += limits.parse_thresholds(expressions)
+        except limits.ThresholdError as error:
+            raise _InvalidThreshold(str(error), where) from error
+    report = limits.metrics_report(limits.evaluate_all(parsed, metrics), check.name)
     return _result(check.name, report, "Passed" if report.passed else "Failed", None, None)
 
 
@@ -381,7 +401,26 @@ def _results(current: ValidationStatus, pod: PodState) -> list[CheckResult]:
 
 def _pod_verdict(pod: PodState, plan: Plan) -> tuple[str, str] | None:
     """(reason, message) once the run has an outcome; None while it runs."""
+    if pod.phase == "Failed" and pod.reason == "DeadlineExceeded":
+        # The kubelet kills what still runs at the deadline: those are not failures.
+        unfinished = [
+            c.name
+            for c in plan.pod_checks
+            if (s := pod.container(c.name)) is None or s.state != "terminated" or s.exit_code != 0
+        ]
+        return (
+            Reason.DEADLINE_EXCEEDED,
+            f"The checks ran past spec.validation.deadlineSeconds; still running: "
+            f"{', '.join(unfinished) or 'none'}. {pod.message}".strip(),
+        )
     fetch = pod.container(FETCH_CONTAINER)
+    if fetch is not None and fetch.state == "waiting" and fetch.reason in IMAGE_PULL_REASONS:
+        return (
+            Reason.IMAGE_PULL_FAILED,
+            f"The validation Pod's fetch step cannot start: {fetch.reason} for the registry's "
+            f"own image: {fetch.message or 'no detail from the kubelet'}. Check the operator's "
+            "MODELREGISTRY_VALIDATION_IMAGE.",
+        )
     if fetch is not None and fetch.state == "terminated" and fetch.exit_code not in (0, None):
         said = reports.from_termination_message(
             fetch.message, check=FETCH_CONTAINER, exit_code=fetch.exit_code
@@ -405,24 +444,13 @@ def _pod_verdict(pod: PodState, plan: Plan) -> tuple[str, str] | None:
                 container.message, check=check.name, exit_code=container.exit_code
             ).message
             if container.reason == "OOMKilled":
-                said = "it ran out of memory (OOMKilled): raise its resources.limits.memory"
+                said = "it ran out of memory (OOMKilled): raise its resources.limits.memory."
             return (
                 Reason.CHECK_FAILED,
                 f"Check {check.name!r} failed (exit code {container.exit_code}): {said} "
                 f"Its logs: kubectl logs {pod.name} -c {check.name}.",
             )
     if pod.phase == "Failed":
-        if pod.reason == "DeadlineExceeded":
-            unfinished = [
-                c.name
-                for c in plan.pod_checks
-                if (s := pod.container(c.name)) is None or s.state != "terminated"
-            ]
-            return (
-                Reason.DEADLINE_EXCEEDED,
-                f"The checks ran past spec.validation.deadlineSeconds; still running: "
-                f"{', '.join(unfinished) or 'none'}. {pod.message}".strip(),
-            )
         return Reason.POD_FAILED, f"Pod {pod.name} failed: {pod.reason} {pod.message}".strip()
     if pod.phase == "Succeeded":
         names = ", ".join(c.name for c in plan.checks)
