@@ -10,7 +10,7 @@ DEV_DIR ?= .dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all run test unit integration lint crds check-crds tools venv bench bench-registry e2e-kind clean
+.PHONY: all run test unit integration lint crds check-crds tools venv bench bench-registry e2e-kind clean image
 
 all: lint test
 
@@ -26,6 +26,11 @@ venv: $(STAMP)
 # built from the Go module proxy into ~/.cache/modelregistry (once).
 tools:
 	hack/build-tools.sh
+
+# The operator's image from the Dockerfile, built with buildah on a locally
+# bootstrapped Debian base; an OCI archive in ~/.cache/modelregistry/images (once per source change).
+image:
+	hack/build-image.sh
 
 # CLUSTER=kubeconfig uses the cluster in KUBECONFIG instead of a local control plane.
 run: $(STAMP) tools
