@@ -32,9 +32,10 @@ tools:
 image:
 	hack/build-image.sh
 
-# CLUSTER=kubeconfig uses the cluster in KUBECONFIG instead of a local control plane.
+# CLUSTER=kubeconfig uses the cluster in KUBECONFIG instead of a local control plane;
+# NODE=0 starts no local node (faster; validation Pods then stay Pending).
 run: $(STAMP) tools
-	$(BIN)/modelregistry dev --workdir $(DEV_DIR) $(if $(filter kubeconfig,$(CLUSTER)),--use-kubeconfig,)
+	$(BIN)/modelregistry dev --workdir $(DEV_DIR) $(if $(filter kubeconfig,$(CLUSTER)),--use-kubeconfig,) $(if $(filter 0,$(NODE)),--no-node,)
 
 test: $(STAMP) tools
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)

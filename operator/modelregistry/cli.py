@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         help="use the cluster in KUBECONFIG instead of starting a local control plane",
     )
     dev.add_argument("--workdir", type=Path, help="keep state here (default: a temporary dir)")
+    dev.add_argument(
+        "--no-node",
+        action="store_true",
+        help="start no local node (kubelet + containerd): a faster start, but validation Pods "
+        "stay Pending",
+    )
 
     from modelregistry.checks.cli import add_validate_parser, run_validate
 
@@ -98,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         from modelregistry.devenv import run_dev_environment
 
         return run_dev_environment(
-            use_kubeconfig=args.use_kubeconfig, workdir=args.workdir, signals=signals
+            use_kubeconfig=args.use_kubeconfig,
+            workdir=args.workdir,
+            signals=signals,
+            with_node=not args.no_node,
         )
 
     return _until_stopped("dev", run_dev)

@@ -126,6 +126,7 @@ MODELVERSION_COLUMNS = (
     PrinterColumn("Version", "integer", ".status.version", "Version number."),
     PrinterColumn("Stage", "string", ".status.stage", "Stage granted by the operator."),
     _condition_column("Verified", "ArtifactVerified"),
+    _condition_column("Validated", "Validated"),
     _condition_column("Ready", "Ready"),
     PrinterColumn(
         "Reason",

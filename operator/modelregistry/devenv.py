@@ -1,9 +1,10 @@
 """`make run`: a complete local registry in the foreground.
 
-Starts (unless told to use KUBECONFIG) a local control plane and a local S3
-server, installs the CRDs, creates a versioned bucket `models`, prints the
-settings to use from another shell, and runs the operator until Ctrl-C;
-then stops everything it started.
+Starts (unless told to use KUBECONFIG) a local control plane, a local node
+(kubelet + containerd, unless `--no-node`) with the project's image loaded
+for validation Pods, and a local S3 server; installs the CRDs, creates a
+versioned bucket `models`, prints the settings to use from another shell,
+and runs the operator until Ctrl-C; then stops everything it started.
 
 SIGINT and SIGTERM are handled alike at every moment (`StopSignals`): during
 start-up the first one unwinds the ExitStack, which stops the servers already
@@ -19,6 +20,7 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import kubernetes
@@ -27,14 +29,18 @@ from modelregistry.install import install_crds
 from modelregistry.runner import StopSignals
 
 BUCKET = "models"
+VALIDATION_SECRET = "modelregistry-s3"  # noqa: S105 - the name of a Secret, not a password
 
 
-def run_dev_environment(*, use_kubeconfig: bool, workdir: Path | None, signals: StopSignals) -> int:
+def run_dev_environment(
+    *, use_kubeconfig: bool, workdir: Path | None, signals: StopSignals, with_node: bool = True
+) -> int:
     """Start what `make run` needs, run the operator until a stop signal, stop it all.
 
     `signals` must be entered already: a signal at any point of this stops it.
     """
-    from modelregistry.localenv import ControlPlane, S3Server, find_tool
+    from modelregistry.localenv import ControlPlane, LocalEnvError, Node, S3Server, find_tool
+    from modelregistry.localenv.image import ensure_image
 
     # Absolute: it is in the env file, for a shell in any directory, and
     # every server's paths are built from it.
@@ -49,11 +55,24 @@ def run_dev_environment(*, use_kubeconfig: bool, workdir: Path | None, signals: 
         else:
             plane = stack.enter_context(ControlPlane(workdir=root / "controlplane"))
             kubeconfig = str(plane.kubeconfig)
+        node: Node | None = None
+        if with_node and not use_kubeconfig:
+            try:
+                node = stack.enter_context(Node(plane, workdir=root / "node"))
+            except LocalEnvError as error:
+                raise LocalEnvError(
+                    f"{error}\n(`make run NODE=0` starts without a node: validation Pods "
+                    "then stay Pending)"
+                ) from None
         s3 = stack.enter_context(S3Server(workdir=root / "s3"))
 
         kubernetes.config.load_kube_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
         install_crds(kubernetes.client.ApiClient())
         create_bucket(s3.endpoint_url, s3.access_key, s3.secret_key, BUCKET)
+        # The fetch step of validation Pods reads the bucket with these keys
+        # (versions in `default` that name no Secret of their own).
+        write_secret(VALIDATION_SECRET, "default", s3.access_key, s3.secret_key)
+        os.environ["MODELREGISTRY_VALIDATION_SECRET"] = VALIDATION_SECRET
 
         settings = {
             "KUBECONFIG": kubeconfig,
@@ -76,6 +95,18 @@ def run_dev_environment(*, use_kubeconfig: bool, workdir: Path | None, signals: 
             f"KUBECONFIG={kubeconfig}\nPress Ctrl-C to stop.\n",
             flush=True,
         )
+        if node is not None:
+            # Validation Pods run the project's image (built once, cached) and
+            # reach the S3 server at the node's address.
+            print("Loading the project's image into the node (built once, cached)...", flush=True)
+            image = ensure_image()
+            node.import_image(image.archive)
+            forwarder = node.forward(_port(s3.endpoint_url), name="s3")
+            os.environ.update(
+                MODELREGISTRY_VALIDATION_IMAGE=image.reference,
+                MODELREGISTRY_VALIDATION_IMAGE_PULL_POLICY="Never",
+                MODELREGISTRY_VALIDATION_S3_ENDPOINT=f"http://{node.node_ip}:{forwarder.port}",
+            )
         os.environ.update(settings)
         os.environ.setdefault("MODELREGISTRY_S3_ENDPOINT", s3.endpoint_url)
 
@@ -84,9 +115,31 @@ def run_dev_environment(*, use_kubeconfig: bool, workdir: Path | None, signals: 
         return run_operator(signals=signals)
 
 
+def _port(url: str) -> int:
+    port = urlsplit(url).port
+    if port is None:
+        raise ValueError(f"{url} names no port")
+    return port
+
+
 def absolute_kubeconfig(value: str) -> str:
     """KUBECONFIG (a list of paths) with each path absolute, for a shell in any directory."""
     return os.pathsep.join(str(Path(path).resolve()) for path in value.split(os.pathsep) if path)
+
+
+def write_secret(name: str, namespace: str, access_key: str, secret_key: str) -> None:
+    """Create or replace a Secret with S3 keys, as spec.artifact.storage.secretRef expects."""
+    core = kubernetes.client.CoreV1Api()
+    body = {
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": {"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key},
+    }
+    try:
+        core.create_namespaced_secret(namespace, body)
+    except kubernetes.client.exceptions.ApiException as error:
+        if error.status != 409:
+            raise
+        core.replace_namespaced_secret(name, namespace, body)
 
 
 def create_bucket(endpoint: str, access_key: str, secret_key: str, bucket: str) -> None:

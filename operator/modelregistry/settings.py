@@ -35,6 +35,8 @@ class Settings:
     validation_pull_policy: str
     validation_endpoint: str | None
     """The S3 endpoint as validation Pods reach it (default: default_endpoint's)."""
+    validation_secret: str | None
+    """Secret (in a version's namespace) the fetch step uses when the artifact names none."""
     model_refresh_window: float
     """Seconds a Model's status waits after a change of its versions, so a burst is one write."""
     namespaces: tuple[str, ...]
@@ -105,6 +107,7 @@ class Settings:
             or read("S3_ENDPOINT")
             or env.get("AWS_ENDPOINT_URL")
             or None,
+            validation_secret=read("VALIDATION_SECRET"),
             namespaces=tuple(n.strip() for n in (read("NAMESPACES") or "").split(",") if n.strip()),
         )
 

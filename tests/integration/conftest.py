@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import kubernetes
@@ -25,6 +26,7 @@ import pytest
 
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, Node, S3Server
+from modelregistry.localenv.image import ensure_image
 from tests.integration.support import Objects, OperatorProcess
 
 # Short intervals so periodic checks and retries happen within a test.
@@ -34,7 +36,19 @@ OPERATOR_SETTINGS = {
     "MODELREGISTRY_RETRY_BASE_DELAY": "0.5",
     "MODELREGISTRY_RETRY_MAX_DELAY": "2",
     "MODELREGISTRY_MODEL_REFRESH_WINDOW": "0.2",
+    # Every namespace but those where a test installs the chart: there the
+    # operator runs in-cluster, and two operators must not act on one object.
+    "MODELREGISTRY_NAMESPACES": "!mr-incluster-*",
 }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start a registry of their own (`make run`) go first.
+
+    A machine runs one local node at a time, and the session's node starts
+    with the first test that needs it and stays up until the end.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("own_environment") is None)
 
 
 @dataclass(frozen=True)
@@ -105,8 +119,35 @@ def s3_client(s3: S3Server):  # type: ignore[no-untyped-def]
     )
 
 
-def operator_environment(cluster: Cluster, s3: S3Server) -> dict[str, str]:
-    return {
+@dataclass(frozen=True)
+class PodRuntime:
+    """What validation Pods on the local node use: the project's image, and S3 as Pods reach it."""
+
+    image: str
+    s3_endpoint: str
+
+
+@pytest.fixture(scope="session")
+def pod_runtime(node: Node | None, s3: S3Server) -> PodRuntime | None:
+    """The project's image imported into the node, and a way from Pods to the S3 server.
+
+    None against the cluster in KUBECONFIG: it has no access to this host's
+    image cache or loopback, and validation Pods are not tested there.
+    """
+    if node is None:
+        return None
+    image = ensure_image()
+    node.import_image(image.archive)
+    port = urlsplit(s3.endpoint_url).port
+    assert port is not None
+    forwarder = node.forward(port, name="s3")
+    return PodRuntime(image.reference, f"http://{node.node_ip}:{forwarder.port}")
+
+
+def operator_environment(
+    cluster: Cluster, s3: S3Server, pods: PodRuntime | None = None
+) -> dict[str, str]:
+    environment = {
         "KUBECONFIG": str(cluster.kubeconfig),
         "MODELREGISTRY_S3_ENDPOINT": s3.endpoint_url,
         "AWS_ACCESS_KEY_ID": s3.access_key,
@@ -114,14 +155,25 @@ def operator_environment(cluster: Cluster, s3: S3Server) -> dict[str, str]:
         "AWS_DEFAULT_REGION": s3.region,
         **OPERATOR_SETTINGS,
     }
+    if pods is not None:
+        environment.update(
+            MODELREGISTRY_VALIDATION_IMAGE=pods.image,
+            MODELREGISTRY_VALIDATION_IMAGE_PULL_POLICY="Never",
+            MODELREGISTRY_VALIDATION_S3_ENDPOINT=pods.s3_endpoint,
+        )
+    return environment
 
 
 @pytest.fixture(scope="session")
 def operator(
-    cluster: Cluster, s3: S3Server, tmp_path_factory: pytest.TempPathFactory
+    cluster: Cluster,
+    s3: S3Server,
+    pod_runtime: PodRuntime | None,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
     process = OperatorProcess(
-        operator_environment(cluster, s3), tmp_path_factory.mktemp("operator") / "operator.log"
+        operator_environment(cluster, s3, pod_runtime),
+        tmp_path_factory.mktemp("operator") / "operator.log",
     )
     process.start()
     yield process

@@ -25,7 +25,8 @@ from tests.integration.support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.integration
+# They start a registry of their own (with its own node): run before the session's.
+pytestmark = [pytest.mark.integration, pytest.mark.own_environment]
 
 RUNNING = "Model Registry is running"
 # One Ctrl-C stops the operator (its grace is 2 s) and then each server

@@ -19,7 +19,8 @@ from tests.integration.support import (
     terminal_environment,
 )
 
-pytestmark = pytest.mark.integration
+# They start a registry of their own (with its own node): run before the session's.
+pytestmark = [pytest.mark.integration, pytest.mark.own_environment]
 
 
 def walkthrough_script() -> str:
@@ -65,8 +66,13 @@ def test_readme_walkthrough_runs_against_make_run(tmp_path: Path) -> None:
             f"walkthrough failed\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
             f"\n--- make run\n{make_run.log_tail()}"
         )
-        assert re.search(r"churn-1\s+churn\s+1\s+None\s+True\s+True", result.stdout), result.stdout
+        assert re.search(r"churn-1\s+churn\s+1\s+None\s+True\s+True\s+True", result.stdout), (
+            result.stdout
+        )
         assert "DigestMismatch" in result.stdout
+        assert "format: Passed" in result.stdout
+        # The Validated message, then the failed check's own log, name the missing file.
+        assert result.stdout.count("MLmodel names model.json") >= 2, result.stdout
         assert "spec.metrics is immutable" in result.stderr
         # Ctrl-C stops everything make run started (the servers' command
         # lines all name the clone's .dev).

@@ -159,7 +159,7 @@ def test_modelversion_printer_columns() -> None:
         c["name"] for c in version["additionalPrinterColumns"] if c.get("priority", 0) == 0
     ]
 
-    assert default_view == ["Model", "Version", "Stage", "Verified", "Ready", "Age"]
+    assert default_view == ["Model", "Version", "Stage", "Verified", "Validated", "Ready", "Age"]
     assert columns["Model"]["jsonPath"] == ".spec.modelRef.name"
     assert columns["Version"] == {
         "name": "Version",
@@ -171,6 +171,7 @@ def test_modelversion_printer_columns() -> None:
     assert columns["Verified"]["jsonPath"] == (
         '.status.conditions[?(@.type=="ArtifactVerified")].status'
     )
+    assert columns["Validated"]["jsonPath"] == ('.status.conditions[?(@.type=="Validated")].status')
     assert columns["Ready"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].status'
     assert (columns["Age"]["type"], columns["Age"]["jsonPath"]) == (
         "date",

@@ -35,6 +35,7 @@ def test_defaults() -> None:
         validation_image="localhost/modelregistry/operator:dev",
         validation_pull_policy="IfNotPresent",
         validation_endpoint=None,
+        validation_secret=None,
         model_refresh_window=1.0,
     )
 
@@ -64,6 +65,7 @@ def test_values_are_parsed() -> None:
             "MODELREGISTRY_VALIDATION_IMAGE_PULL_POLICY": "Always",
             "MODELREGISTRY_VALIDATION_S3_ENDPOINT": "http://10.0.0.5:9000",
             "MODELREGISTRY_MODEL_REFRESH_WINDOW": "0.25",
+            "MODELREGISTRY_VALIDATION_SECRET": "s3-keys",
         }
     )
 
@@ -81,6 +83,7 @@ def test_values_are_parsed() -> None:
         validation_image="registry.example/mr:1.2",
         validation_pull_policy="Always",
         validation_endpoint="http://10.0.0.5:9000",
+        validation_secret="s3-keys",
         model_refresh_window=0.25,
     )
     assert isinstance(settings.max_concurrent_verifications, int)

@@ -49,6 +49,9 @@ class PodSettings:
     endpoint: str | None = None  # the S3 endpoint as Pods reach it
     region: str | None = None
     addressing_style: str | None = None
+    # The Secret (in the version's namespace) the fetch step uses when the
+    # artifact names none: the operator's own credentials never go to a Pod.
+    default_secret: str | None = None
 
 
 def label_value(text: str) -> str:
@@ -161,7 +164,12 @@ def build_pod(
     spec_json = json.dumps(
         view.spec.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True
     )
-    secret = view.spec.artifact.storage.secret_ref if view.spec.artifact.storage else None
+    storage = view.spec.artifact.storage
+    secret = (
+        storage.secret_ref.name
+        if storage is not None and storage.secret_ref is not None
+        else settings.default_secret
+    )
     fetch: dict[str, Any] = {
         "name": FETCH_CONTAINER,
         "image": settings.image,
@@ -182,7 +190,7 @@ def build_pod(
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     if secret is not None:
-        fetch["envFrom"] = [{"secretRef": {"name": secret.name}}]
+        fetch["envFrom"] = [{"secretRef": {"name": secret}}]
     deadline = (
         plan.validation.deadline_seconds
         if plan.validation and plan.validation.deadline_seconds

@@ -63,6 +63,7 @@ class Operator:
                 endpoint=settings.validation_endpoint,
                 region=settings.default_endpoint.region,
                 addressing_style=settings.default_endpoint.addressing_style,
+                default_secret=settings.validation_secret,
             ),
             clock=clock,
         )
