@@ -2,7 +2,8 @@
 
 Started the way controller-runtime's envtest starts one, plus a
 controller-manager running only the controllers the operator relies on:
-the garbage collector (ownerReferences), the namespace controller (namespace
+the deployment and replicaset controllers (the chart's Deployment), the
+garbage collector (ownerReferences), the namespace controller (namespace
 deletion finishes), the service-account controller (every namespace gets its
 `default` ServiceAccount), the root-CA publisher (the `kube-root-ca.crt`
 ConfigMap that Pods' service-account volumes project) and the node lifecycle
@@ -50,6 +51,9 @@ CONTROLLERS: Final = (
     # Removes the not-ready taint the API server puts on every new Node
     # (admission plugin TaintNodesByCondition) once its kubelet reports Ready.
     "node-lifecycle-controller",
+    # A Deployment (the chart's operator) gets its ReplicaSet, and that its Pod.
+    "deployment-controller",
+    "replicaset-controller",
 )
 _DEFAULT_SERVICE_ACCOUNT: Final = "/api/v1/namespaces/default/serviceaccounts/default"
 # Lets the API server's kubelet client reach the kubelet API (logs, exec).

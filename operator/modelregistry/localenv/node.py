@@ -12,6 +12,15 @@ before it is changed, so the next start cleans up after a run that was killed.
 
 Only one node runs per machine (a lock file), because the kubelet's host
 paths and kernel settings are machine-wide.
+
+Pods reach the host only at the node IP (the bridge's address), never its
+127.0.0.1, where the local servers listen. `forward()` makes such a server
+reachable from Pods through a forwarder on the node IP; the node forwards the
+API server itself to node_ip:443, so in-cluster clients (the chart's operator)
+reach it there. There is no kube-proxy and no cluster DNS: such a Pod gets
+KUBERNETES_SERVICE_HOST/PORT set to `api_server_host`/`api_server_port` and a
+host alias for `kubernetes.default.svc`, names the API server's certificate
+already carries (see `in_cluster_api_overrides`).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from typing import IO, Any, Final
 
 from modelregistry.localenv.controlplane import ControlPlane
 from modelregistry.localenv.errors import LocalEnvError
+from modelregistry.localenv.forward import Forwarder
 from modelregistry.localenv.images import PAUSE_IMAGE, pause_archive
 from modelregistry.localenv.kubeconfig import write_kubeconfig
 from modelregistry.localenv.nodeconfig import (
@@ -88,6 +98,11 @@ CNI_BIN_DIRS: Final = (Path("/usr/lib/cni"), Path("/opt/cni/bin"))
 # The kubelet refuses to start without these cgroup v1 controllers.
 CGROUP_V1_CONTROLLERS: Final = ("cpu", "cpuacct", "cpuset", "memory")
 _INSTALL: Final = "apt-get install containerd runc containernetworking-plugins iptables"
+# Where Pods reach the API server: the port of the `kubernetes` Service, and
+# the Service's DNS name, which Kopf's in-cluster login uses whatever
+# KUBERNETES_SERVICE_HOST says (and which the serving certificate names).
+API_SERVICE_PORT: Final = 443
+API_SERVICE_NAME: Final = "kubernetes.default.svc"
 _UNIX_SOCKET_MAX: Final = 107
 _MNT_DETACH: Final = 2
 
@@ -144,6 +159,7 @@ class Node(LocalService):
         self._lock: IO[str] | None = None
         self._state: HostState | None = None
         self._ready_after: float | None = None
+        self._forwarders: list[Forwarder] = []
 
     @property
     def node_name(self) -> str:
@@ -185,6 +201,50 @@ class Node(LocalService):
     def ready_after(self) -> float | None:
         """Seconds the last `start()` took, from its call until the Node was Ready."""
         return self._ready_after
+
+    @property
+    def api_server_host(self) -> str:
+        """The name under which Pods reach the API server (resolve it with `hostAliases`)."""
+        return API_SERVICE_NAME
+
+    @property
+    def api_server_port(self) -> int:
+        """The port on the node IP where Pods reach the API server."""
+        return API_SERVICE_PORT
+
+    def in_cluster_api_overrides(self) -> tuple[dict[str, str], list[dict[str, object]]]:
+        """(container env, Pod hostAliases) by which a Pod's clients reach the API server here.
+
+        On a cluster with kube-proxy and cluster DNS a Pod needs neither: the
+        kubelet's KUBERNETES_SERVICE_HOST/PORT and `kubernetes.default.svc`
+        lead to the `kubernetes` Service.
+        """
+        env = {
+            "KUBERNETES_SERVICE_HOST": self.api_server_host,
+            "KUBERNETES_SERVICE_PORT": str(self.api_server_port),
+        }
+        return env, [{"ip": self.node_ip, "hostnames": [self.api_server_host]}]
+
+    def forward(self, port: int, *, name: str, node_port: int = 0) -> Forwarder:
+        """Make what listens on 127.0.0.1:`port` reachable from Pods at node_ip:<its port>.
+
+        `node_port` 0 takes any free port; the returned forwarder's `port` says
+        which. Only the Pods' subnet may connect. The forwarder stops with the
+        node, or earlier with its own `stop()`.
+        """
+        if self._state is None:
+            raise LocalEnvError("node not started")
+        forwarder = Forwarder(
+            self.node_ip,
+            port,
+            self.workdir / f"forward-{name}.log",
+            listen_port=node_port,
+            allow=(self._subnet,),
+            name=f"forward-{name}",
+        )
+        self._forwarders.append(forwarder)
+        forwarder.start()
+        return forwarder
 
     def import_image(self, archive: Path) -> list[str]:
         """Load an OCI or docker image archive into the node's runtime; return the image names.
@@ -232,6 +292,8 @@ class Node(LocalService):
             _check_port_free(port, what)
         self._lock = _acquire_lock(deadline)
         _cleanup_leftovers_locked()
+        # Fixed, so taken by any other node: checked once that one has stopped.
+        _check_port_free(API_SERVICE_PORT, "in-cluster API server")
         _check_bridge_absent(self._bridge)
         _check_routes(self._subnet, self._bridge)
 
@@ -249,6 +311,8 @@ class Node(LocalService):
         _reset_workdir(layout)
         _create_bridge(self._bridge, self._subnet)
         _create_cgroup_root(CGROUP_ROOT)
+        api_port = int(server.rsplit(":", 1)[1])
+        self.forward(api_port, name="apiserver", node_port=API_SERVICE_PORT)
 
         layout.containerd_config.write_text(
             containerd_config(
@@ -322,6 +386,9 @@ class Node(LocalService):
         return process
 
     def _stop(self) -> None:
+        # Pods keep no connection open once the forwarders are gone.
+        while self._forwarders:
+            self._forwarders.pop().stop()
         try:
             if self._state is not None:
                 _cleanup(self._state, self._processes)
