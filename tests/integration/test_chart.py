@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -39,3 +41,54 @@ def test_chart_ships_the_generated_crds() -> None:
     for kind in crdgen.KINDS:
         shipped = (CHART / "crds" / crdgen.crd_filename(kind)).read_text()
         assert shipped == crdgen.render(kind), "chart CRDs are stale: run `make crds`"
+
+
+def test_chart_pod_meets_the_restricted_profile_with_every_value_set(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    # Pod Security Admission judges a Deployment's Pod template in warn mode
+    # (enforce judges Pods only): a warning would name each violation.
+    cluster.kubectl_run(
+        "label",
+        "namespace",
+        namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/warn=restricted",
+        "pod-security.kubernetes.io/warn-version=latest",
+    )
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "image": {"pullPolicy": "Never"},
+                "s3": {"endpoint": "http://10.213.0.1:9000", "credentialsSecret": "s3-credentials"},
+                "watchNamespaces": [namespace, "other"],
+                "verbose": True,
+                "apiServer": {"host": "kubernetes.default.svc", "port": "443"},
+                "hostAliases": [{"ip": "10.213.0.1", "hostnames": ["kubernetes.default.svc"]}],
+                "extraEnv": [{"name": "MODELREGISTRY_RETRY_BASE_DELAY", "value": "0.5"}],
+                "envFrom": [{"configMapRef": {"name": "more-settings"}}],
+            }
+        )
+    )
+    rendered = render_chart(cluster.api_client, namespace, "--values", str(values))
+    [deployment] = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MODELREGISTRY_NAMESPACES"] == f"{namespace},other"
+    assert env["KUBERNETES_SERVICE_HOST"] == "kubernetes.default.svc"
+    assert env["KUBERNETES_SERVICE_PORT"] == "443"
+    assert env["MODELREGISTRY_RETRY_BASE_DELAY"] == "0.5"
+    assert container["envFrom"] == [
+        {"secretRef": {"name": "s3-credentials"}},
+        {"configMapRef": {"name": "more-settings"}},
+    ]
+    assert container["args"] == ["run", "--verbose"]
+    assert pod["hostAliases"] == [{"ip": "10.213.0.1", "hostnames": ["kubernetes.default.svc"]}]
+    assert pod["automountServiceAccountToken"] is True
+    result = cluster.kubectl_run(
+        "apply", "--dry-run=server", "-n", namespace, "-f", "-", stdin=rendered, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "PodSecurity" not in result.stderr, result.stderr

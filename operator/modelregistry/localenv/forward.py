@@ -127,6 +127,8 @@ async def _serve(
     target: tuple[str, int],
     allowed: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
 ) -> None:
+    open_writers: set[asyncio.StreamWriter] = set()
+
     async def handle(client_reader: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
         peer = ipaddress.ip_address(client.get_extra_info("peername")[0])
         if allowed and not any(peer in network for network in allowed):
@@ -139,10 +141,12 @@ async def _serve(
             print(f"cannot reach {target[0]}:{target[1]}: {error}", flush=True)
             client.close()
             return
+        open_writers.update((client, upstream))
         try:
             await asyncio.gather(_pipe(client_reader, upstream), _pipe(upstream_reader, client))
         finally:
             for writer in (client, upstream):
+                open_writers.discard(writer)
                 writer.close()
                 with contextlib.suppress(ConnectionError, OSError):
                     await writer.wait_closed()
@@ -155,8 +159,12 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with server:
-        await stop.wait()
+    await stop.wait()
+    # Stopping ends every connection (watches stay open for long) at once.
+    server.close()
+    for writer in open_writers:
+        writer.close()
+    await server.wait_closed()
 
 
 def _host_port(value: str) -> tuple[str, int]:
