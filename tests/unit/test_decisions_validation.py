@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import astuple, replace
 from datetime import datetime
 from typing import Any
 
@@ -479,8 +479,24 @@ def test_a_cut_name_is_still_a_valid_pod_name() -> None:
 
     name = pod_name(long, 1)
 
-    assert len(name) <= 253
+    assert name == "a" * 239 + "-validation-1"
     assert re.fullmatch(DNS_SUBDOMAIN_PATTERN, name)
+
+
+@pytest.mark.parametrize(
+    ("long", "kept"),
+    [
+        ("a" * 239 + "-" + "z" * 10, "a" * 239),  # cut after a dash
+        ("a" * 237 + "-.-" + "z" * 10, "a" * 237),  # after several
+        ("a" * 239 + "b.c", "a" * 239 + "b"),  # cut before the dot: nothing to strip
+    ],
+)
+def test_a_cut_name_never_ends_in_a_dot_or_a_dash_before_the_suffix(long: str, kept: str) -> None:
+    assert pod_name(long, 1) == kept + "-validation-1"
+
+
+def test_a_short_name_keeps_its_dots_and_dashes() -> None:
+    assert pod_name("fraud.v3-a", 2) == "fraud.v3-a-validation-2"
 
 
 # --- read_pod ---------------------------------------------------------------------------------
@@ -629,6 +645,12 @@ def test_read_pod_takes_the_state_that_is_set_in_a_client_style_body() -> None:
             ContainerState("bare", "unknown"),
         ),
     )
+
+
+def test_a_container_without_a_state_is_unknown_and_says_nothing_more() -> None:
+    (state,) = read_pod(pod_body("p", "Pending", containers=[{"name": "load"}])).containers
+
+    assert astuple(state) == ("load", "unknown", "", "", None, None, None)
 
 
 def test_a_terminated_state_wins_over_the_others() -> None:
@@ -826,6 +848,16 @@ def test_the_policy_thresholds_come_before_the_check_s_own() -> None:
             message="auc = 0.5 fails 'auc >= 0.9'; f1 = 0.1 fails 'f1 >= 0.8'",
         )
     ]
+
+
+def test_without_metrics_observed_every_threshold_misses_its_metric() -> None:
+    view = view_of()
+
+    decided = validation.decide(view, Observed(Plan(Validation(checks=[QUALITY])), None, None))
+
+    assert decided.status is not None
+    assert decided.status.checks[0].result == "Failed"
+    assert decided.status.checks[0].message.startswith("metric 'f1' is missing")
 
 
 def test_a_missing_metric_fails_its_own_threshold() -> None:
@@ -1077,6 +1109,22 @@ def test_a_malformed_own_threshold_is_not_blamed_on_the_policy() -> None:
     (said,) = decided.result.conditions
     assert said.reason == Reason.INVALID_CHECK
     assert "spec.policy" not in said.message
+
+
+def test_when_both_are_malformed_the_policy_s_threshold_is_named() -> None:
+    check = ValidationCheck(name="quality", builtin="metrics", thresholds=["f1 >= high"])
+    plan = Plan(Validation(checks=[check]), ValidationPolicy(metric_thresholds=["auc"]))
+
+    decided = validation.decide(view_of(), observe(plan))
+
+    assert decided.result.conditions == (
+        validated(
+            "False",
+            Reason.INVALID_CHECK,
+            f"A threshold cannot be checked: threshold 'auc' has no comparison operator: {USAGE}. "
+            "Fix it in the Model's spec.policy.validation.metricThresholds.",
+        ),
+    )
 
 
 # --- decide: a new run ------------------------------------------------------------------------
@@ -1571,11 +1619,48 @@ def test_a_fetch_image_that_cannot_be_pulled_ends_the_run() -> None:
         containers=[waiting("format", "PodInitializing")],
     )
 
+    current, decided = follow(POD_PLAN, body)
+
+    assert decided == ended(
+        current.model_copy(update={"finished_at": LATER_TEXT}),
+        "False",
+        Reason.IMAGE_PULL_FAILED,
+        "The validation Pod's fetch step cannot start: ImagePullBackOff for the registry's own "
+        'image: Back-off pulling image "x". Check the operator\'s MODELREGISTRY_VALIDATION_IMAGE.',
+    )
+
+
+@pytest.mark.parametrize(
+    "reason", ["ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"]
+)
+def test_each_image_pull_reason_of_the_fetch_step_ends_the_run(reason: str) -> None:
+    body = pod_body("fraud-v3-validation-2", "Pending", init=[waiting("fetch", reason)])
+
     _, decided = follow(POD_PLAN, body)
 
-    (said,) = decided.result.conditions
-    assert (said.status, said.reason) == ("False", Reason.IMAGE_PULL_FAILED)
-    assert "ImagePullBackOff" in said.message
+    assert decided.result.conditions == (
+        validated(
+            "False",
+            Reason.IMAGE_PULL_FAILED,
+            f"The validation Pod's fetch step cannot start: {reason} for the registry's own "
+            "image: no detail from the kubelet. Check the operator's "
+            "MODELREGISTRY_VALIDATION_IMAGE.",
+        ),
+    )
+
+
+@pytest.mark.parametrize("reason", ["ContainerCreating", "CreateContainerConfigError"])
+def test_a_fetch_step_waiting_for_other_reasons_keeps_the_run_going(reason: str) -> None:
+    body = pod_body(
+        "fraud-v3-validation-2",
+        "Pending",
+        init=[waiting("fetch", reason, "ErrImagePull once")],
+        containers=[waiting("format", "PodInitializing")],
+    )
+
+    current, decided = follow(POD_PLAN, body)
+
+    assert decided == still_running(POD_PLAN, current)
 
 
 def fetch_failed(code: int, message: str) -> dict[str, Any]:
@@ -1731,14 +1816,79 @@ def test_a_deadline_is_the_verdict_after_the_kubelet_killed_the_checks() -> None
         containers=[
             terminated("format", 0),
             terminated("load", 137, reason="Error"),
-            terminated("fairness", 137, reason="Error"),
+            terminated("fairness", 143, reason="Error", finished="2030-01-02T03:14:20Z"),
         ],
+    )
+
+    current, decided = follow(POD_PLAN, body)
+    done = current.model_copy(
+        update={
+            "finished_at": LATER_TEXT,
+            "checks": [
+                CheckResult(
+                    name="format",
+                    result="Passed",
+                    started_at="2030-01-02T03:04:20Z",
+                    finished_at="2030-01-02T03:05:01Z",
+                ),
+                CheckResult(
+                    name="load",
+                    result="Failed",
+                    started_at="2030-01-02T03:04:20Z",
+                    finished_at="2030-01-02T03:05:01Z",
+                ),
+                CheckResult(
+                    name="fairness",
+                    result="Failed",
+                    started_at="2030-01-02T03:04:20Z",
+                    finished_at="2030-01-02T03:14:20Z",
+                ),
+            ],
+        }
+    )
+
+    assert decided == ended(
+        done,
+        "False",
+        Reason.DEADLINE_EXCEEDED,
+        "The checks ran past spec.validation.deadlineSeconds; still running: load, fairness. "
+        "Pod was active on the node longer than the specified deadline",
+    )
+
+
+def test_a_deadline_wins_over_a_fetch_step_that_never_started() -> None:
+    body = pod_body(
+        "fraud-v3-validation-2",
+        "Failed",
+        reason="DeadlineExceeded",
+        message="Pod was active on the node longer than the specified deadline",
+        init=[waiting("fetch", "ImagePullBackOff")],
+        containers=[waiting("format", "PodInitializing")],
+    )
+
+    _, decided = follow(Plan(Validation(checks=[FORMAT])), body)
+
+    assert decided.result.conditions == (
+        validated(
+            "False",
+            Reason.DEADLINE_EXCEEDED,
+            "The checks ran past spec.validation.deadlineSeconds; still running: format. "
+            "Pod was active on the node longer than the specified deadline",
+        ),
+    )
+
+
+def test_a_pod_failed_for_another_reason_is_judged_by_its_containers() -> None:
+    body = pod_body(
+        "fraud-v3-validation-2",
+        "Failed",
+        reason="Evicted",
+        containers=[terminated("format", 0), terminated("load", 137, reason="Error")],
     )
 
     _, decided = follow(POD_PLAN, body)
 
-    (said,) = decided.result.conditions
-    assert (said.status, said.reason) == ("False", Reason.DEADLINE_EXCEEDED)
+    assert decided.result.conditions[0].reason == Reason.CHECK_FAILED
 
 
 @pytest.mark.parametrize(
