@@ -47,6 +47,7 @@ import contextlib
 import ctypes
 import hashlib
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -177,7 +178,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--timeout",
         type=float,
         default=None,
-        help="seconds to wait for all Ready (default max(300, N / 2))",
+        help="seconds to wait for all Ready (default max(600, N))",
     )
     parser.add_argument("--output", type=Path, default=None, help="JSON result file")
     parser.add_argument(
@@ -191,7 +192,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.threads < 1 or args.sequential < 0:
         parser.error("need --threads >= 1 and --sequential >= 0")
     if args.timeout is None:
-        args.timeout = max(300.0, args.n / 2)
+        args.timeout = max(600.0, float(args.n))
     return args
 
 
@@ -635,6 +636,7 @@ class Tracked:
     writes: int = 0  # all MODIFIED events
     version: int | None = None  # status.version when it became Ready
     model: str | None = None
+    write_times: list[float] = field(default_factory=list)  # of the MODIFIED events
 
 
 class Tracker:
@@ -662,6 +664,7 @@ class Tracker:
                 record.added = record.added or at
             elif kind == "MODIFIED":
                 record.writes += 1
+                record.write_times.append(at)
                 if record.ready is None:
                     record.writes_to_ready += 1
             if record.ready is None and kind != "DELETED" and _is_ready(body):
@@ -832,6 +835,8 @@ class RegistryResult:
     sequential_ready_p50_ms: float | None
     sequential_ready_p95_ms: float | None
     sequential_overhead_p50_ms: float | None  # ready p50 - create p50, one by one
+    # p50 of each step, one by one: create sent -> ADDED, ADDED -> write 1, ... -> Ready
+    sequential_steps_p50_ms: list[float]
     writes_to_ready_per_version: float  # MODIFIED events until Ready, mean
     writes_to_ready_max: int
     writes_per_version: float  # all MODIFIED events until quiet and in the idle window, mean
@@ -1000,6 +1005,8 @@ def _registry_sequential(
 ) -> dict[str, Any]:
     creates: list[float] = []
     readies: list[float] = []
+    # Where one version's time goes: create sent -> ADDED seen -> each write until Ready.
+    steps: list[list[float]] = []
     began = time.perf_counter()
     for i in range(args.sequential):
         name = f"sequential-{i:05d}"
@@ -1014,9 +1021,12 @@ def _registry_sequential(
         )
         if not tracker.wait_ready([name], 60):
             raise TimeoutError(f"{name} was not Ready within 60 s")
-        ready = tracker.versions[name].ready
-        assert ready is not None
-        readies.append(ready - start)
+        record = tracker.versions[name]
+        assert record.ready is not None
+        readies.append(record.ready - start)
+        with tracker.changed:
+            marks = [start, record.added or start, *record.write_times[: record.writes_to_ready]]
+        steps.append([b - a for a, b in itertools.pairwise(marks)])
     wall = time.perf_counter() - began
     create_p50, ready_p50 = _ms(creates, 50), _ms(readies, 50)
     return {
@@ -1028,6 +1038,10 @@ def _registry_sequential(
         "sequential_overhead_p50_ms": (
             None if create_p50 is None or ready_p50 is None else ready_p50 - create_p50
         ),
+        "sequential_steps_p50_ms": [
+            _ms([s[i] for s in steps if len(s) > i], 50) or 0.0
+            for i in range(max((len(s) for s in steps), default=0))
+        ],
     }
 
 
@@ -1315,6 +1329,18 @@ def _print_markdown(report: Json) -> None:
             f"{name} {count / repeat / p['n']:.2f}" for name, count in calls.most_common()
         )
         print(f"\nOperator API requests per version, by verb and resource (mean): {parts}")
+    steps = [
+        run["registry"]["sequential_steps_p50_ms"] for run in report["runs"] if "registry" in run
+    ]
+    if steps and steps[0]:
+        names = ["create sent → ADDED", "ADDED → write 1"] + [
+            f"write {i} → write {i + 1}" for i in range(1, max(map(len, steps)) - 1)
+        ]
+        parts = ", ".join(
+            f"{name} {statistics.median(s[i] for s in steps if len(s) > i):.0f}"
+            for i, name in enumerate(names)
+        )
+        print(f"\nOne by one, p50 ms of each step until Ready (median): {parts}")
     problems = [
         f"repetition {run['repetition']}: {problem}"
         for run in report["runs"]
