@@ -14,6 +14,9 @@
 # README.md, this script and the sources under operator/ (git-tracked or
 # untracked-but-not-ignored): when the archive for the key exists the script
 # only prints it. modelregistry.localenv.image computes the same key.
+# Layers and the base image live in $CACHE/buildah/<driver> (so later builds
+# reuse them), the last two archives in $CACHE/images; $CACHE is
+# ${MODELREGISTRY_CACHE:-~/.cache/modelregistry}.
 #
 # Usage: hack/build-image.sh [--print-key] [--ctr-address SOCKET]
 #   --print-key           print the cache key and exit
@@ -23,7 +26,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CACHE_ROOT="${MODELREGISTRY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelregistry}"
-IMAGE_REPOSITORY="${MODELREGISTRY_IMAGE_REPOSITORY:-localhost/modelregistry/operator}"
+# The same names as modelregistry.localenv.image.
+IMAGE_REPOSITORY=localhost/modelregistry/operator
 DEV_TAG=dev
 DEBIAN_RELEASE=bookworm
 BASE_IMAGE="docker.io/library/debian:$DEBIAN_RELEASE-slim"
