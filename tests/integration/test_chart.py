@@ -92,3 +92,32 @@ def test_chart_pod_meets_the_restricted_profile_with_every_value_set(
     )
     assert result.returncode == 0, result.stderr
     assert "PodSecurity" not in result.stderr, result.stderr
+
+
+def test_the_validation_network_policy_renders_per_namespace_and_is_accepted(
+    cluster: Cluster, namespace: str
+) -> None:
+    rendered = render_chart(
+        cluster.api_client,
+        namespace,
+        "--set",
+        f"validation.networkPolicy.namespaces={{{namespace}}}",
+        "--set",
+        "validation.networkPolicy.storage[0].cidr=10.213.0.1/32",
+        "--set",
+        "validation.networkPolicy.storage[0].port=9000",
+    )
+    (policy,) = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "NetworkPolicy"]
+    assert policy["metadata"]["namespace"] == namespace
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/managed-by": "modelregistry-operator",
+        "app.kubernetes.io/component": "validation",
+    }
+    assert policy["spec"]["egress"][1] == {
+        "to": [{"ipBlock": {"cidr": "10.213.0.1/32"}}],
+        "ports": [{"protocol": "TCP", "port": 9000}],
+    }
+    result = cluster.kubectl_run(
+        "apply", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(policy), check=False
+    )
+    assert result.returncode == 0, result.stderr

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+import modelregistry
 from modelregistry import cli
 from modelregistry.checks import cli as checks_cli
 from modelregistry.checks.report import Report, decode
 from tests.unit.test_checks_artifacts import onnx_linear_model, sklearn_mlflow_model
 
 ROOT = Path(__file__).resolve().parents[2]
+# Where the imported package lives (the source tree, or a copy of it): subprocesses run there.
+PACKAGE_PARENT = Path(modelregistry.__file__).resolve().parents[1]
 INSTALL = "pip install 'modelregistry-operator[validate]'"
 
 
@@ -303,7 +306,7 @@ def test_the_cli_and_the_pure_check_modules_import_no_heavy_library() -> None:
 
     result = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT / "operator",
+        cwd=PACKAGE_PARENT,
         capture_output=True,
         text=True,
         check=True,
@@ -347,7 +350,7 @@ def test_the_process_exit_code_is_the_verdict(tmp_path: Path, metrics: str, code
             "--report",
             str(target),
         ],
-        cwd=ROOT / "operator",
+        cwd=PACKAGE_PARENT,
         capture_output=True,
         text=True,
         check=False,
