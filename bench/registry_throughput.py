@@ -36,6 +36,10 @@ thread, so the benchmark client is not the bottleneck (its CPU is reported).
     .venv/bin/python bench/registry_throughput.py [--n 300] [--models 1] [--repeat 3]
         [--sequential 50] [--threads 16] [--skip-mlflow] [--output FILE.json]
 
+The operator runs from the source this script imports: the working tree, or an
+exported commit put first on PYTHONPATH (`git archive <commit> operator`, with
+the commit in a COMMIT file next to operator/), which the report names.
+
 Every process it starts (MLflow server, control plane, S3 server, operator) is
 stopped on exit, on failure and on Ctrl-C/SIGTERM.
 """
