@@ -1,7 +1,7 @@
 """The Helm chart installed for real: the operator runs in-cluster as the chart's Deployment.
 
-The project's image is built from the Dockerfile (`ensure_image()`), imported
-into the local node, and `helm install` runs the chart into a namespace of its
+The project's image, built from the Dockerfile (`ensure_image()`) and imported
+into the local node by the session, and `helm install` runs the chart into a namespace of its
 own where Pod Security Admission enforces the restricted profile. The operator
 in its Pod then verifies a ModelVersion against the S3 server on the host,
 with the chart's ServiceAccount and RBAC and nothing else.
@@ -10,14 +10,16 @@ How Pods reach the host's servers here (the local node has no kube-proxy and
 no cluster DNS, and Pods cannot reach the host's 127.0.0.1): the node
 forwards its IP's port 443 to the API server, and the chart's `apiServer` and
 `hostAliases` values point the operator there (`Node.in_cluster_api_overrides`);
-the test forwards a node IP port to versitygw and gives that endpoint as
-`s3.endpoint`. Against a cluster in KUBECONFIG (MODELREGISTRY_TEST_USE_KUBECONFIG=1,
-e.g. `make e2e-kind`) the Service and DNS are real and the chart needs none of
+`s3.endpoint` is the session's forwarder from a node IP port to versitygw
+(fixture `pod_runtime`, which validation Pods use too).
+
+Against a cluster in KUBECONFIG (MODELREGISTRY_TEST_USE_KUBECONFIG=1, e.g.
+`make e2e-kind`) the Service and DNS are real and the chart needs none of
 that; the image must be on the cluster's nodes already
-(MODELREGISTRY_TEST_OPERATOR_IMAGE, e.g. after `kind load image-archive`) and
+(MODELREGISTRY_TEST_OPERATOR_IMAGE, e.g. after `kind load`) and
 MODELREGISTRY_TEST_POD_HOST_ADDRESS names an address of this machine the
 cluster's Pods reach (for kind, its Docker network's gateway), where the test
-forwards to versitygw.
+forwards to versitygw. Without them the test is skipped, saying so.
 
 The session's host operator (fixture `operator`) ignores namespaces named
 mr-incluster-* (conftest.py), so only the in-cluster operator acts here.
@@ -42,8 +44,7 @@ import yaml
 
 from modelregistry.localenv import Node, S3Server
 from modelregistry.localenv.forward import Forwarder
-from modelregistry.localenv.image import ensure_image
-from tests.integration.conftest import Cluster
+from tests.integration.conftest import Cluster, PodRuntime
 from tests.integration.support import CHART, Objects, helm, wait_until
 
 pytestmark = pytest.mark.integration
@@ -54,39 +55,21 @@ NAMESPACE_PREFIX = "mr-incluster-"
 
 @dataclass(frozen=True)
 class PodAccess:
-    """What the chart needs so its Pod reaches the image, the API server and S3."""
+    """What the chart needs so its Pod gets the image and reaches the API server and S3."""
 
     image: str
     s3_endpoint: str
     values: dict[str, Any] = field(default_factory=dict)
 
 
-@pytest.fixture(scope="module")
-def operator_image(node: Node | None) -> str:
-    """The project's image, on the cluster's node(s)."""
-    if node is None:
-        image = os.environ.get("MODELREGISTRY_TEST_OPERATOR_IMAGE")
-        if not image:
-            pytest.skip(
-                "needs the operator image on the cluster's nodes: build it (make image), load "
-                "it (kind load image-archive ARCHIVE) and name it in "
-                "MODELREGISTRY_TEST_OPERATOR_IMAGE"
-            )
-        return image
-    built = ensure_image()
-    names = node.import_image(built.archive)
-    assert built.reference in names, names
-    return built.reference
-
-
 @pytest.fixture
 def pod_access(
-    node: Node | None, s3: S3Server, operator_image: str, tmp_path: Path
+    node: Node | None, pod_runtime: PodRuntime | None, s3: S3Server, tmp_path: Path
 ) -> Iterator[PodAccess]:
-    """The S3 server forwarded to where Pods reach it; the API server overrides if needed."""
-    s3_port = urlsplit(s3.endpoint_url).port
-    assert s3_port is not None
+    """The image on the node(s), S3 where Pods reach it, and API server overrides if needed."""
     if node is not None:
+        # The session's image and S3 forwarder, as validation Pods use them.
+        assert pod_runtime is not None
         env, host_aliases = node.in_cluster_api_overrides()
         values = {
             "apiServer": {
@@ -95,12 +78,15 @@ def pod_access(
             },
             "hostAliases": host_aliases,
         }
-        forwarder = node.forward(s3_port, name="s3")
-        try:
-            yield PodAccess(operator_image, f"http://{forwarder.address}", values)
-        finally:
-            forwarder.stop()
+        yield PodAccess(pod_runtime.image, pod_runtime.s3_endpoint, values)
         return
+    image = os.environ.get("MODELREGISTRY_TEST_OPERATOR_IMAGE")
+    if not image:
+        pytest.skip(
+            "needs the operator image on the cluster's nodes: build it (make image), load "
+            "it (kind load image-archive ARCHIVE) and name it in "
+            "MODELREGISTRY_TEST_OPERATOR_IMAGE"
+        )
     host = os.environ.get("MODELREGISTRY_TEST_POD_HOST_ADDRESS")
     if not host:
         pytest.skip(
@@ -108,8 +94,10 @@ def pod_access(
             "server: set MODELREGISTRY_TEST_POD_HOST_ADDRESS (for kind: its Docker "
             "network's gateway, `docker network inspect kind`)"
         )
+    s3_port = urlsplit(s3.endpoint_url).port
+    assert s3_port is not None
     with Forwarder(host, s3_port, tmp_path / "forward-s3.log", name="forward-s3") as forwarder:
-        yield PodAccess(operator_image, f"http://{forwarder.address}")
+        yield PodAccess(image, f"http://{forwarder.address}")
 
 
 @pytest.fixture
@@ -278,6 +266,7 @@ def test_chart_runs_the_operator_in_cluster_and_it_verifies_a_version(
         with contextlib.suppress(subprocess.CalledProcessError):
             release.uninstall()
         raise
+    uninstalling = time.monotonic()
     release.uninstall()
     # The garbage collector removes the ReplicaSet and its Pod; the kubelet stops it.
     wait_until(
@@ -286,9 +275,11 @@ def test_chart_runs_the_operator_in_cluster_and_it_verifies_a_version(
         what="the operator's Pod to be gone",
         on_timeout=release.describe,
     )
+    gone_after = time.monotonic() - uninstalling
     with capsys.disabled():
         print(
             f"\nhelm install -> Deployment Available {available_after:.1f}s, "
             f"-> first ModelVersion Ready {ready_after:.1f}s "
-            f"({ready_after - (created - began):.1f}s after it was created)"
+            f"({ready_after - (created - began):.1f}s after it was created); "
+            f"helm uninstall -> Pod gone {gone_after:.1f}s"
         )

@@ -234,13 +234,19 @@ class Node(LocalService):
         """
         if self._state is None:
             raise LocalEnvError("node not started")
+        taken = {f.process.name for f in self._forwarders}
+        label = next(
+            f"forward-{name}{suffix}"
+            for suffix in ("", *(f"-{n}" for n in range(2, len(taken) + 2)))
+            if f"forward-{name}{suffix}" not in taken
+        )
         forwarder = Forwarder(
             self.node_ip,
             port,
-            self.workdir / f"forward-{name}.log",
+            self.workdir / f"{label}.log",
             listen_port=node_port,
             allow=(self._subnet,),
-            name=f"forward-{name}",
+            name=label,
         )
         self._forwarders.append(forwarder)
         forwarder.start()
@@ -563,6 +569,9 @@ def _check_routes(subnet: str, bridge: str) -> None:
 def _check_port_free(port: int, what: str) -> None:
     """Fail if anything holds the port on any address (the kubelet binds the node IP)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers bind: connections of a server that stopped a moment
+        # ago (TIME_WAIT) do not hold its port, only a listener does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             # Bound and closed at once, never listening: the wildcard address
             # conflicts with a listener on any one address.
