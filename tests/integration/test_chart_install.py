@@ -262,6 +262,34 @@ def test_chart_runs_the_operator_in_cluster_and_it_verifies_a_version(
         logs = release.pod_logs()
         assert "Handler 'model_version_event' succeeded" in logs, logs[-4000:]
         assert "forbidden" not in logs.lower(), logs[-4000:]
+
+        # A version with a check: the in-cluster operator runs its validation
+        # Pod (fetch of the verified bytes, then the check, in the image the
+        # chart names) in this restricted namespace, with the chart's RBAC.
+        validating = time.monotonic()
+        objects.version(
+            "incluster-2",
+            "incluster",
+            f"s3://{bucket}/incluster/model.bin",
+            artifact={"storage": {"secretRef": {"name": "s3-credentials"}}},
+            validation={
+                "checks": [
+                    {
+                        "name": "size",
+                        "image": pod_access.image,
+                        "command": ["sh", "-c", 'test -s "$MODELREGISTRY_ARTIFACT"'],
+                    }
+                ]
+            },
+        )
+        objects.wait_condition(
+            "incluster-2", "Ready", "True", "Succeeded", timeout=180, on_timeout=release.describe
+        )
+        validated_after = time.monotonic() - validating
+        validated = objects.condition("incluster-2", "Validated")
+        assert validated is not None and validated["reason"] == "ChecksPassed", validated
+        [check] = objects.get("modelversions", "incluster-2")["status"]["validation"]["checks"]
+        assert (check["name"], check["result"]) == ("size", "Passed")
     except BaseException:
         with contextlib.suppress(subprocess.CalledProcessError):
             release.uninstall()
@@ -281,5 +309,6 @@ def test_chart_runs_the_operator_in_cluster_and_it_verifies_a_version(
             f"\nhelm install -> Deployment Available {available_after:.1f}s, "
             f"-> first ModelVersion Ready {ready_after:.1f}s "
             f"({ready_after - (created - began):.1f}s after it was created); "
+            f"a version with a check in a validation Pod: created -> Ready {validated_after:.1f}s; "
             f"helm uninstall -> Pod gone {gone_after:.1f}s"
         )
