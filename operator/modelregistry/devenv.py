@@ -20,6 +20,7 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import boto3
@@ -135,11 +136,11 @@ def write_secret(name: str, namespace: str, access_key: str, secret_key: str) ->
         "stringData": {"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key},
     }
     try:
-        core.create_namespaced_secret(namespace, body)
+        core.create_namespaced_secret(namespace, cast(Any, body))
     except kubernetes.client.exceptions.ApiException as error:
         if error.status != 409:
             raise
-        core.replace_namespaced_secret(name, namespace, body)
+        core.replace_namespaced_secret(name, namespace, cast(Any, body))
 
 
 def create_bucket(endpoint: str, access_key: str, secret_key: str, bucket: str) -> None:

@@ -27,6 +27,7 @@ import pytest
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, Node, S3Server
 from modelregistry.localenv.image import ensure_image
+from modelregistry.localenv.images import busybox_archive
 from tests.integration.support import Objects, OperatorProcess
 
 # Short intervals so periodic checks and retries happen within a test.
@@ -138,6 +139,8 @@ def pod_runtime(node: Node | None, s3: S3Server) -> PodRuntime | None:
         return None
     image = ensure_image()
     node.import_image(image.archive)
+    # Custom checks in the tests run a static busybox.
+    node.import_image(busybox_archive())
     port = urlsplit(s3.endpoint_url).port
     assert port is not None
     forwarder = node.forward(port, name="s3")

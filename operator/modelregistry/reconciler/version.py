@@ -155,7 +155,10 @@ class VersionReconciler:
             body, view, step = await self._verification(body, view, results, periodic=periodic)
             results.append(step)
         if step.proceed:
-            step = await self._validation(body, view)
+            # Validation reads what verification just recorded (the pinned bytes);
+            # the pass still writes against the status it started from.
+            verified = view.status.model_copy(update=dict(results[-1].status))
+            step = await self._validation(body, dataclasses.replace(view, status=verified))
             results.append(step)
 
         decision = compose.compose(view, results, OWNED)
@@ -170,8 +173,7 @@ class VersionReconciler:
         # Events and retries hash what is not verified yet; the periodic pass also
         # re-checks verified bytes whose interval has passed.
         due = not verification.is_verified(spec, status) or (
-            periodic
-            and verification.reverification_due(status, view.now, self._reverify_interval)
+            periodic and verification.reverification_due(status, view.now, self._reverify_interval)
         )
         if not due:
             return body, view, verification.unchanged(view)
