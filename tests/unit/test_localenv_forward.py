@@ -1,4 +1,4 @@
-"""The forwarder that makes loopback servers reachable from Pods, on loopback addresses only."""
+"""How Pods reach loopback servers: the forwarder (on loopback addresses here), API overrides."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from modelregistry.localenv.errors import LocalEnvError
+from modelregistry.localenv import ControlPlane, LocalEnvError, Node
 from modelregistry.localenv.forward import Forwarder
+from modelregistry.localenv.pki import SERVING_DNS_NAMES
 
 
 class _Echo(socketserver.BaseRequestHandler):
@@ -88,3 +89,20 @@ def test_a_taken_port_is_an_error_with_the_forwarders_log(tmp_path: Path) -> Non
         forwarder = Forwarder("127.0.0.2", 1, tmp_path / "forward.log", listen_port=port)
         with pytest.raises(LocalEnvError, match=f"cannot listen on 127.0.0.2:{port}"):
             forwarder.start()
+
+
+def test_in_cluster_clients_get_the_service_name_on_the_node_ip() -> None:
+    node = Node(ControlPlane(), subnet="10.99.0.0/24")
+    env, host_aliases = node.in_cluster_api_overrides()
+    assert env == {
+        "KUBERNETES_SERVICE_HOST": "kubernetes.default.svc",
+        "KUBERNETES_SERVICE_PORT": "443",
+    }
+    assert host_aliases == [{"ip": "10.99.0.1", "hostnames": ["kubernetes.default.svc"]}]
+    # The API server's certificate names it, so clients verify it as usual.
+    assert node.api_server_host in SERVING_DNS_NAMES
+
+
+def test_forwarding_needs_a_started_node() -> None:
+    with pytest.raises(LocalEnvError, match="node not started"):
+        Node(ControlPlane()).forward(9000, name="s3")
