@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import boto3
@@ -29,6 +30,9 @@ from modelregistry.localenv import ControlPlane, Node, S3Server
 from modelregistry.localenv.image import ensure_image
 from modelregistry.localenv.images import busybox_archive
 from tests.integration.support import Objects, OperatorProcess
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # Short intervals so periodic checks and retries happen within a test.
 OPERATOR_SETTINGS = {
@@ -85,7 +89,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def _connect(kubeconfig: Path, kubectl: Path, plane: ControlPlane | None = None) -> Cluster:
-    api_client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    api_client = kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig)
+    )
     install_crds(api_client)
     return Cluster(kubeconfig=kubeconfig, kubectl=kubectl, api_client=api_client, plane=plane)
 
@@ -110,7 +116,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 @pytest.fixture(scope="session")
-def s3_client(s3: S3Server):  # type: ignore[no-untyped-def]
+def s3_client(s3: S3Server) -> S3Client:
     return boto3.session.Session().client(
         "s3",
         endpoint_url=s3.endpoint_url,
@@ -187,7 +193,7 @@ def operator(
 def namespace(cluster: Cluster) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:8]}"
     core = kubernetes.client.CoreV1Api(cluster.api_client)
-    core.create_namespace({"metadata": {"name": name}})
+    core.create_namespace(cast(Any, {"metadata": {"name": name}}))
     yield name
     core.delete_namespace(name)
 
@@ -198,7 +204,7 @@ def objects(cluster: Cluster, namespace: str) -> Objects:
 
 
 @pytest.fixture
-def bucket(s3_client) -> str:  # type: ignore[no-untyped-def]
+def bucket(s3_client: S3Client) -> str:
     """A fresh versioned bucket for one test."""
     name = f"b-{uuid.uuid4().hex[:12]}"
     s3_client.create_bucket(Bucket=name)

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kubernetes
 
@@ -105,16 +105,16 @@ class Objects:
 
     def create(self, plural: str, body: Body) -> Body:
         body = {"apiVersion": f"{GROUP}/{VERSION}", **body}
-        created: Body = self.api.create_namespaced_custom_object(
+        created = self.api.create_namespaced_custom_object(
             GROUP, VERSION, self.namespace, plural, body
         )
-        return created
+        return cast(Body, created)
 
     def model(self, name: str, **spec: Any) -> Body:
         return self.create("models", {"kind": "Model", "metadata": {"name": name}, "spec": spec})
 
     def version(self, name: str, model: str, uri: str, **spec: Any) -> Body:
-        body = {
+        body: Body = {
             "kind": "ModelVersion",
             "metadata": {"name": name},
             "spec": {"modelRef": {"name": model}, "artifact": {"uri": uri}, **spec},
@@ -127,24 +127,31 @@ class Objects:
         """A Secret as spec.artifact.storage.secretRef expects it."""
         self.core.create_namespaced_secret(
             self.namespace,
-            {
-                "metadata": {"name": name},
-                "stringData": {
-                    "AWS_ACCESS_KEY_ID": access_key,
-                    "AWS_SECRET_ACCESS_KEY": secret_key,
+            cast(
+                Any,
+                {
+                    "metadata": {"name": name},
+                    "stringData": {
+                        "AWS_ACCESS_KEY_ID": access_key,
+                        "AWS_SECRET_ACCESS_KEY": secret_key,
+                    },
                 },
-            },
+            ),
         )
 
     def get(self, plural: str, name: str) -> Body:
-        body: Body = self.api.get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, plural, name
-        )
-        return body
+        body = self.api.get_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name)
+        return cast(Body, body)
 
     def condition(self, name: str, condition_type: str) -> Body | None:
         status = self.get("modelversions", name).get("status") or {}
         return next((c for c in status.get("conditions", []) if c["type"] == condition_type), None)
+
+    def present_condition(self, name: str, condition_type: str) -> Body:
+        """The condition as it is now; the test expects the object to have it."""
+        found = self.condition(name, condition_type)
+        assert found is not None, f"{name} has no {condition_type} condition"
+        return found
 
     def wait_condition(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 
 import pytest
@@ -26,7 +27,9 @@ def manifest(name: str, spec: str) -> str:
     ) + textwrap.indent(textwrap.dedent(spec), "  ")
 
 
-def apply(cluster: Cluster, namespace: str, text: str, check: bool = False):  # type: ignore[no-untyped-def]
+def apply(
+    cluster: Cluster, namespace: str, text: str, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     return cluster.kubectl_run("apply", "-n", namespace, "-f", "-", stdin=text, check=check)
 
 

@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import kubernetes
@@ -46,6 +46,9 @@ from modelregistry.localenv import Node, S3Server
 from modelregistry.localenv.forward import Forwarder
 from tests.integration.conftest import Cluster, PodRuntime
 from tests.integration.support import CHART, Objects, helm, wait_until
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.integration
 
@@ -206,7 +209,7 @@ def test_chart_runs_the_operator_in_cluster_and_it_verifies_a_version(
     install_namespace: str,
     pod_access: PodAccess,
     s3: S3Server,
-    s3_client: Any,
+    s3_client: S3Client,
     bucket: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

@@ -7,12 +7,15 @@ after all of them the operator still works and has logged no traceback.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
 from tests.integration.support import Objects, OperatorProcess
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +93,7 @@ def test_a_component_endpoint_is_checked_like_the_artifacts(objects: Objects) ->
 
 
 def test_an_access_key_the_store_does_not_know_stalls_naming_the_secret(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: Any
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     data = b"model bytes"
     s3_client.put_object(Bucket=bucket, Key="m.bin", Body=data)
@@ -114,7 +117,7 @@ def test_an_access_key_the_store_does_not_know_stalls_naming_the_secret(
 
 
 def test_the_operator_keeps_working_and_logs_no_traceback(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: Any
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     data = b"after all that"
     s3_client.put_object(Bucket=bucket, Key="fine.bin", Body=data)

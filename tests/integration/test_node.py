@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kubernetes
 import pytest
@@ -67,15 +67,18 @@ def restricted_namespace(
     """A namespace where Pod Security Admission enforces the restricted profile."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     core.create_namespace(
-        {
-            "metadata": {
-                "name": name,
-                "labels": {
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                },
-            }
-        }
+        cast(
+            Any,
+            {
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/enforce-version": "latest",
+                    },
+                }
+            },
+        )
     )
     # Pods are refused until the namespace's default ServiceAccount exists.
     wait_for(lambda: _exists(lambda: core.read_namespaced_service_account("default", name)))
@@ -140,7 +143,7 @@ def _exists(read: Any) -> bool:
 
 def run_to_end(core: kubernetes.client.CoreV1Api, namespace: str, pod: Body) -> Body:
     """Create the Pod and return it once it has Succeeded or Failed."""
-    core.create_namespaced_pod(namespace, pod)
+    core.create_namespaced_pod(namespace, cast(Any, pod))
     name = pod["metadata"]["name"]
 
     def finished() -> Body | None:
@@ -158,20 +161,24 @@ def terminated(pod: Body) -> Body:
     return state
 
 
+def is_ready(node: kubernetes.client.V1Node) -> bool:
+    assert node.status is not None and node.status.conditions is not None
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
+
+
 def test_node_is_ready(
     cluster: Cluster, node: Node | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     core = kubernetes.client.CoreV1Api(cluster.api_client)
     nodes = core.list_node().items
-    ready = [
-        n
-        for n in nodes
-        if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions)
-    ]
+    ready = [n for n in nodes if is_ready(n)]
     assert ready
     if node is None:
         return
     [local] = nodes
+    assert local.metadata is not None and local.spec is not None
+    assert local.status is not None and local.status.addresses is not None
+    assert local.status.node_info is not None
     assert local.metadata.name == node.node_name
     assert [(a.type, a.address) for a in local.status.addresses] == [
         ("InternalIP", node.node_ip),
@@ -219,7 +226,7 @@ def test_pod_violating_the_restricted_profile_is_refused_at_admission(
     pod = restricted_pod("escalates", image, "true")
     pod["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
     with pytest.raises(kubernetes.client.ApiException) as refused:
-        core.create_namespaced_pod(restricted_namespace, pod)
+        core.create_namespaced_pod(restricted_namespace, cast(Any, pod))
     assert refused.value.status == 403
     body = refused.value.body if isinstance(refused.value.body, str) else ""
     assert (

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import kubernetes
 import pytest
 import yaml
 
+from modelregistry.localenv import S3Server
 from tests.integration.conftest import Cluster, operator_environment
 from tests.integration.support import Objects, OperatorProcess, render_chart
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.integration
 
@@ -17,9 +22,11 @@ pytestmark = pytest.mark.integration
 def service_account_kubeconfig(cluster: Cluster, namespace: str, path: Path) -> Path:
     """A kubeconfig that authenticates as the chart's ServiceAccount."""
     core = kubernetes.client.CoreV1Api(cluster.api_client)
-    token = core.create_namespaced_service_account_token(
-        "mr-operator", namespace, {"spec": {"expirationSeconds": 3600}}
-    ).status.token
+    request = core.create_namespaced_service_account_token(
+        "mr-operator", namespace, cast(Any, {"spec": {"expirationSeconds": 3600}})
+    )
+    assert request.status is not None
+    token = request.status.token
     config = yaml.safe_load(cluster.kubeconfig.read_text())
     config["users"] = [{"name": "operator", "user": {"token": token}}]
     for context in config["contexts"]:
@@ -34,8 +41,8 @@ def test_operator_works_with_the_charts_rbac_and_no_more(
     namespace: str,
     objects: Objects,
     bucket: str,
-    s3_client,
-    s3,
+    s3_client: S3Client,
+    s3: S3Server,
     tmp_path: Path,
 ) -> None:
     rendered = render_chart(cluster.api_client, namespace)

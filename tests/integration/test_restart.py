@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
 
+from modelregistry.localenv import S3Server
 from tests.integration.slowproxy import SlowProxy
 from tests.integration.support import Objects, OperatorProcess
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.integration
 
 
 def test_killed_mid_verification_then_restarted_ends_ready(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client, s3
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client, s3: S3Server
 ) -> None:
     data = os.urandom(6 * 1024 * 1024)
     s3_client.put_object(Bucket=bucket, Key="big.bin", Body=data)
@@ -34,7 +39,7 @@ def test_killed_mid_verification_then_restarted_ends_ready(
         )
         objects.wait_condition("big-1", "Reconciling", "True", "Verifying")
         operator.kill()
-        assert objects.condition("big-1", "Ready")["status"] == "Unknown"  # type: ignore[index]
+        assert objects.present_condition("big-1", "Ready")["status"] == "Unknown"
 
         operator.start()
         ready = objects.wait_condition(

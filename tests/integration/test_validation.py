@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kubernetes
 import pytest
 
 from modelregistry.digest import digest_local_path
+from modelregistry.localenv import S3Server
 from tests.integration.conftest import Cluster, PodRuntime
 from tests.integration.support import Objects, OperatorProcess, wait_until
 from tests.unit.test_checks_artifacts import onnx_linear_model, sklearn_mlflow_model
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.integration
 
@@ -44,13 +48,13 @@ def restricted(cluster: Cluster, namespace: str, pod_runtime: PodRuntime | None)
     return namespace
 
 
-def upload_dir(s3_client: Any, bucket: str, prefix: str, root: Path) -> str:
+def upload_dir(s3_client: S3Client, bucket: str, prefix: str, root: Path) -> str:
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         s3_client.upload_file(str(path), bucket, prefix + path.relative_to(root).as_posix())
     return digest_local_path(root).digest
 
 
-def secret_for(objects: Objects, s3: Any) -> dict[str, Any]:
+def secret_for(objects: Objects, s3: S3Server) -> dict[str, Any]:
     """Storage settings with a Secret: the fetch step in the Pod needs credentials."""
     objects.s3_secret("store", s3.access_key, s3.secret_key)
     return {"secretRef": {"name": "store"}}
@@ -63,14 +67,19 @@ def pods_of(objects: Objects, version: str) -> list[Any]:
     return list(listing.items)
 
 
+def pod_name(pod: kubernetes.client.V1Pod) -> str:
+    assert pod.metadata is not None and pod.metadata.name is not None
+    return pod.metadata.name
+
+
 def validation_of(objects: Objects, name: str) -> dict[str, Any]:
     return dict(objects.get("modelversions", name)["status"].get("validation") or {})
 
 
 def register(
     objects: Objects,
-    s3: Any,
-    s3_client: Any,
+    s3: S3Server,
+    s3_client: S3Client,
     bucket: str,
     name: str,
     root: Path,
@@ -93,8 +102,8 @@ def test_a_sklearn_model_in_mlflow_layout_passes_format_and_load_and_predict(
     restricted: str,
     objects: Objects,
     bucket: str,
-    s3: Any,
-    s3_client: Any,
+    s3: S3Server,
+    s3_client: S3Client,
     tmp_path: Path,
 ) -> None:
     objects.model("clf")
@@ -132,8 +141,8 @@ def test_a_corrupted_file_fails_the_check_naming_it_and_keeps_the_pod_for_logs(
     objects: Objects,
     cluster: Cluster,
     bucket: str,
-    s3: Any,
-    s3_client: Any,
+    s3: S3Server,
+    s3_client: S3Client,
     tmp_path: Path,
 ) -> None:
     root = sklearn_mlflow_model(tmp_path / "broken")
@@ -167,8 +176,8 @@ def test_a_missing_signature_is_refused_when_the_policy_requires_one(
     restricted: str,
     objects: Objects,
     bucket: str,
-    s3: Any,
-    s3_client: Any,
+    s3: S3Server,
+    s3_client: S3Client,
     tmp_path: Path,
 ) -> None:
     objects.model("clf", policy={"validation": {"requireSignature": True}})
@@ -198,8 +207,8 @@ def test_an_onnx_model_made_with_onnx_helper_passes(
     restricted: str,
     objects: Objects,
     bucket: str,
-    s3: Any,
-    s3_client: Any,
+    s3: S3Server,
+    s3_client: S3Client,
     tmp_path: Path,
 ) -> None:
     path = onnx_linear_model(tmp_path / "linear.onnx")
@@ -228,7 +237,7 @@ def test_an_onnx_model_made_with_onnx_helper_passes(
 
 
 def test_a_metric_under_its_threshold_fails_without_any_pod(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: Any
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="m.bin", Body=b"weights")
     objects.model("clf", policy={"validation": {"metricThresholds": ["auc >= 0.9"]}})
@@ -255,7 +264,7 @@ def test_a_metric_under_its_threshold_fails_without_any_pod(
 
 
 def custom(
-    objects: Objects, name: str, check: dict[str, Any], bucket: str, s3: Any, **v: Any
+    objects: Objects, name: str, check: dict[str, Any], bucket: str, s3: S3Server, **v: Any
 ) -> None:
     objects.version(
         name,
@@ -271,8 +280,8 @@ def test_a_check_that_sleeps_past_its_deadline_ends_deadline_exceeded(
     restricted: str,
     objects: Objects,
     bucket: str,
-    s3: Any,
-    s3_client: Any,
+    s3: S3Server,
+    s3_client: S3Client,
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="m.bin", Body=b"weights")
     objects.model("clf")
@@ -301,8 +310,8 @@ def test_a_custom_checks_json_report_lands_in_status(
     restricted: str,
     objects: Objects,
     bucket: str,
-    s3: Any,
-    s3_client: Any,
+    s3: S3Server,
+    s3_client: S3Client,
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="m.bin", Body=b"weights")
     objects.model("clf")
@@ -349,8 +358,8 @@ def test_an_image_that_does_not_exist_surfaces_image_pull_failed(
     restricted: str,
     objects: Objects,
     bucket: str,
-    s3: Any,
-    s3_client: Any,
+    s3: S3Server,
+    s3_client: S3Client,
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="m.bin", Body=b"weights")
     objects.model("clf")
@@ -379,8 +388,8 @@ def test_deleting_the_version_removes_its_pods(
     restricted: str,
     objects: Objects,
     bucket: str,
-    s3: Any,
-    s3_client: Any,
+    s3: S3Server,
+    s3_client: S3Client,
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="m.bin", Body=b"weights")
     objects.model("clf")
@@ -409,8 +418,8 @@ def test_an_operator_killed_mid_run_and_restarted_leaves_exactly_one_pod(
     restricted: str,
     objects: Objects,
     bucket: str,
-    s3: Any,
-    s3_client: Any,
+    s3: S3Server,
+    s3_client: S3Client,
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="m.bin", Body=b"weights")
     objects.model("clf")
@@ -436,4 +445,4 @@ def test_an_operator_killed_mid_run_and_restarted_leaves_exactly_one_pod(
     validation = validation_of(objects, "clf-restart")
     assert (validation["run"], validation.get("recreated", 0)) == (1, 0)
     events = objects.core.list_namespaced_pod(objects.namespace).items
-    assert [p.metadata.name for p in events] in ([], ["clf-restart-validation-1"])
+    assert [pod_name(p) for p in events] in ([], ["clf-restart-validation-1"])

@@ -9,15 +9,20 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
 
 from modelregistry.api.meta import GROUP, VERSION
 from modelregistry.digest import digest_local_path
+from modelregistry.localenv import S3Server
 from tests.integration.conftest import Cluster
 from tests.integration.slowproxy import SlowProxy
 from tests.integration.support import Objects, OperatorProcess, wait_until
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +32,7 @@ def sha256(data: bytes) -> str:
 
 
 def test_verified_version_becomes_ready(
-    operator: OperatorProcess, cluster: Cluster, objects: Objects, bucket: str, s3_client
+    operator: OperatorProcess, cluster: Cluster, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     data = os.urandom(3 * 1024 * 1024 + 17)
     put = s3_client.put_object(Bucket=bucket, Key="iris/model.onnx", Body=data)
@@ -76,7 +81,7 @@ def test_verified_version_becomes_ready(
 
 
 def test_wrong_digest_is_stalled_with_its_reason(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="m.bin", Body=b"the real bytes")
     objects.model("m")
@@ -85,8 +90,8 @@ def test_wrong_digest_is_stalled_with_its_reason(
     stalled = objects.wait_condition("m-1", "Stalled", "True", "DigestMismatch")
     assert "spec.artifact.digest" in stalled["message"]
     assert sha256(b"the real bytes") in stalled["message"]
-    assert objects.condition("m-1", "Ready")["status"] == "False"  # type: ignore[index]
-    assert objects.condition("m-1", "ArtifactVerified")["reason"] == "DigestMismatch"  # type: ignore[index]
+    assert objects.present_condition("m-1", "Ready")["status"] == "False"
+    assert objects.present_condition("m-1", "ArtifactVerified")["reason"] == "DigestMismatch"
     wait_until(
         lambda: any(
             e["type"] == "Warning" and e["reason"] == "DigestMismatch"
@@ -97,14 +102,14 @@ def test_wrong_digest_is_stalled_with_its_reason(
 
 
 def test_missing_object_recovers_once_uploaded(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     objects.model("late")
     objects.version("late-1", "late", f"s3://{bucket}/late/model.pt")
 
     waiting = objects.wait_condition("late-1", "Reconciling", "True", "ArtifactNotFound")
     assert "spec.artifact.uri" in waiting["message"]
-    assert objects.condition("late-1", "Ready")["status"] == "False"  # type: ignore[index]
+    assert objects.present_condition("late-1", "Ready")["status"] == "False"
 
     s3_client.put_object(Bucket=bucket, Key="late/model.pt", Body=b"weights")
     objects.wait_condition("late-1", "Ready", "True", on_timeout=operator.log_tail)
@@ -115,7 +120,7 @@ def test_missing_object_recovers_once_uploaded(
 
 
 def test_prefix_artifact_matches_the_cli_digest(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client, tmp_path: Path
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client, tmp_path: Path
 ) -> None:
     files = {
         "MLmodel": b"flavors: {}\n",
@@ -141,7 +146,7 @@ def test_prefix_artifact_matches_the_cli_digest(
 
 
 def test_missing_model_is_waited_for(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="x", Body=b"x")
     objects.version("orphan-1", "orphan", f"s3://{bucket}/x")
@@ -153,7 +158,7 @@ def test_missing_model_is_waited_for(
 
 
 def test_versions_are_numbered_and_duplicates_refused(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="a", Body=b"a")
     objects.model("num")
@@ -184,7 +189,7 @@ def test_versions_are_numbered_and_duplicates_refused(
 
 
 def test_unreachable_endpoint_is_retried_until_it_answers(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client, s3
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client, s3: S3Server
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="far.bin", Body=b"behind a link that is down")
     with socket.socket() as probe:  # a port nothing listens on, for now
@@ -201,7 +206,7 @@ def test_unreachable_endpoint_is_retried_until_it_answers(
         "far-1", "Reconciling", "True", "StorageUnreachable", timeout=90
     )
     assert "spec.artifact.storage.endpoint" in waiting["message"]
-    assert objects.condition("far-1", "Ready")["status"] == "False"  # type: ignore[index]
+    assert objects.present_condition("far-1", "Ready")["status"] == "False"
 
     # The link comes up: a proxy to the real store on that very port.
     store = urlsplit(s3.endpoint_url)
@@ -211,7 +216,7 @@ def test_unreachable_endpoint_is_retried_until_it_answers(
 
 
 def test_credentials_from_a_secret(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client, s3
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client, s3: S3Server
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="s", Body=b"secret model")
     objects.model("sec")
@@ -237,7 +242,7 @@ def test_credentials_from_a_secret(
 
 
 def test_overwritten_object_is_detected(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     first = s3_client.put_object(Bucket=bucket, Key="t.bin", Body=b"original")
     objects.model("tamper")
@@ -248,7 +253,7 @@ def test_overwritten_object_is_detected(
     # The operator re-verifies every few seconds in this suite (MODELREGISTRY_REVERIFY_INTERVAL).
     changed = objects.wait_condition("tamper-1", "Stalled", "True", "ArtifactChanged", timeout=60)
     assert first["VersionId"] in changed["message"] and second["VersionId"] in changed["message"]
-    assert objects.condition("tamper-1", "Ready")["status"] == "False"  # type: ignore[index]
+    assert objects.present_condition("tamper-1", "Ready")["status"] == "False"
     # The pinned record still names the verified bytes, for consumers and auditors.
     pinned = objects.get("modelversions", "tamper-1")["status"]["artifact"]
     assert pinned["digest"] == sha256(b"original")
@@ -267,7 +272,7 @@ def test_overwritten_object_is_detected(
 
 
 def test_a_deleted_version_leaves_its_model(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="d.bin", Body=b"short-lived")
     objects.model("gone")
@@ -291,7 +296,7 @@ def test_a_deleted_version_leaves_its_model(
 
 
 def test_a_recheck_that_cannot_read_the_bytes_keeps_the_verification(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client, s3
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client, s3: S3Server
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="k.bin", Body=b"kept")
     objects.s3_secret("short-lived", s3.access_key, s3.secret_key)
@@ -317,7 +322,7 @@ def test_a_recheck_that_cannot_read_the_bytes_keeps_the_verification(
     assert warnings[0]["type"] == "Warning"
     assert "stands" in warnings[0]["message"]
     status = objects.get("modelversions", "keep-1")["status"]
-    assert objects.condition("keep-1", "Ready")["status"] == "True"  # type: ignore[index]
+    assert objects.present_condition("keep-1", "Ready")["status"] == "True"
     assert status["artifactCheckedAt"] == checked_at
     time.sleep(3)  # a few more periodic passes, each failing the same way
     repeats = [e for e in objects.events("keep-1") if e["reason"] == "CredentialsNotFound"]
@@ -325,7 +330,7 @@ def test_a_recheck_that_cannot_read_the_bytes_keeps_the_verification(
 
 
 def test_components_are_verified_with_the_artifact(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     parts = {"model.bin": b"encoder weights", "tokenizer.json": b'{"vocab": []}'}
     for key, data in parts.items():
@@ -358,7 +363,7 @@ def test_components_are_verified_with_the_artifact(
 
 
 def test_status_is_written_under_the_operators_name_and_nothing_else_is(
-    operator: OperatorProcess, objects: Objects, bucket: str, s3_client
+    operator: OperatorProcess, objects: Objects, bucket: str, s3_client: S3Client
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="own", Body=b"own")
     objects.model("own")

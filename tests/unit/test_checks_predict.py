@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from onnx import TensorProto
 
-from modelregistry.checks import predict
 from modelregistry.checks.common import UsageError
 from modelregistry.checks.predict import check_load_and_predict, percentile
 from modelregistry.checks.report import Report
@@ -40,7 +39,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> None:
             yield now
 
     times = ticks()
-    monkeypatch.setattr(predict.time, "perf_counter", lambda: next(times))
+    monkeypatch.setattr("modelregistry.checks.predict.time.perf_counter", lambda: next(times))
 
 
 def passed(file: str, loader: str, source: str, rows: int, shape: list[int], dtype: str) -> Report:
