@@ -64,8 +64,17 @@ def test_verified_version_becomes_ready(
 
     listing = cluster.kubectl_run("get", "mv", "-n", objects.namespace).stdout
     header, row = listing.splitlines()[:2]
-    assert header.split() == ["NAME", "MODEL", "VERSION", "STAGE", "VERIFIED", "READY", "AGE"]
-    assert row.split()[:6] == ["iris-1", "iris", "1", "None", "True", "True"]
+    assert header.split() == [
+        "NAME",
+        "MODEL",
+        "VERSION",
+        "STAGE",
+        "VERIFIED",
+        "VALIDATED",
+        "READY",
+        "AGE",
+    ]
+    assert row.split()[:7] == ["iris-1", "iris", "1", "None", "True", "True", "True"]
 
     model = wait_until(
         lambda: (
