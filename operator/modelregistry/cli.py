@@ -120,6 +120,12 @@ def _until_stopped(command: str, run: Callable[[StopSignals], int]) -> int:
             return run(signals)
         except Exception as error:
             if signals.received is None:
+                # Imported here: the image's CLI has no local servers (nor their packages).
+                from modelregistry.localenv.errors import LocalEnvError
+
+                if isinstance(error, LocalEnvError):  # a local server cannot start: say why
+                    print(f"modelregistry {command}: {error}", file=sys.stderr)
+                    return 1
                 raise
             # A server in the same process group got the Ctrl-C too and ended
             # first: that is no error of its own.

@@ -232,6 +232,8 @@ def fresh_clone(destination: Path) -> Path:
         target = destination / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target, follow_symlinks=False)
+    # A repository, as a clone is: what git lists is what the image is built from.
+    subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
     (destination / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
     stamp = REPO / ".venv" / ".installed"
     pyproject = destination / "pyproject.toml"
