@@ -415,3 +415,17 @@ def test_pause_image_runs_pause_as_an_unprivileged_user() -> None:
     assert spec.name == PAUSE_IMAGE
     assert (list(spec.entrypoint), spec.user) == (["/pause"], "65535:65535")
     assert busybox_spec(b"").name == BUSYBOX_IMAGE
+
+
+def test_a_deep_work_dir_gets_containerd_a_short_socket_path() -> None:
+    from modelregistry.localenv.nodeconfig import SHORT_SOCKET_DIR
+
+    shallow = NodeLayout(Path("/tmp/node"))
+    deep = NodeLayout(Path("/tmp/" + "d" * 80))
+
+    assert shallow.containerd_socket == Path("/tmp/node/containerd/containerd.sock")
+    assert deep.containerd_socket == SHORT_SOCKET_DIR / "containerd.sock"
+    # containerd refuses socket paths over 104 bytes, its ttrpc socket included.
+    limit = NodeLayout(Path("/" + "e" * (104 - len("/containerd/containerd.sock.ttrpc") - 1)))
+    assert len(str(limit.containerd_socket) + ".ttrpc") == 104
+    assert limit.containerd_socket.parent.parent == limit.workdir

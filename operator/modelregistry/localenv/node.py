@@ -53,6 +53,7 @@ from modelregistry.localenv.images import PAUSE_IMAGE, pause_archive
 from modelregistry.localenv.kubeconfig import write_kubeconfig
 from modelregistry.localenv.nodeconfig import (
     CNI_NETWORK_NAME,
+    SHORT_SOCKET_DIR,
     KubeletSettings,
     NodeLayout,
     bridge_address,
@@ -83,6 +84,7 @@ HOST_PATHS: Final = (
     "/var/lib/cni",
     "/run/containerd",
     "/run/netns",
+    str(SHORT_SOCKET_DIR),  # containerd's socket, when the work dir is deep
 )
 # What the kubelet sets when it starts (pkg/kubelet/cm: setupKernelTunables).
 KUBELET_SYSCTLS: Final = (
@@ -103,7 +105,6 @@ _INSTALL: Final = "apt-get install containerd runc containernetworking-plugins i
 # KUBERNETES_SERVICE_HOST says (and which the serving certificate names).
 API_SERVICE_PORT: Final = 443
 API_SERVICE_NAME: Final = "kubernetes.default.svc"
-_UNIX_SOCKET_MAX: Final = 107
 _MNT_DETACH: Final = 2
 
 
@@ -445,11 +446,6 @@ def _preflight_host(layout: NodeLayout, subnet: str, bridge: str) -> None:
         raise LocalEnvError(
             "the node needs root (containerd, runc and the kubelet manage mounts, "
             "cgroups and network namespaces): run as root"
-        )
-    if len(str(layout.containerd_socket)) > _UNIX_SOCKET_MAX:
-        raise LocalEnvError(
-            f"work dir {layout.workdir} is too deep: containerd's socket path "
-            f"{layout.containerd_socket} exceeds {_UNIX_SOCKET_MAX} bytes; use a shorter work dir"
         )
     if len(bridge) > 15:
         raise LocalEnvError(f"bridge name {bridge!r} is longer than Linux's 15 characters")

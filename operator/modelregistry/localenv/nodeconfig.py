@@ -20,6 +20,12 @@ import yaml
 CNI_NETWORK_NAME: Final = "modelregistry"
 
 
+# containerd's own limit on a socket path, and what it appends for its ttrpc socket.
+UNIX_SOCKET_MAX = 104
+TTRPC_SUFFIX = ".ttrpc"
+SHORT_SOCKET_DIR = Path("/run/modelregistry-node")
+
+
 @dataclass(frozen=True)
 class NodeLayout:
     """Where the node keeps its state: every path under one work dir."""
@@ -40,7 +46,16 @@ class NodeLayout:
 
     @property
     def containerd_socket(self) -> Path:
-        return self.workdir / "containerd" / "containerd.sock"
+        """Under the work dir, unless that path is too long for a Unix socket.
+
+        containerd listens on this path and on it plus ".ttrpc", and refuses
+        paths over 104 bytes. A deep work dir then gets a fixed short path:
+        one node runs per machine (a lock), so the path is its own.
+        """
+        own = self.workdir / "containerd" / "containerd.sock"
+        if len(str(own)) + len(TTRPC_SUFFIX) <= UNIX_SOCKET_MAX:
+            return own
+        return SHORT_SOCKET_DIR / "containerd.sock"
 
     @property
     def runc_root(self) -> Path:
