@@ -42,6 +42,7 @@ def run_dev_environment(
     """
     from modelregistry.localenv import ControlPlane, LocalEnvError, Node, S3Server, find_tool
     from modelregistry.localenv.image import ensure_image
+    from modelregistry.localenv.nodeconfig import WORKDIR_MAX
 
     # Absolute: it is in the env file, for a shell in any directory, and
     # every server's paths are built from it.
@@ -59,7 +60,12 @@ def run_dev_environment(
         node: Node | None = None
         if with_node and not use_kubeconfig:
             try:
-                node = stack.enter_context(Node(plane, workdir=root / "node"))
+                # The kubelet's sockets need a short path: a deep checkout gets a
+                # temporary work dir for the node (its state does not outlive a run).
+                node_dir = root / "node"
+                node = stack.enter_context(
+                    Node(plane, workdir=node_dir if len(str(node_dir)) <= WORKDIR_MAX else None)
+                )
             except LocalEnvError as error:
                 raise LocalEnvError(
                     f"{error}\n(`make run NODE=0` starts without a node: validation Pods "

@@ -429,3 +429,23 @@ def test_a_deep_work_dir_gets_containerd_a_short_socket_path() -> None:
     limit = NodeLayout(Path("/" + "e" * (104 - len("/containerd/containerd.sock.ttrpc") - 1)))
     assert len(str(limit.containerd_socket) + ".ttrpc") == 104
     assert limit.containerd_socket.parent.parent == limit.workdir
+
+
+def test_a_work_dir_too_deep_for_the_kubelets_sockets_is_refused_naming_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from modelregistry.localenv import node
+    from modelregistry.localenv.errors import LocalEnvError
+    from modelregistry.localenv.nodeconfig import WORKDIR_MAX
+
+    monkeypatch.setattr(node.os, "geteuid", lambda: 0)
+    deep = Path("/tmp/" + "w" * (WORKDIR_MAX - len("/tmp/") + 1))
+
+    with pytest.raises(LocalEnvError) as refused:
+        node._preflight_host(NodeLayout(deep), "10.213.0.0/24", "mr-cni0")
+
+    assert str(refused.value) == (
+        f"the node's work dir {deep} is {WORKDIR_MAX + 1} bytes long; the kubelet's sockets "
+        f"under it need it at most {WORKDIR_MAX}: give a shorter work dir (or none, for a "
+        "temporary one)"
+    )

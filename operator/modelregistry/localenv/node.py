@@ -54,6 +54,7 @@ from modelregistry.localenv.kubeconfig import write_kubeconfig
 from modelregistry.localenv.nodeconfig import (
     CNI_NETWORK_NAME,
     SHORT_SOCKET_DIR,
+    WORKDIR_MAX,
     KubeletSettings,
     NodeLayout,
     bridge_address,
@@ -446,6 +447,12 @@ def _preflight_host(layout: NodeLayout, subnet: str, bridge: str) -> None:
         raise LocalEnvError(
             "the node needs root (containerd, runc and the kubelet manage mounts, "
             "cgroups and network namespaces): run as root"
+        )
+    if len(str(layout.workdir)) > WORKDIR_MAX:
+        raise LocalEnvError(
+            f"the node's work dir {layout.workdir} is {len(str(layout.workdir))} bytes long; the "
+            f"kubelet's sockets under it need it at most {WORKDIR_MAX}: give a shorter work dir "
+            "(or none, for a temporary one)"
         )
     if len(bridge) > 15:
         raise LocalEnvError(f"bridge name {bridge!r} is longer than Linux's 15 characters")

@@ -24,6 +24,9 @@ CNI_NETWORK_NAME: Final = "modelregistry"
 UNIX_SOCKET_MAX = 104
 TTRPC_SUFFIX = ".ttrpc"
 SHORT_SOCKET_DIR = Path("/run/modelregistry-node")
+# The kubelet makes Unix sockets deep under its root dir (pod-resources/<n>,
+# plugins_registry/...), which Linux caps at 108 bytes: the work dir must be short.
+WORKDIR_MAX = 60
 
 
 @dataclass(frozen=True)
