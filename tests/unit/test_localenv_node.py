@@ -438,7 +438,7 @@ def test_a_work_dir_too_deep_for_the_kubelets_sockets_is_refused_naming_the_fix(
     from modelregistry.localenv.errors import LocalEnvError
     from modelregistry.localenv.nodeconfig import WORKDIR_MAX
 
-    monkeypatch.setattr(node.os, "geteuid", lambda: 0)
+    monkeypatch.setattr("modelregistry.localenv.node.os.geteuid", lambda: 0)
     deep = Path("/tmp/" + "w" * (WORKDIR_MAX - len("/tmp/") + 1))
 
     with pytest.raises(LocalEnvError) as refused:
