@@ -10,7 +10,7 @@ DEV_DIR ?= .dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all run test unit integration lint crds check-crds tools venv bench bench-registry e2e-kind clean image
+.PHONY: all run test unit integration lint crds check-crds tools venv bench bench-registry bench-validation e2e-kind clean image
 
 all: lint test
 
@@ -62,6 +62,10 @@ bench: $(STAMP) tools
 # MLflow's registry against the operator: versions/s to Ready (bench/README.md).
 bench-registry: $(STAMP) tools
 	$(BIN)/python bench/registry_throughput.py $(BENCH_ARGS)
+
+# Validation Pods on the local node: ArtifactVerified → Validated, by phase (docs/benchmarks.md).
+bench-validation: $(STAMP) tools
+	$(BIN)/python bench/validation_latency.py $(BENCH_ARGS)
 
 # On machines with Docker: the same suite against a kind cluster.
 e2e-kind: $(STAMP)
