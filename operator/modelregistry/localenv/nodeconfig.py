@@ -24,9 +24,9 @@ CNI_NETWORK_NAME: Final = "modelregistry"
 UNIX_SOCKET_MAX = 104
 TTRPC_SUFFIX = ".ttrpc"
 SHORT_SOCKET_DIR = Path("/run/modelregistry-node")
-# The kubelet makes Unix sockets deep under its root dir (pod-resources/<n>,
-# plugins_registry/...), which Linux caps at 108 bytes: the work dir must be short.
-WORKDIR_MAX = 60
+# The kubelet makes a Unix socket at <work dir>/kubelet/pod-resources/<10 digits>
+# (33 bytes more), and Linux caps socket paths at 107 bytes: the work dir must be short.
+WORKDIR_MAX = 72
 
 
 @dataclass(frozen=True)
