@@ -60,6 +60,9 @@ def fetch(plan: dict[str, Any], destination: Path) -> Path:
     bucket, _, key = plan["uri"][len("s3://") :].partition("/")
     kwargs: dict[str, Any] = {
         "config": Config(
+            # A read that stalls is retried soon, not after botocore's 60 s.
+            connect_timeout=5,
+            read_timeout=20,
             retries={"max_attempts": 3, "mode": "standard"},
             s3={"addressing_style": plan.get("addressingStyle") or "auto"},
         )

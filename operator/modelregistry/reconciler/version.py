@@ -141,6 +141,7 @@ class VersionReconciler:
         view = VersionView(spec, status, generation, self._clock(), meta["namespace"], meta["name"])
 
         results: list[StepResult] = []
+        finished_pods: tuple[str, ...] = ()
         found = self._catalog.model_exists(view.namespace, view.model)
         step = modelref.decide(view, found)
         results.append(step)
@@ -158,11 +159,16 @@ class VersionReconciler:
             # Validation reads what verification just recorded (the pinned bytes);
             # the pass still writes against the status it started from.
             verified = view.status.model_copy(update=dict(results[-1].status))
-            step = await self._validation(body, dataclasses.replace(view, status=verified))
+            step, finished_pods = await self._validation(
+                body, dataclasses.replace(view, status=verified)
+            )
             results.append(step)
 
         decision = compose.compose(view, results, OWNED)
         written = await self._write(body, view.status, decision)
+        # Only once their results are in status: a restart in between runs nothing twice.
+        for name in finished_pods:
+            await self._cluster.delete_pod(view.namespace, name)
         return PassOutcome(retry=decision.retry, wrote=written is not None)
 
     async def _verification(
@@ -199,8 +205,13 @@ class VersionReconciler:
             self._unreadable.pop(uid, None)
         return body, view, decided.result
 
-    async def _validation(self, body: Body, view: VersionView) -> StepResult:
-        """Run the declared checks: metrics here, the rest in the run's Pod."""
+    async def _validation(
+        self, body: Body, view: VersionView
+    ) -> tuple[StepResult, tuple[str, ...]]:
+        """Run the declared checks: metrics here, the rest in the run's Pod.
+
+        Returns the step and the Pods to delete once the pass has written status.
+        """
         meta = body["metadata"]
         model = self._catalog.model(view.namespace, view.model)
         plan = validation.plan_for(
@@ -229,9 +240,7 @@ class VersionReconciler:
         if decided.create_pod and decided.status is not None:
             manifest = build_pod(view, meta["uid"], decided.status, plan, self._pod_settings)
             await self._cluster.create_pod(view.namespace, manifest)
-        for name in decided.delete_pods:
-            await self._cluster.delete_pod(view.namespace, name)
-        return decided.result
+        return decided.result, decided.delete_pods
 
     async def _hash(self, namespace: str, spec: ModelVersionSpec) -> Hashed:
         """Hash the artifact, then each component, one after the other."""
