@@ -37,13 +37,14 @@ image:
 run: $(STAMP) tools
 	$(BIN)/modelregistry dev --workdir $(DEV_DIR) $(if $(filter kubeconfig,$(CLUSTER)),--use-kubeconfig,) $(if $(filter 0,$(NODE)),--no-node,)
 
-test: $(STAMP) tools
+# The integration tests run validation Pods on the project's image: built first (cached).
+test: $(STAMP) tools image
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: $(STAMP) tools
+integration: $(STAMP) tools image
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: $(STAMP)
