@@ -24,15 +24,13 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from modelregistry import __version__
-from modelregistry.api.meta import GROUP, VERSION
+from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
 from modelregistry.decisions.passdata import Event
 from modelregistry.errors import ClusterError, ConflictError, CredentialsError
 from modelregistry.storage import Credentials
 
 logger = logging.getLogger(__name__)
 
-MODELS = "models"
-MODELVERSIONS = "modelversions"
 
 REPORTING_CONTROLLER = f"{GROUP}/operator"
 # Named in managedFields, so `kubectl get -o yaml --show-managed-fields` tells who wrote status.

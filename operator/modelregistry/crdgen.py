@@ -23,6 +23,7 @@ from modelregistry.api import (
     ModelVersionSpec,
     ModelVersionStatus,
 )
+from modelregistry.api.meta import MODELS, MODELVERSIONS
 
 JsonSchema = dict[str, Any]
 
@@ -169,7 +170,7 @@ class Kind:
 
 MODEL = Kind(
     kind="Model",
-    plural="models",
+    plural=MODELS,
     short_names=("mdl",),
     description="A machine-learning model: its policy, aliases and the summary of its versions.",
     spec=ModelSpec,
@@ -178,7 +179,7 @@ MODEL = Kind(
 )
 MODELVERSION = Kind(
     kind="ModelVersion",
-    plural="modelversions",
+    plural=MODELVERSIONS,
     short_names=("mv", "mver"),
     description=(
         "One version of a Model: an artifact whose bytes the operator verifies, with its "

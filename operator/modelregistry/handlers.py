@@ -17,7 +17,7 @@ from typing import Any
 
 import kopf
 
-from modelregistry.api.meta import GROUP, VERSION
+from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
 from modelregistry.cluster import Cluster
 from modelregistry.decisions.validationpod import LABEL_VERSION_UID, MANAGED_BY
 from modelregistry.reconciler import Catalog, Operator
@@ -28,8 +28,8 @@ from modelregistry.verifier import Verifier
 
 logger = logging.getLogger(__name__)
 
-MODELVERSION_RESOURCE = (GROUP, VERSION, "modelversions")
-MODEL_RESOURCE = (GROUP, VERSION, "models")
+MODELVERSION_RESOURCE = (GROUP, VERSION, MODELVERSIONS)
+MODEL_RESOURCE = (GROUP, VERSION, MODELS)
 
 
 @kopf.index(*MODELVERSION_RESOURCE)

@@ -9,6 +9,9 @@ from pydantic.alias_generators import to_camel
 
 GROUP = "modelregistry.io"
 VERSION = "v1alpha1"
+# The kinds' plural names: their resources in the API's paths.
+MODELS = "models"
+MODELVERSIONS = "modelversions"
 
 # RFC 1123 subdomain, the rule for object names.
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from modelregistry.api import ModelStatus
+from modelregistry.api.meta import MODELS
 from modelregistry.decisions.model import summarize_model
 from modelregistry.mergepatch import merge_patch
 from modelregistry.reconciler.index import Catalog, ModelKey
-from modelregistry.reconciler.numbering import MODELS, Numbering
+from modelregistry.reconciler.numbering import Numbering
 from modelregistry.reconciler.ports import ClusterPort
 from modelregistry.reconciler.reading import baseline, dump_status, parse_status
 

@@ -15,6 +15,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
+from modelregistry.api.meta import MODELS, MODELVERSIONS
 from modelregistry.decisions import numbering
 from modelregistry.decisions.numbering import Claim, VersionDecision
 from modelregistry.errors import ConflictError
@@ -25,8 +26,6 @@ from modelregistry.reconciler.reading import mapping, whole_number
 
 logger = logging.getLogger(__name__)
 
-MODELS = "models"
-MODELVERSIONS = "modelversions"
 _MAX_CONFLICTS = 20
 
 

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from modelregistry import conditions as cond
 from modelregistry.api import Artifact, ModelVersionSpec, ModelVersionStatus
+from modelregistry.api.meta import MODELVERSIONS
 from modelregistry.api.model import ValidationPolicy
 from modelregistry.api.modelversion import Validation
 from modelregistry.decisions import modelref, numbering, validation, verification
@@ -36,7 +37,7 @@ from modelregistry.mergepatch import merge_patch
 from modelregistry.reasons import ARTIFACT_VERIFIED
 from modelregistry.reconciler.index import Catalog, version_entry
 from modelregistry.reconciler.locks import Locks
-from modelregistry.reconciler.numbering import MODELVERSIONS, Numbering
+from modelregistry.reconciler.numbering import Numbering
 from modelregistry.reconciler.ports import Body, ClusterPort, VerifierPort
 from modelregistry.reconciler.reading import (
     baseline,
