@@ -218,11 +218,8 @@ class Catalog:
         if newest is None or newer(entry.resource_version, newest):
             self._newest[entry.uid] = entry.resource_version
 
-    def observed(self, body: Body) -> None:
+    def observed(self, entry: VersionEntry) -> None:
         """A watch event: drop the remembered write once the index has caught up."""
-        entry = version_entry(body)
-        if entry is None:
-            return
         self._note(entry)
         key = (entry.namespace, entry.model)
         written = self._written.get(key, {}).get(entry.uid)
@@ -233,15 +230,10 @@ class Catalog:
 
     def is_stale(self, body: Body) -> bool:
         """Whether `body` is older than a copy of the same object already seen or written."""
-        entry = version_entry(body)
-        if entry is None:
-            return False
-        newest = self._newest.get(entry.uid)
-        return newest is not None and newer(newest, entry.resource_version)
+        newest = self._newest.get(body["metadata"]["uid"])
+        return newest is not None and newer(newest, _resource_version(body))
 
-    def forget(self, body: Body) -> None:
+    def forget(self, entry: VersionEntry) -> None:
         """The object was deleted."""
-        entry = version_entry(body)
-        if entry is not None:
-            self._written.get((entry.namespace, entry.model), {}).pop(entry.uid, None)
-            self._newest.pop(entry.uid, None)
+        self._written.get((entry.namespace, entry.model), {}).pop(entry.uid, None)
+        self._newest.pop(entry.uid, None)

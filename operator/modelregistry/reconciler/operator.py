@@ -75,22 +75,21 @@ class Operator:
     # --- watch events --------------------------------------------------------------
 
     async def version_event(self, kind: str | None, body: Body) -> None:
-        entry = version_entry(body)
+        entry = version_entry(body)  # None: no modelRef, a spec the schema did not check
         uid = body["metadata"]["uid"]
         if kind == "DELETED":
-            self._catalog.forget(body)
             self.versions.forget(uid)
             self.requeue.cancel(uid)
             if entry is not None:
+                self._catalog.forget(entry)
                 self.models.mark(entry.namespace, entry.model)
             return
-        self._catalog.observed(body)
         if entry is not None:
+            self._catalog.observed(entry)
             self.models.mark(entry.namespace, entry.model)
-        await self._run(body, fresh=True, only_if=self._needs_pass)
+        await self._run(body, fresh=True, only_if=lambda: self._needs_pass(entry))
 
-    def _needs_pass(self, body: Body) -> bool:
-        entry = version_entry(body)
+    def _needs_pass(self, entry: VersionEntry | None) -> bool:
         if entry is None or entry.observed_generation != entry.generation:
             return True  # new, changed, or not readable as a version: the pass explains
         # Not when a retry is scheduled, or when Ready or Stalled (the periodic pass
@@ -133,7 +132,7 @@ class Operator:
         *,
         fresh: bool,
         periodic: bool = False,
-        only_if: Callable[[Body], bool] | None = None,
+        only_if: Callable[[], bool] | None = None,
     ) -> None:
         meta = body["metadata"]
         try:

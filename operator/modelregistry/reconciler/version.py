@@ -105,9 +105,9 @@ class VersionReconciler:
         *,
         fresh: bool,
         periodic: bool = False,
-        only_if: Callable[[Body], bool] | None = None,
+        only_if: Callable[[], bool] | None = None,
     ) -> PassOutcome:
-        """One pass, unless `only_if` says the object needs none.
+        """One pass, unless `only_if` (asked under the object's lock) says it needs none.
 
         `fresh`: `body` came with a watch event. One older than this
         operator's own last write is skipped (the event of that write
@@ -124,7 +124,7 @@ class VersionReconciler:
                     self.forget(meta["uid"])
                     return PassOutcome()  # deleted (a re-created one has its own events)
                 body = current
-            if only_if is not None and not only_if(body):
+            if only_if is not None and not only_if():
                 return PassOutcome()
             return await self._pass(body, periodic=periodic)
 
