@@ -46,7 +46,6 @@ class ModelRefresher:
         self._clock = clock
         self._marked: set[ModelKey] = set()
         self._tasks: dict[ModelKey, asyncio.Task[None]] = {}
-        self.writes = 0
 
     def mark(self, namespace: str, name: str) -> None:
         """Refresh this Model soon (once, however often it is marked meanwhile)."""
@@ -86,7 +85,6 @@ class ModelRefresher:
         patch = merge_patch(old, new)
         if patch:
             written = await self._cluster.patch_status(MODELS, namespace, name, patch)
-            self.writes += 1
             if written is not None:
                 self._numbers.model_written((namespace, name), written)
 

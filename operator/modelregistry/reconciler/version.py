@@ -64,7 +64,6 @@ class PassOutcome:
     """What the caller schedules after a pass."""
 
     retry: bool = False
-    wrote: bool = False  # the status changed (the Model's summary may have too)
 
 
 class VersionReconciler:
@@ -137,8 +136,8 @@ class VersionReconciler:
         except InvalidObjectError as error:
             # Only reachable when the CRD schema was bypassed or is older than the operator.
             decision = compose.invalid_spec(status, str(error), generation, self._clock())
-            written = await self._write(body, status, decision)
-            return PassOutcome(wrote=written is not None)
+            await self._write(body, status, decision)
+            return PassOutcome()
         view = VersionView(spec, status, generation, self._clock(), meta["namespace"], meta["name"])
 
         results: list[StepResult] = []
@@ -166,11 +165,11 @@ class VersionReconciler:
             results.append(step)
 
         decision = compose.compose(view, results, OWNED)
-        written = await self._write(body, view.status, decision)
+        await self._write(body, view.status, decision)
         # Only once their results are in status: a restart in between runs nothing twice.
         for name in finished_pods:
             await self._cluster.delete_pod(view.namespace, name)
-        return PassOutcome(retry=decision.retry, wrote=written is not None)
+        return PassOutcome(retry=decision.retry)
 
     async def _verification(
         self, body: Body, view: VersionView, earlier: list[StepResult], *, periodic: bool
