@@ -1,27 +1,29 @@
 """Kubernetes reads and status writes: the reconciler's `ClusterPort`.
 
-The kubernetes client blocks, so each call runs in a worker thread. The
-operator never writes a spec: only the status subresource of its kinds.
-Lists are never needed: what the operator knows of all objects comes from
-the watches (the index), and single objects are read by name.
+Calls go out from the event loop on one aiohttp session (the HTTP client
+Kopf itself uses): no thread per call, and bodies stay plain JSON, never
+generated model classes. The `kubernetes` package only reads the
+configuration: KUBECONFIG, or the Pod's service account, whose token it
+reads again when it rotates. The operator never writes a spec: only the
+status subresource of its kinds. Lists are never needed: what the operator
+knows of all objects comes from the watches (the index), and single objects
+are read by name.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import functools
+import json
 import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import ssl
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
+import aiohttp
 import kubernetes
-from kubernetes.client.exceptions import ApiException
 
 from modelregistry import __version__
 from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
@@ -36,89 +38,182 @@ REPORTING_CONTROLLER = f"{GROUP}/operator"
 # Named in managedFields, so `kubectl get -o yaml --show-managed-fields` tells who wrote status.
 FIELD_MANAGER = "modelregistry-operator"
 _INSTANCE = socket.gethostname()
-# Concurrent API calls (threads and pooled connections).
-_WORKERS = 16
+# Pooled connections to the API server: concurrent calls beyond this wait for one.
+CONNECTIONS: Final = 32
+# A call the API server has not answered by then is an error, retried with backoff.
+TIMEOUT: Final = aiohttp.ClientTimeout(total=60, sock_connect=10)
 
 Body = dict[str, Any]
+
+
+def _custom_path(plural: str, namespace: str, name: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}/{name}"
+
+
+def _core_path(plural: str, namespace: str, name: str = "") -> str:
+    path = f"/api/v1/namespaces/{namespace}/{plural}"
+    return f"{path}/{name}" if name else path
+
+
+def _events_path(namespace: str) -> str:
+    return f"/apis/events.k8s.io/v1/namespaces/{namespace}/events"
+
+
+def tls_context(configuration: kubernetes.client.Configuration) -> ssl.SSLContext:
+    """The TLS settings of a kubernetes client configuration, for aiohttp."""
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Reply:
+    """An API server's answer: its status code, reason phrase and JSON body."""
+
+    def __init__(self, status: int, reason: str, body: Body) -> None:
+        self.status = status
+        self.reason = reason
+        self.body = body
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def error(self, doing: str) -> ClusterError:
+        message = self.body.get("message") if isinstance(self.body, dict) else None
+        detail = f": {message}" if message else ""
+        return ClusterError(f"{doing}: the API server answered {self.status} {self.reason}{detail}")
 
 
 class Cluster:
     """The operator's door to the API server."""
 
-    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
-        api_client.user_agent = f"{FIELD_MANAGER}/{__version__}"
-        # Calls block; a pool of their own keeps them from queueing behind hashing.
-        self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="kube")
-        self._custom = kubernetes.client.CustomObjectsApi(api_client)
-        self._core = kubernetes.client.CoreV1Api(api_client)
-        self._events = kubernetes.client.EventsV1Api(api_client)
+    def __init__(self, configuration: kubernetes.client.Configuration) -> None:
+        self._configuration = configuration
+        self._base = configuration.host.rstrip("/")
+        self._tls = tls_context(configuration) if self._base.startswith("https:") else None
+        self._server_name = configuration.tls_server_name or None
+        self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     def connect(cls) -> Cluster:
         """In a Pod, use its service account; elsewhere, KUBECONFIG."""
+        configuration = kubernetes.client.Configuration()
         try:
-            kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+            kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
         except kubernetes.config.ConfigException:
             # Read KUBECONFIG now: the client's default was fixed when it was imported.
             kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=os.environ.get("KUBECONFIG")
+                config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
             )
-        configuration = kubernetes.client.Configuration.get_default_copy()
-        configuration.connection_pool_maxsize = _WORKERS
-        return cls(kubernetes.client.ApiClient(configuration))
+        return cls(configuration)
 
-    async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
+    def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": f"{FIELD_MANAGER}/{__version__}"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        # Asked on every call: a rotated service-account token is read again.
+        settings = cast("dict[str, dict[str, Any]]", self._configuration.auth_settings())
+        for setting in settings.values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[str(setting["key"]).title()] = str(setting["value"])
+        return headers
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=CONNECTIONS, ssl=self._tls if self._tls is not None else True
+                ),
+                timeout=TIMEOUT,
+                json_serialize=json.dumps,
+            )
+        return self._session
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        doing: str,
+        body: Body | None = None,
+        params: dict[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> Reply:
+        data = None if body is None else json.dumps(body).encode()
+        try:
+            async with self._client().request(
+                method,
+                self._base + path,
+                data=data,
+                params=params,
+                headers=self._headers(content_type or ("application/json" if data else None)),
+                server_hostname=self._server_name,
+            ) as response:
+                raw = await response.read()
+                status, reason = response.status, response.reason or ""
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise ClusterError(
+                f"{doing}: the API server did not answer ({type(error).__name__}: {error})"
+            ) from None
+        try:
+            decoded = json.loads(raw) if raw else {}
+        except ValueError:
+            decoded = {}
+        return Reply(status, reason, decoded if isinstance(decoded, dict) else {})
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def get_model(self, namespace: str, name: str) -> Body | None:
-        return await self._get(MODELS, namespace, name)
+        return await self._get_custom(MODELS, namespace, name)
 
     async def get_version(self, namespace: str, name: str) -> Body | None:
-        return await self._get(MODELVERSIONS, namespace, name)
+        return await self._get_custom(MODELVERSIONS, namespace, name)
 
-    async def _get(self, plural: str, namespace: str, name: str) -> Body | None:
+    async def _get_custom(self, plural: str, namespace: str, name: str) -> Body | None:
         """The object as stored now, or None when it does not exist."""
-        try:
-            body = await self._call(
-                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise _cluster_error(error, f"reading {plural}/{name}") from None
-        return cast("Body", body)
+        return await self._get(_custom_path(plural, namespace, name), f"reading {plural}/{name}")
+
+    async def _get(self, path: str, doing: str) -> Body | None:
+        reply = await self._request("GET", path, doing=doing)
+        if reply.status == 404:
+            return None
+        if not reply.ok:
+            raise reply.error(doing)
+        return reply.body
 
     async def get_pod(self, namespace: str, name: str) -> Body | None:
-        try:
-            pod = await self._call(self._core.read_namespaced_pod, name, namespace)
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise _cluster_error(error, f"reading Pod {name}") from None
-        return cast("Body", self._core.api_client.sanitize_for_serialization(pod))
+        return await self._get(_core_path("pods", namespace, name), f"reading Pod {name}")
 
     async def create_pod(self, namespace: str, manifest: Body) -> None:
         """Create a Pod; one that exists already (a pass before a restart made it) is kept."""
-        try:
-            await self._call(self._core.create_namespaced_pod, namespace, manifest)
-        except ApiException as error:
-            if error.status != 409:
-                raise _cluster_error(
-                    error, f"creating Pod {manifest['metadata']['name']}"
-                ) from None
+        doing = f"creating Pod {manifest['metadata']['name']}"
+        reply = await self._request(
+            "POST", _core_path("pods", namespace), doing=doing, body=manifest
+        )
+        if not reply.ok and reply.status != 409:
+            raise reply.error(doing)
 
     async def delete_pod(self, namespace: str, name: str) -> None:
-        try:
-            await self._call(self._core.delete_namespaced_pod, name, namespace)
-        except ApiException as error:
-            if error.status != 404:
-                raise _cluster_error(error, f"deleting Pod {name}") from None
+        doing = f"deleting Pod {name}"
+        reply = await self._request("DELETE", _core_path("pods", namespace, name), doing=doing)
+        if not reply.ok and reply.status != 404:
+            raise reply.error(doing)
 
     async def post_event(self, regarding: Body, event: Event) -> None:
         """Record an Event (events.k8s.io/v1) about `regarding`; never fails the caller."""
         meta = regarding["metadata"]
         body = {
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
             # <object>.<random hex>, as kubectl names events; names end alphanumeric.
             "metadata": {
                 "name": f"{meta['name'][:236]}.{secrets.token_hex(8)}",
@@ -139,13 +234,16 @@ class Cluster:
                 "uid": meta.get("uid"),
             },
         }
+        doing = f"posting event {event.reason} on {meta['name']}"
         try:
-            await self._call(
-                self._events.create_namespaced_event, meta["namespace"], cast(Any, body)
+            reply = await self._request(
+                "POST", _events_path(meta["namespace"]), doing=doing, body=body
             )
-        except ApiException as error:
+            if not reply.ok:
+                raise reply.error(doing)
+        except ClusterError as error:
             # An Event is a courtesy: the condition already says the same.
-            logger.warning("could not post event %s on %s: %s", event.reason, meta["name"], error)
+            logger.warning("could not post an event: %s", error)
 
     async def patch_status(
         self,
@@ -165,63 +263,64 @@ class Cluster:
         patch: Body = {"status": status}
         if resource_version is not None:
             patch["metadata"] = {"resourceVersion": resource_version}
-        try:
-            written = await self._call(
-                self._custom.patch_namespaced_custom_object_status,
-                GROUP,
-                VERSION,
-                namespace,
-                plural,
-                name,
-                patch,
-                field_manager=FIELD_MANAGER,
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None  # deleted meanwhile: nothing to record
-            if error.status == 409:
-                raise ConflictError(f"{plural}/{name} changed since it was read") from None
-            raise _cluster_error(error, f"writing the status of {plural}/{name}") from None
-        return cast("Body", written)
+        doing = f"writing the status of {plural}/{name}"
+        reply = await self._request(
+            "PATCH",
+            _custom_path(plural, namespace, name) + "/status",
+            doing=doing,
+            body=patch,
+            params={"fieldManager": FIELD_MANAGER},
+            content_type="application/merge-patch+json",
+        )
+        if reply.status == 404:
+            return None  # deleted meanwhile: nothing to record
+        if reply.status == 409:
+            raise ConflictError(f"{plural}/{name} changed since it was read")
+        if not reply.ok:
+            raise reply.error(doing)
+        return reply.body
 
     async def read_credentials(
         self, namespace: str, secret_name: str, field: str = "spec.artifact.storage.secretRef.name"
     ) -> Credentials:
-        try:
-            secret = await self._call(self._core.read_namespaced_secret, secret_name, namespace)
-        except ApiException as error:
-            if error.status == 404:
-                raise CredentialsError(
-                    f"Secret {secret_name!r} ({field}) does not exist in namespace "
-                    f"{namespace!r}. Create it with keys AWS_ACCESS_KEY_ID and "
-                    "AWS_SECRET_ACCESS_KEY."
-                ) from None
-            if error.status == 403:
-                raise CredentialsError(
-                    f"The operator may not read Secret {secret_name!r} ({field}) in namespace "
-                    f"{namespace!r}: grant it get on secrets there."
-                ) from None
-            raise _cluster_error(error, f"reading Secret {secret_name}") from None
-        try:
-            data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
-        except (UnicodeDecodeError, ValueError):
-            raise CredentialsError(
-                f"Secret {secret_name!r} ({field}) holds a value that is not UTF-8 text. "
-                "Store the access keys as plain text (kubectl create secret generic "
-                "--from-literal=AWS_ACCESS_KEY_ID=...)."
-            ) from None
-        missing = [k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not data.get(k)]
-        if missing:
-            raise CredentialsError(
-                f"Secret {secret_name!r} ({field}) lacks {' and '.join(missing)}. Add "
-                "the missing keys."
-            )
-        return Credentials(
-            access_key_id=data["AWS_ACCESS_KEY_ID"],
-            secret_access_key=data["AWS_SECRET_ACCESS_KEY"],
-            session_token=data.get("AWS_SESSION_TOKEN") or None,
+        doing = f"reading Secret {secret_name}"
+        reply = await self._request(
+            "GET", _core_path("secrets", namespace, secret_name), doing=doing
         )
+        if reply.status == 404:
+            raise CredentialsError(
+                f"Secret {secret_name!r} ({field}) does not exist in namespace "
+                f"{namespace!r}. Create it with keys AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY."
+            )
+        if reply.status == 403:
+            raise CredentialsError(
+                f"The operator may not read Secret {secret_name!r} ({field}) in namespace "
+                f"{namespace!r}: grant it get on secrets there."
+            )
+        if not reply.ok:
+            raise reply.error(doing)
+        return secret_credentials(reply.body, secret_name, field)
 
 
-def _cluster_error(error: ApiException, doing: str) -> ClusterError:
-    return ClusterError(f"{doing}: the API server answered {error.status} {error.reason}")
+def secret_credentials(secret: Body, secret_name: str, field: str) -> Credentials:
+    """The S3 access keys a Secret holds, or a CredentialsError saying what is wrong."""
+    try:
+        encoded = cast("dict[str, str]", secret.get("data") or {})
+        data = {k: base64.b64decode(v, validate=True).decode() for k, v in encoded.items()}
+    except (UnicodeDecodeError, ValueError, TypeError):
+        raise CredentialsError(
+            f"Secret {secret_name!r} ({field}) holds a value that is not UTF-8 text. "
+            "Store the access keys as plain text (kubectl create secret generic "
+            "--from-literal=AWS_ACCESS_KEY_ID=...)."
+        ) from None
+    missing = [k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not data.get(k)]
+    if missing:
+        raise CredentialsError(
+            f"Secret {secret_name!r} ({field}) lacks {' and '.join(missing)}. Add the missing keys."
+        )
+    return Credentials(
+        access_key_id=data["AWS_ACCESS_KEY_ID"],
+        secret_access_key=data["AWS_SECRET_ACCESS_KEY"],
+        session_token=data.get("AWS_SESSION_TOKEN") or None,
+    )

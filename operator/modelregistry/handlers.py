@@ -64,7 +64,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     catalog = Catalog(
         kwargs["versions_by_model"], kwargs["models_by_name"], kwargs["validation_pods"]
     )
-    memo.operator = Operator(Cluster.connect(), verifier, catalog, config)
+    memo.cluster = Cluster.connect()
+    memo.operator = Operator(memo.cluster, verifier, catalog, config)
     memo.periodic = asyncio.create_task(memo.operator.run_periodically(), name="periodic pass")
 
 
@@ -74,6 +75,7 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await memo.periodic
     await memo.operator.close()
+    await memo.cluster.close()
 
 
 @kopf.on.login()

@@ -162,6 +162,7 @@ class MemoryCluster:
         for body in changed:
             self._delivered[body["metadata"]["uid"]] = body["metadata"]["resourceVersion"]
         await asyncio.gather(*(operator.version_event("MODIFIED", body) for body in changed))
+        await operator.drain()
         return len(changed)
 
     async def settle(self, operator: Operator, rounds: int = 10) -> None:

@@ -6,7 +6,13 @@ import pytest
 
 from modelregistry.conditions import DesiredCondition
 from modelregistry.decisions import numbering
-from modelregistry.decisions.numbering import Claim, VersionDecision, decide_claim, reserve
+from modelregistry.decisions.numbering import (
+    Claim,
+    VersionDecision,
+    decide_claim,
+    in_turn,
+    reserve,
+)
 from modelregistry.decisions.passdata import StepResult
 from modelregistry.reasons import VERSION_ASSIGNED, Reason
 
@@ -141,6 +147,38 @@ def test_among_several_recorded_holders_the_oldest_is_named() -> None:
     ]
 
     assert decide_claim(late, holders) == VersionDecision(version=3, holder="first")
+
+
+# --- in_turn ------------------------------------------------------------------------------
+
+
+def test_in_turn_numbers_askers_and_waiting_siblings_oldest_first() -> None:
+    young = Claim("b-young", "u3", "2026-03-01T00:00:03Z", None)
+    asking = [young]
+    waiting = [
+        Claim("c-old", "u1", "2026-03-01T00:00:01Z", None),
+        Claim("a-mid", "u2", "2026-03-01T00:00:02Z", None),
+        young,  # the asker is in the index too: once only
+    ]
+    assert [c.name for c in in_turn(asking, waiting)] == ["c-old", "a-mid", "b-young"]
+
+
+def test_in_turn_breaks_a_tie_in_time_by_name_then_uid() -> None:
+    at = "2026-03-01T00:00:01Z"
+    claims = [Claim("b", "u1", at, None), Claim("a", "u9", at, None), Claim("a", "u2", at, None)]
+    assert [(c.name, c.uid) for c in in_turn([], claims)] == [("a", "u2"), ("a", "u9"), ("b", "u1")]
+
+
+def test_in_turn_leaves_out_versions_that_have_or_claim_a_number() -> None:
+    at = "2026-03-01T00:00:01Z"
+    waiting = [
+        Claim("held", "u1", at, 3, settled=True),
+        Claim("claims", "u2", at, 7),
+        Claim("settled-without-number", "u3", at, None, settled=True),
+        Claim("new", "u4", at, None),
+    ]
+    assert [c.name for c in in_turn([], waiting)] == ["new"]
+    assert in_turn([], []) == []
 
 
 # --- reserve ------------------------------------------------------------------------------

@@ -58,6 +58,21 @@ def decide_claim(own: Claim, siblings: Iterable[Claim]) -> VersionDecision:
     return VersionDecision(version=own.version, holder=holder.name if holder else None)
 
 
+def in_turn(asking: Iterable[Claim], waiting: Iterable[Claim]) -> list[Claim]:
+    """Who gets the next numbers, in order: the versions asking now and those still waiting.
+
+    `waiting` are the Model's other versions the index shows with no number
+    yet (their passes have not asked): numbering them in the same counter
+    write saves one write each, and gives every version its number by age
+    whichever pass runs first. Oldest first; each uid once.
+    """
+    chosen: dict[str, Claim] = {}
+    for claim in (*asking, *waiting):
+        if claim.version is None and not claim.settled:
+            chosen.setdefault(claim.uid, claim)
+    return sorted(chosen.values(), key=lambda c: (c.seniority, c.uid))
+
+
 def reserve(sequence: int, known: Iterable[int | None], count: int) -> list[int]:
     """The next `count` numbers after the counter and after every number known to be taken.
 

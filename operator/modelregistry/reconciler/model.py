@@ -2,14 +2,18 @@
 
 Every change to one of its versions marks the Model; a marked Model is
 refreshed after `window` seconds, so a burst of a thousand new versions
-costs one read and one write of the Model, not a thousand. Nothing is LISTed:
-the versions come from the index.
+costs one read and one write of the Model, not a thousand. At most
+`REFRESHES_PER_WINDOW` Models are refreshed per window, longest marked
+first: when versions of a hundred Models change at once, each Model's
+summary trails by a few seconds instead of the API server taking a hundred
+Model writes a second. Nothing is LISTed: the versions come from the index.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -27,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 # Written only by the counter, with a precondition: never part of a summary patch.
 _COUNTER_FIELD = "versionSequence"
+REFRESHES_PER_WINDOW = 10
 
 
 class ModelRefresher:
@@ -44,28 +49,33 @@ class ModelRefresher:
         self._numbers = numbers
         self._window = window
         self._clock = clock
-        self._marked: set[ModelKey] = set()
-        self._tasks: dict[ModelKey, asyncio.Task[None]] = {}
+        # Marked Models, longest marked first (a dict keeps the order of insertion).
+        self._marked: dict[ModelKey, None] = {}
+        self._task: asyncio.Task[None] | None = None
 
     def mark(self, namespace: str, name: str) -> None:
         """Refresh this Model soon (once, however often it is marked meanwhile)."""
-        key = (namespace, name)
-        self._marked.add(key)
-        if key not in self._tasks:
-            self._tasks[key] = asyncio.create_task(self._later(key), name=f"refresh {key}")
+        self._marked.setdefault((namespace, name), None)
+        if self._task is None:
+            self._task = asyncio.create_task(self._refresh_marked(), name="refresh Models")
 
-    async def _later(self, key: ModelKey) -> None:
+    async def _refresh_marked(self) -> None:
         try:
-            while key in self._marked:
+            while self._marked:
                 await asyncio.sleep(self._window)
-                self._marked.discard(key)
-                try:
-                    await self.refresh(*key)
-                except Exception:
-                    logger.exception("could not refresh Model %s/%s; trying again", *key)
-                    self._marked.add(key)
+                due = list(itertools.islice(self._marked, REFRESHES_PER_WINDOW))
+                for key in due:
+                    del self._marked[key]
+                await asyncio.gather(*(self._refresh_or_mark(key) for key in due))
         finally:
-            del self._tasks[key]
+            self._task = None
+
+    async def _refresh_or_mark(self, key: ModelKey) -> None:
+        try:
+            await self.refresh(*key)
+        except Exception:
+            logger.exception("could not refresh Model %s/%s; trying again", *key)
+            self.mark(*key)
 
     async def refresh(self, namespace: str, name: str) -> None:
         """Recompute the Model's status from its versions; write only on change."""
@@ -89,7 +99,7 @@ class ModelRefresher:
                 self._numbers.model_written((namespace, name), written)
 
     async def close(self) -> None:
-        for task in list(self._tasks.values()):
-            task.cancel()
+        if self._task is not None:
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._task

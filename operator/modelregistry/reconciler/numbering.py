@@ -3,9 +3,11 @@
 New numbers come from `status.versionSequence` of the Model, advanced by a
 status patch with a resourceVersion precondition: two writers (a second
 replica, an operator restarted mid-way) can never hand out one number twice;
-the loser reads again and retries. Requests that arrive together for one
-Model share one write (oldest object first). A number handed out but never
-recorded (the operator stopped in between) is skipped, never reused.
+the loser reads again and retries. One write numbers every version the index
+shows waiting for a number, not only the passes asking now (oldest object
+first): a thousand versions applied at once cost one counter write, not a
+thousand. A number handed out but never recorded (the operator stopped in
+between) is skipped, never reused.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
 
 from modelregistry.api.meta import MODELS, MODELVERSIONS
 from modelregistry.decisions import numbering
@@ -33,13 +34,6 @@ class ModelGone(Exception):
     """The Model was deleted while a number was being handed out."""
 
 
-@dataclass
-class _Request:
-    seniority: tuple[str, str]
-    uid: str
-    future: asyncio.Future[int]
-
-
 class Numbering:
     """Settles each version's number: held, claimed, or newly handed out."""
 
@@ -47,8 +41,10 @@ class Numbering:
         self._cluster = cluster
         self._catalog = catalog
         self._locks = Locks()
-        self._pending: dict[ModelKey, list[_Request]] = defaultdict(list)
+        self._asking: dict[ModelKey, list[Claim]] = defaultdict(list)
         self._draining: dict[ModelKey, asyncio.Task[None]] = {}
+        # uid -> its number while the counter write that reserves it is under way.
+        self._reserving: dict[str, asyncio.Future[int]] = {}
         # uid -> number handed out but not yet recorded in the version's status.
         self._handed_out: dict[str, int] = {}
         # The Model's resourceVersion and counter as this operator last wrote them.
@@ -89,32 +85,49 @@ class Numbering:
         return decision
 
     async def _allocate(self, key: ModelKey, own: Claim) -> int:
-        loop = asyncio.get_running_loop()
-        request = _Request(own.seniority, own.uid, loop.create_future())
-        self._pending[key].append(request)
-        if key not in self._draining:
-            self._draining[key] = asyncio.create_task(self._drain(key))
-        return await request.future
+        future = self._reserving.get(own.uid)  # numbered ahead by a sibling's write
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._reserving[own.uid] = future
+            self._asking[key].append(own)
+            if key not in self._draining:
+                self._draining[key] = asyncio.create_task(self._drain(key))
+        return await future
 
     async def _drain(self, key: ModelKey) -> None:
-        """Serve every waiting request of one Model, one counter write per batch."""
+        """Number every version of one Model that waits, one counter write per batch."""
+        loop = asyncio.get_running_loop()
         try:
-            while self._pending.get(key):
-                batch = sorted(self._pending.pop(key), key=lambda r: (r.seniority, r.uid))
+            while self._asking.get(key):
+                asking = self._asking.pop(key)
+                waiting = [
+                    e.claim
+                    for e in self._catalog.versions(*key)
+                    if not e.stalled
+                    and e.uid not in self._handed_out
+                    and e.uid not in self._reserving
+                ]
+                batch = numbering.in_turn(asking, waiting)
+                for claim in batch:
+                    self._reserving.setdefault(claim.uid, loop.create_future())
                 try:
                     numbers = await self._reserve(key, len(batch))
                 except Exception as error:
-                    for request in batch:
-                        if not request.future.done():
-                            request.future.set_exception(error)
+                    for claim in batch:
+                        future = self._reserving.pop(claim.uid)
+                        if not future.done():  # done: its pass was cancelled
+                            future.set_exception(error)
+                            future.exception()  # those numbered ahead may have no one waiting
                     continue
-                for request, number in zip(batch, numbers, strict=True):
-                    if not request.future.done():
-                        request.future.set_result(number)
+                for claim, number in zip(batch, numbers, strict=True):
+                    self._handed_out[claim.uid] = number
+                    future = self._reserving.pop(claim.uid)
+                    if not future.done():
+                        future.set_result(number)
         finally:
             del self._draining[key]
-            if key in self._pending and not self._pending[key]:
-                del self._pending[key]
+            if key in self._asking and not self._asking[key]:
+                del self._asking[key]
 
     async def _reserve(self, key: ModelKey, count: int) -> list[int]:
         namespace, name = key

@@ -26,12 +26,16 @@ from modelregistry.reconciler.numbering import Numbering
 from modelregistry.reconciler.ports import Body, ClusterPort, VerifierPort
 from modelregistry.reconciler.requeue import Requeue
 from modelregistry.reconciler.version import PassOutcome, VersionReconciler
+from modelregistry.reconciler.workqueue import WorkQueue
 from modelregistry.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 # Versions looked at concurrently by the periodic pass; hashing has its own bound.
 PERIODIC_CONCURRENCY = 8
+# Passes run at once for watch events. Passes wait mostly on the API server and
+# the store; more than this only lengthens the API server's own queue.
+PASS_WORKERS = 32
 
 
 def _utcnow() -> datetime:
@@ -71,6 +75,9 @@ class Operator:
             cluster, catalog, self.numbers, window=settings.model_refresh_window, clock=clock
         )
         self.requeue = Requeue(self._retry, settings.retry_delay)
+        self.queue: WorkQueue[tuple[Body, VersionEntry | None]] = WorkQueue(
+            self._event_pass, PASS_WORKERS
+        )
 
     # --- watch events --------------------------------------------------------------
 
@@ -78,6 +85,7 @@ class Operator:
         entry = version_entry(body)  # None: no modelRef, a spec the schema did not check
         uid = body["metadata"]["uid"]
         if kind == "DELETED":
+            self.queue.discard(uid)
             self.versions.forget(uid)
             self.requeue.cancel(uid)
             if entry is not None:
@@ -87,6 +95,10 @@ class Operator:
         if entry is not None:
             self._catalog.observed(entry)
             self.models.mark(entry.namespace, entry.model)
+        self.queue.add(uid, (body, entry))
+
+    async def _event_pass(self, event: tuple[Body, VersionEntry | None]) -> None:
+        body, entry = event
         await self._run(body, fresh=True, only_if=lambda: self._needs_pass(entry))
 
     def _needs_pass(self, entry: VersionEntry | None) -> bool:
@@ -195,7 +207,12 @@ class Operator:
                     "periodic pass failed; trying again in %.0fs", self._settings.check_interval
                 )
 
+    async def drain(self) -> None:
+        """Until every watch event handed in so far has had its pass."""
+        await self.queue.join()
+
     async def close(self) -> None:
+        await self.queue.close()
         await self.requeue.close()
         await self.models.close()
 
