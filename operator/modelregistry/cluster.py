@@ -28,7 +28,12 @@ import kubernetes
 from modelregistry import __version__
 from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
 from modelregistry.decisions.passdata import Event
-from modelregistry.errors import ClusterError, ConflictError, CredentialsError
+from modelregistry.errors import (
+    ClusterError,
+    ConflictError,
+    CredentialsError,
+    ObjectRefusedError,
+)
 from modelregistry.storage import Credentials
 
 logger = logging.getLogger(__name__)
@@ -194,11 +199,17 @@ class Cluster:
         return await self._get(_core_path("pods", namespace, name), f"reading Pod {name}")
 
     async def create_pod(self, namespace: str, manifest: Body) -> None:
-        """Create a Pod; one that exists already (a pass before a restart made it) is kept."""
+        """Create a Pod; one that exists already (a pass before a restart made it) is kept.
+
+        ObjectRefusedError, with the API server's message, when it refuses the
+        Pod as invalid: trying again would not help.
+        """
         doing = f"creating Pod {manifest['metadata']['name']}"
         reply = await self._request(
             "POST", _core_path("pods", namespace), doing=doing, body=manifest
         )
+        if reply.status in (400, 422):
+            raise ObjectRefusedError(str(reply.body.get("message") or reply.reason))
         if not reply.ok and reply.status != 409:
             raise reply.error(doing)
 

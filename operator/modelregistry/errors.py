@@ -80,5 +80,14 @@ class ConflictError(ModelRegistryError):
     """A write lost an optimistic-concurrency race (HTTP 409): read again and retry."""
 
 
+class ObjectRefusedError(ModelRegistryError):
+    """The API server refused an object the operator made as invalid (HTTP 400 or 422).
+
+    The only objects the operator creates are validation Pods, built from the checks.
+    """
+
+    reason = Reason.INVALID_CHECK
+
+
 class ClusterError(ModelRegistryError):
     """The API server answered a read or write with an unexpected error."""

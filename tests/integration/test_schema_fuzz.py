@@ -489,12 +489,6 @@ def test_a_drawn_version_is_refused_naming_a_field_or_explained(fuzzed: Fuzzed, 
     check(fuzzed, f"fuzz-version-{index}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operator bug found by this fuzzing: a check whose resources are no Kubernetes"
-    " quantities (e.g. requests.cpu: lots) makes every Pod create fail with 400, retried"
-    " for ever, while the version stays Reconciling=Verifying 'Hashing ...'",
-)
 def test_a_check_whose_resources_are_no_quantities_stalls_naming_them(
     cluster: Cluster, fuzz_namespace: str, fuzz_operator: OperatorProcess, fuzz_bucket: str
 ) -> None:
@@ -511,6 +505,9 @@ def test_a_check_whose_resources_are_no_quantities_stalls_naming_them(
         on_timeout=lambda: fuzz_operator.log_tail(20),
     )
     assert stalled["reason"] == Reason.INVALID_CHECK, stalled
+    assert stalled["message"].startswith(
+        "The API server refused validation Pod unquantified-1-validation-1: "
+    ), stalled
     assert "resources" in stalled["message"], stalled
 
 

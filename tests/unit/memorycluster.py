@@ -17,7 +17,7 @@ from modelregistry.api.modelversion import Artifact
 from modelregistry.decisions.passdata import Event
 from modelregistry.decisions.verification import Outcome
 from modelregistry.digest import FileDigest, single_object
-from modelregistry.errors import ConflictError, CredentialsError
+from modelregistry.errors import ConflictError, CredentialsError, ObjectRefusedError
 from modelregistry.reconciler import Catalog, Operator
 from modelregistry.reconciler.index import ModelEntry, VersionEntry, model_entry, version_entry
 from modelregistry.storage import Credentials, Endpoint
@@ -30,6 +30,7 @@ HEX = "a" * 64
 class MemoryCluster:
     def __init__(self, namespace: str = "team-a") -> None:
         self.namespace = namespace
+        self.refuse_pods: str | None = None  # the API server's answer to every Pod created
         self.objects: dict[tuple[str, str], Body] = {}
         self.events: list[tuple[str, Event]] = []
         self.calls: Counter[str] = Counter()
@@ -115,6 +116,8 @@ class MemoryCluster:
 
     async def create_pod(self, namespace: str, manifest: Body) -> None:
         self.calls["create pods"] += 1
+        if self.refuse_pods is not None:
+            raise ObjectRefusedError(self.refuse_pods)
         self.objects.setdefault(("pods", manifest["metadata"]["name"]), copy.deepcopy(manifest))
 
     async def delete_pod(self, namespace: str, name: str) -> None:

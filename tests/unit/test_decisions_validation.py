@@ -772,6 +772,30 @@ def test_a_first_run_creates_its_pod_and_waits(name: str, now: datetime, at: str
     )
 
 
+@pytest.mark.parametrize(("name", "now", "at"), [(NAME, NOW, NOW_TEXT), ("churn", LAST, LAST_TEXT)])
+def test_a_pod_the_api_server_refuses_ends_the_run_as_an_invalid_check(
+    name: str, now: datetime, at: str
+) -> None:
+    started = run_of(POD_PLAN, name=name, started=NOW_TEXT)
+    answer = 'Pod "x" is invalid: spec.containers[0].resources.requests[cpu]: Invalid value'
+
+    decided = validation.pod_refused(view_of(name=name, now=now), started, answer)
+
+    done = started.model_copy(update={"finished_at": at})
+    message = (
+        f"The API server refused validation Pod {name}-validation-1: {answer}. Fix the checks' "
+        "image, env or resources (spec.validation, or the Model's spec.defaultValidation)."
+    )
+    assert decided == ValidationDecision(
+        StepResult(
+            (validated("False", Reason.INVALID_CHECK, message),),
+            status={"validation": done},
+            proceed=False,
+        ),
+        status=done,
+    )
+
+
 def test_a_first_run_records_the_revalidate_token() -> None:
     decided = validation.decide(view_of(), observe(POD_PLAN, token="2030-01-02"))
 

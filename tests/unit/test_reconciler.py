@@ -17,6 +17,7 @@ import pytest
 
 from modelregistry.reconciler import Operator
 from modelregistry.reconciler.model import REFRESHES_PER_WINDOW
+from modelregistry.reconciler.operator import PASS_WORKERS
 from modelregistry.settings import Settings
 from tests.unit.memorycluster import HEX, FixedVerifier, MemoryCluster
 
@@ -231,6 +232,33 @@ def test_an_idle_periodic_pass_over_ready_versions_makes_no_api_call() -> None:
     run(scenario)
 
 
+def test_the_periodic_pass_leaves_alone_versions_in_a_pass_or_queued_for_one() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        count = PASS_WORKERS + 8
+        for i in range(count):
+            w.cluster.add("modelversions", f"fraud-{i:03d}", spec(), created(i + 1))
+        operator = w.start()
+        w.verifier.gate = asyncio.Event()  # every pass waits in hashing
+        bodies = [b for (plural, _), b in w.cluster.objects.items() if plural == "modelversions"]
+        for body in bodies:
+            await operator.version_event("ADDED", copy.deepcopy(body))
+        await asyncio.sleep(0.05)
+        assert len(operator.queue) == 8  # the rest are in a pass
+        before = dict(w.cluster.calls)
+
+        assert await operator.periodic_pass() == 0
+        assert dict(w.cluster.calls) == before
+
+        w.verifier.gate.set()
+        await w.cluster.settle(operator)
+        assert w.verifier.calls == count
+        await w.close()
+
+    run(scenario)
+
+
 def test_an_event_older_than_our_own_write_is_skipped_without_a_call() -> None:
     async def scenario() -> None:
         w = World()
@@ -407,6 +435,39 @@ def test_model_summaries_are_refreshed_a_bounded_number_per_window_longest_marke
         await asyncio.sleep(0.2)  # the next window takes the rest
         assert all(w.cluster.status("models", n).get("counts") for n in names)
         assert w.cluster.calls["patch models/status"] == len(names)
+        await w.close()
+
+    run(scenario)
+
+
+def test_a_validation_pod_the_api_server_refuses_stalls_the_version_without_retries() -> None:
+    async def scenario() -> None:
+        w = World()
+        answer = 'Pod "fraud-a-validation-1" is invalid: spec.containers[1].resources: bad'
+        w.cluster.refuse_pods = answer
+        w.cluster.add("models", "fraud", {}, created(0))
+        checks = {"checks": [{"name": "smoke", "image": "busybox"}]}
+        w.cluster.add("modelversions", "fraud-a", spec(validation=checks), created(1))
+        operator = w.start()
+        await w.cluster.settle(operator)
+
+        status = w.cluster.status("modelversions", "fraud-a")
+        found = {c["type"]: c for c in status["conditions"]}
+        assert (found["Validated"]["status"], found["Validated"]["reason"]) == (
+            "False",
+            "InvalidCheck",
+        )
+        assert found["Validated"]["message"] == (
+            f"The API server refused validation Pod fraud-a-validation-1: {answer}. Fix the "
+            "checks' image, env or resources (spec.validation, or the Model's "
+            "spec.defaultValidation)."
+        )
+        assert conditions(status)["Stalled"] == ("True", "InvalidCheck")
+        assert status["validation"]["finishedAt"] is not None
+        assert w.cluster.calls["create pods"] == 1
+        assert not operator.requeue.pending(
+            w.cluster.objects[("modelversions", "fraud-a")]["metadata"]["uid"]
+        )
         await w.close()
 
     run(scenario)

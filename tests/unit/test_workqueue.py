@@ -39,8 +39,10 @@ def test_an_object_changed_while_it_waits_is_passed_once_with_its_newest_item() 
         queue.add("b", "b@1")
         queue.add("a", "a@2")  # keeps a's place ahead of b
         assert len(queue) == 2
+        assert "a" in queue and "c" not in queue
         await queue.join()
         assert len(queue) == 0
+        assert "a" not in queue
         await queue.close()
         return recorder.handled
 

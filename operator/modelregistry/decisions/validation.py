@@ -249,6 +249,20 @@ def _start(
     )
 
 
+def pod_refused(view: VersionView, status: ValidationStatus, answer: str) -> ValidationDecision:
+    """The API server refused the run's Pod as invalid: the checks cannot run as written.
+
+    Retrying would be refused the same way; the run ends here until the
+    checks change (a new digest starts a new run).
+    """
+    done = status.model_copy(update={"finished_at": cond.format_time(view.now)})
+    message = (
+        f"The API server refused validation Pod {status.pod_name}: {answer}. Fix the checks' "
+        "image, env or resources (spec.validation, or the Model's spec.defaultValidation)."
+    )
+    return _done(done, DesiredCondition(VALIDATED, "False", Reason.INVALID_CHECK, message))
+
+
 class _InvalidThreshold(Exception):
     def __init__(self, problem: str, where: str) -> None:
         super().__init__(problem)

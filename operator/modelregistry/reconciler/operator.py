@@ -183,6 +183,7 @@ class Operator:
             entry
             for entry in self._catalog.all_versions()
             if not self.versions.busy(entry.uid)
+            and entry.uid not in self.queue  # its pass is coming anyway
             and not self.requeue.pending(entry.uid)
             and entry.due(now, interval)
         ]

@@ -32,7 +32,7 @@ from modelregistry.decisions import version as compose
 from modelregistry.decisions.passdata import Decision, StepResult, VersionView
 from modelregistry.decisions.validationpod import PodSettings, build_pod
 from modelregistry.decisions.verification import Hashed, Outcome
-from modelregistry.errors import CredentialsError, InvalidObjectError
+from modelregistry.errors import CredentialsError, InvalidObjectError, ObjectRefusedError
 from modelregistry.mergepatch import merge_patch
 from modelregistry.reasons import ARTIFACT_VERIFIED
 from modelregistry.reconciler.index import Catalog, version_entry
@@ -239,7 +239,10 @@ class VersionReconciler:
         )
         if decided.create_pod and decided.status is not None:
             manifest = build_pod(view, meta["uid"], decided.status, plan, self._pod_settings)
-            await self._cluster.create_pod(view.namespace, manifest)
+            try:
+                await self._cluster.create_pod(view.namespace, manifest)
+            except ObjectRefusedError as refused:
+                decided = validation.pod_refused(view, decided.status, str(refused))
         return decided.result, decided.delete_pods
 
     async def _hash(self, namespace: str, spec: ModelVersionSpec) -> Hashed:

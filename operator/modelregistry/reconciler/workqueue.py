@@ -35,6 +35,10 @@ class WorkQueue(Generic[Item]):
         """How many objects wait for a pass."""
         return len(self._waiting)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether the object waits for a pass."""
+        return key in self._waiting
+
     def add(self, key: str, item: Item) -> None:
         """Queue `item` for a pass; replaces what waits for the same key, keeping its place."""
         if key not in self._waiting:
