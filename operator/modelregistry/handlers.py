@@ -55,6 +55,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     config: Settings = memo.get("settings") or Settings.from_environment()
     settings.posting.enabled = False  # Events come from the reconciler's decisions
     settings.watching.server_timeout = 300
+    # Kopf keeps a worker task per object for this long after its last event, in
+    # case more follow. Passes run from our own queue, so a worker has nothing to
+    # wait for: with Kopf's 5 s, a burst of thousands of new objects keeps
+    # thousands of idle workers (and their coroutines) alive at once.
+    settings.queueing.idle_timeout = 0.5
     verifier = Verifier(
         ArtifactStore(file_workers=config.file_workers),
         config.default_endpoint,

@@ -24,7 +24,7 @@ from modelregistry.reconciler.reading import mapping, whole_number
 ModelKey = tuple[str, str]  # (namespace, name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VersionEntry:
     """One ModelVersion as the index holds it: only what cross-object decisions need."""
 
@@ -74,7 +74,7 @@ class VersionEntry:
             return True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelEntry:
     namespace: str
     name: str
