@@ -18,6 +18,7 @@ import pytest
 from modelregistry.reconciler import Operator
 from modelregistry.reconciler.model import REFRESHES_PER_WINDOW
 from modelregistry.reconciler.operator import PASS_WORKERS
+from modelregistry.reconciler.version import PROGRESS_AFTER
 from modelregistry.settings import Settings
 from tests.unit.memorycluster import HEX, FixedVerifier, MemoryCluster
 
@@ -80,7 +81,9 @@ def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {c["type"]: (c["status"], c["reason"]) for c in status.get("conditions", [])}
 
 
-def test_a_new_version_is_ready_after_two_status_writes_and_one_counter_write() -> None:
+def test_a_new_version_hashed_at_once_is_ready_after_one_status_write_and_one_counter_write() -> (
+    None
+):
     async def scenario() -> None:
         w = World()
         w.cluster.add("models", "fraud", {}, created(0))
@@ -98,8 +101,8 @@ def test_a_new_version_is_ready_after_two_status_writes_and_one_counter_write() 
             "Validated": ("True", "NoChecks"),
         }
         assert status["observedGeneration"] == 1
-        assert w.cluster.calls["patch modelversions/status"] == 2  # Reconciling, then Ready
-        assert operator.versions.status_writes == 2
+        assert w.cluster.calls["patch modelversions/status"] == 1  # Ready, nothing before
+        assert operator.versions.status_writes == 1
         assert operator.numbers.writes == 1
         assert w.verifier.calls == 1
         assert [e.reason for _, e in w.cluster.events] == ["Verified"]
@@ -108,6 +111,34 @@ def test_a_new_version_is_ready_after_two_status_writes_and_one_counter_write() 
         assert (model["latestVersion"], model["latestReadyVersion"]) == (1, 1)
         assert model["versionSequence"] == 1
         assert model["counts"] == {"total": 1, "ready": 1, "stalled": 0}
+        await w.close()
+
+    run(scenario)
+
+
+def test_hashing_that_takes_longer_is_announced_first_two_status_writes_in_all() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        body = w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+        operator = w.start()
+        w.verifier.gate = asyncio.Event()
+        await operator.version_event("ADDED", copy.deepcopy(body))
+        await asyncio.sleep(PROGRESS_AFTER / 2)
+        assert w.cluster.calls["patch modelversions/status"] == 0  # not yet: it may be quick
+        await asyncio.sleep(PROGRESS_AFTER)
+        assert w.cluster.calls["patch modelversions/status"] == 1
+        status = w.cluster.status("modelversions", "fraud-a")
+        assert conditions(status)["Reconciling"] == ("True", "Verifying")
+        assert conditions(status)["ArtifactVerified"] == ("Unknown", "Verifying")
+        assert status["observedGeneration"] == 1
+
+        w.verifier.gate.set()
+        await operator.drain()
+        await w.cluster.settle(operator)
+        status = w.cluster.status("modelversions", "fraud-a")
+        assert conditions(status)["Ready"] == ("True", "Succeeded")
+        assert w.cluster.calls["patch modelversions/status"] == 2
         await w.close()
 
     run(scenario)
@@ -203,7 +234,7 @@ def calls_per_version(n: int) -> dict[str, float]:
 def test_api_calls_per_version_do_not_grow_with_the_number_of_versions() -> None:
     small, large = calls_per_version(10), calls_per_version(300)
     assert small == large
-    assert small["patch modelversions/status"] == 2
+    assert small["patch modelversions/status"] == 1
     assert small["create events"] == 1
     assert "get modelversions" not in small  # event bodies are used as they come
 

@@ -6,9 +6,10 @@ it to its pure decision in `decisions/`, and either lets the next step run
 or stops the chain. `decisions.version.compose` then derives Ready,
 Reconciling and Stalled from the steps' conditions, and the status is
 written once, as a merge patch of what changed. Hashing that runs for the
-first time is announced with a progress write made while the bytes stream,
-so kstatus readers see `Reconciling` at once: two writes from create to
-Ready, no more.
+first time and is not done within `PROGRESS_AFTER` is announced with a
+progress write made while the bytes stream, so kstatus readers see
+`Reconciling` while it lasts: one write from create to Ready for small
+artifacts, two for large ones, no more.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ from modelregistry.reconciler.reading import (
 from modelregistry.verifier import failure_from_error
 
 logger = logging.getLogger(__name__)
+
+# A first verification still hashing after this many seconds is announced with a
+# progress write (Reconciling=True, Verifying); one done sooner costs no write of
+# its own. Short enough that no person or kstatus poll waits on an empty status.
+PROGRESS_AFTER = 0.25
 
 # Every step's conditions, in step order: what Ready is derived from.
 OWNED = (
@@ -185,7 +191,15 @@ class VersionReconciler:
             return body, view, verification.unchanged(view)
         hashing = asyncio.create_task(self._hash(view.namespace, spec))
         if cond.find(status.conditions, ARTIFACT_VERIFIED) is None:
-            # First verification: say so at once, while the bytes stream.
+            # First verification: bytes hashed quickly go straight into the final
+            # write; otherwise say so while they stream.
+            try:
+                done, _ = await asyncio.wait({hashing}, timeout=PROGRESS_AFTER)
+            except BaseException:
+                hashing.cancel()
+                raise
+            if done:
+                return await self._verified(body, view, hashing)
             progress = compose.compose(view, [*earlier, verification.hashing(view)], OWNED)
             try:
                 written = await self._write(body, status, progress)
@@ -195,6 +209,11 @@ class VersionReconciler:
             if written is not None:
                 body = written
             view = dataclasses.replace(view, status=progress.status)
+        return await self._verified(body, view, hashing)
+
+    async def _verified(
+        self, body: Body, view: VersionView, hashing: asyncio.Task[Hashed]
+    ) -> tuple[Body, VersionView, StepResult]:
         hashed = await hashing
         view = dataclasses.replace(view, now=self._clock())
         uid = body["metadata"]["uid"]
