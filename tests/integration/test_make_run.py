@@ -75,17 +75,25 @@ def test_make_run_as_the_readme_says_from_a_fresh_clone(
     run = make_run()
     run.wait_for_output(RUNNING)
     applied = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", "source .dev/env\nkubectl apply -f examples/model.yaml"],
+        [
+            "bash",
+            "-euo",
+            "pipefail",
+            "-c",
+            "source .dev/env\nkubectl apply -f examples/model.yaml\n"
+            # The operator is watching: it writes the Model's status for its generation.
+            "kubectl wait --for=jsonpath='{.status.observedGeneration}'=1 model/churn"
+            " --timeout=60s",
+        ],
         cwd=clone,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         env=terminal_environment(),
     )
     assert applied.returncode == 0, f"{applied.stdout}\n{applied.stderr}\n{run.log_tail()}"
     assert "model.modelregistry.io/churn created" in applied.stdout
-    # Kopf logs under `kopf.objects` what it does for an object: it is watching.
-    run.wait_for_output("kopf.objects", timeout=60)
+    assert "model.modelregistry.io/churn condition met" in applied.stdout
     # Every path the servers were given is absolute, in the clone's .dev.
     assert (clone / ".dev" / "s3" / "data" / "models").is_dir()
     elapsed = run.stop(signal.SIGINT, timeout=STOP_TIMEOUT)
