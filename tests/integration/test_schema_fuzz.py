@@ -489,16 +489,32 @@ def test_a_drawn_version_is_refused_naming_a_field_or_explained(fuzzed: Fuzzed, 
     check(fuzzed, f"fuzz-version-{index}")
 
 
-def test_a_check_whose_resources_are_no_quantities_stalls_naming_them(
-    cluster: Cluster, fuzz_namespace: str, fuzz_operator: OperatorProcess, fuzz_bucket: str
+def test_a_check_whose_resources_are_no_quantities_is_refused_at_apply(
+    cluster: Cluster, fuzz_namespace: str
 ) -> None:
     """Found by the draws: a Model's default check with `requests: {"1e100": "Æ"}`."""
     objects = Objects(cluster.api_client, fuzz_namespace)
     check = {"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "lots"}}}
-    objects.model("unquantified", defaultValidation={"checks": [check]})
-    objects.version("unquantified-1", "unquantified", f"s3://{fuzz_bucket}/{STORED_OBJECT}")
+    with pytest.raises(ApiException) as refused:
+        objects.model("unquantified", defaultValidation={"checks": [check]})
+    assert refused.value.status == 422
+    assert "spec.defaultValidation.checks[0].resources.requests" in str(refused.value.body)
+    assert "each value must be a Kubernetes quantity, such as 500m, 2 or 1Gi" in str(
+        refused.value.body
+    )
+
+
+def test_a_check_whose_pod_the_api_server_refuses_stalls_naming_the_reason(
+    cluster: Cluster, fuzz_namespace: str, fuzz_operator: OperatorProcess, fuzz_bucket: str
+) -> None:
+    """Quantities the schema accepts, a Pod the API server does not: requests above limits."""
+    objects = Objects(cluster.api_client, fuzz_namespace)
+    resources = {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}
+    check = {"name": "c", "image": "busybox", "resources": resources}
+    objects.model("overcommitted", defaultValidation={"checks": [check]})
+    objects.version("overcommitted-1", "overcommitted", f"s3://{fuzz_bucket}/{STORED_OBJECT}")
     stalled = objects.wait_condition(
-        "unquantified-1",
+        "overcommitted-1",
         STALLED,
         "True",
         timeout=EXPLAINED_WITHIN,
@@ -506,9 +522,13 @@ def test_a_check_whose_resources_are_no_quantities_stalls_naming_them(
     )
     assert stalled["reason"] == Reason.INVALID_CHECK, stalled
     assert stalled["message"].startswith(
-        "The API server refused validation Pod unquantified-1-validation-1: "
+        "The API server refused validation Pod overcommitted-1-validation-1: "
     ), stalled
-    assert "resources" in stalled["message"], stalled
+    assert "must be less than or equal to cpu limit" in stalled["message"], stalled
+    assert stalled["message"].endswith(
+        "Fix the checks' image, env or resources (spec.validation, or the Model's "
+        "spec.defaultValidation)."
+    ), stalled
 
 
 def test_the_operator_deletes_them_all_and_logs_no_traceback(fuzzed: Fuzzed) -> None:

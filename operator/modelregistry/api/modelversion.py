@@ -294,14 +294,27 @@ class EnvVar(ApiModel):
     value: LongText = Field(default="", description="Value.")
 
 
+# Refused at apply rather than when the check's Pod is created.
+_QUANTITIES = {
+    "rule": "self.all(k, isQuantity(self[k]))",
+    "message": "each value must be a Kubernetes quantity, such as 500m, 2 or 1Gi",
+}
+
+
 class CheckResources(ApiModel):
     """CPU and memory for a check's container, in Kubernetes quantities (e.g. 500m, 1Gi)."""
 
     requests: dict[str, ShortText] | None = Field(
-        default=None, max_length=8, description="Requests, e.g. cpu: 500m, memory: 512Mi."
+        default=None,
+        max_length=8,
+        description="Requests, e.g. cpu: 500m, memory: 512Mi.",
+        json_schema_extra={"x-kubernetes-validations": [_QUANTITIES]},
     )
     limits: dict[str, ShortText] | None = Field(
-        default=None, max_length=8, description="Limits, e.g. memory: 1Gi."
+        default=None,
+        max_length=8,
+        description="Limits, e.g. memory: 1Gi.",
+        json_schema_extra={"x-kubernetes-validations": [_QUANTITIES]},
     )
 
 
