@@ -295,7 +295,7 @@ class EnvVar(ApiModel):
 
 
 # Refused at apply rather than when the check's Pod is created.
-_QUANTITIES = {
+_QUANTITIES: dict[str, JsonValue] = {
     "rule": "self.all(k, isQuantity(self[k]))",
     "message": "each value must be a Kubernetes quantity, such as 500m, 2 or 1Gi",
 }
