@@ -526,8 +526,8 @@ def test_a_check_whose_pod_the_api_server_refuses_stalls_naming_the_reason(
     ), stalled
     assert "must be less than or equal to cpu limit" in stalled["message"], stalled
     assert stalled["message"].endswith(
-        "Fix the checks' image, env or resources (spec.validation, or the Model's "
-        "spec.defaultValidation)."
+        "Fix the checks' image, env or resources: in the Model's spec.defaultValidation, or, "
+        "since spec.validation cannot change, in a new ModelVersion."
     ), stalled
 
 

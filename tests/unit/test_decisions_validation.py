@@ -776,15 +776,20 @@ def test_a_first_run_creates_its_pod_and_waits(name: str, now: datetime, at: str
 def test_a_pod_the_api_server_refuses_ends_the_run_as_an_invalid_check(
     name: str, now: datetime, at: str
 ) -> None:
-    started = run_of(POD_PLAN, name=name, started=NOW_TEXT)
+    started = run_of(POD_PLAN, name=name, run=2, started=NOW_TEXT)
     answer = 'Pod "x" is invalid: spec.containers[0].resources.requests[cpu]: Invalid value'
+    earlier = (f"{name}-validation-1",)
+    running = ValidationDecision(
+        StepResult((), proceed=False), create_pod=True, delete_pods=earlier, status=started
+    )
 
-    decided = validation.pod_refused(view_of(name=name, now=now), started, answer)
+    decided = validation.pod_refused(view_of(name=name, now=now), running, answer)
 
     done = started.model_copy(update={"finished_at": at})
     message = (
-        f"The API server refused validation Pod {name}-validation-1: {answer}. Fix the checks' "
-        "image, env or resources (spec.validation, or the Model's spec.defaultValidation)."
+        f"The API server refused validation Pod {name}-validation-2: {answer}. Fix the checks' "
+        "image, env or resources: in the Model's spec.defaultValidation, or, since "
+        "spec.validation cannot change, in a new ModelVersion."
     )
     assert decided == ValidationDecision(
         StepResult(
@@ -792,8 +797,14 @@ def test_a_pod_the_api_server_refuses_ends_the_run_as_an_invalid_check(
             status={"validation": done},
             proceed=False,
         ),
+        delete_pods=earlier,  # the earlier run's Pod goes, as the new run would have made it
         status=done,
     )
+
+
+def test_only_a_run_that_started_has_a_pod_to_refuse() -> None:
+    with pytest.raises(ValueError, match=r"^only a run that started has a Pod to refuse$"):
+        validation.pod_refused(view_of(), ValidationDecision(StepResult(())), "refused")
 
 
 def test_a_first_run_records_the_revalidate_token() -> None:

@@ -490,8 +490,8 @@ def test_a_validation_pod_the_api_server_refuses_stalls_the_version_without_retr
         )
         assert found["Validated"]["message"] == (
             f"The API server refused validation Pod fraud-a-validation-1: {answer}. Fix the "
-            "checks' image, env or resources (spec.validation, or the Model's "
-            "spec.defaultValidation)."
+            "checks' image, env or resources: in the Model's spec.defaultValidation, or, since "
+            "spec.validation cannot change, in a new ModelVersion."
         )
         assert conditions(status)["Stalled"] == ("True", "InvalidCheck")
         assert status["validation"]["finishedAt"] is not None
@@ -499,6 +499,35 @@ def test_a_validation_pod_the_api_server_refuses_stalls_the_version_without_retr
         assert not operator.requeue.pending(
             w.cluster.objects[("modelversions", "fraud-a")]["metadata"]["uid"]
         )
+        await w.close()
+
+    run(scenario)
+
+
+def test_numbers_handed_out_ahead_are_dropped_when_their_model_is_deleted() -> None:
+    async def scenario() -> None:
+        w = World()
+        model = w.cluster.add("models", "fraud", {}, created(0))
+        first = w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+        w.cluster.add("modelversions", "fraud-b", spec(), created(2))
+        operator = w.start()
+        await operator.version_event("ADDED", copy.deepcopy(first))  # numbers a and b
+        await operator.drain()
+        assert w.cluster.status("models", "fraud")["versionSequence"] == 2
+
+        # The Model is deleted and created again before b's pass: a new counter.
+        w.cluster.delete("models", "fraud")
+        w.cluster.reindex()
+        await operator.model_event("DELETED", model)
+        w.cluster.add("models", "fraud", {}, created(3))
+        w.cluster.add("modelversions", "fraud-c", spec(), created(4))
+        await operator.model_event("ADDED", w.cluster.objects[("models", "fraud")])
+        await w.cluster.settle(operator)
+
+        numbers = {
+            n: w.cluster.status("modelversions", n).get("version") for n in ("fraud-b", "fraud-c")
+        }
+        assert numbers == {"fraud-b": 2, "fraud-c": 3}  # above every recorded number, no duplicate
         await w.close()
 
     run(scenario)

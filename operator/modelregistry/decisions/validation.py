@@ -249,18 +249,23 @@ def _start(
     )
 
 
-def pod_refused(view: VersionView, status: ValidationStatus, answer: str) -> ValidationDecision:
+def pod_refused(view: VersionView, started: ValidationDecision, answer: str) -> ValidationDecision:
     """The API server refused the run's Pod as invalid: the checks cannot run as written.
 
     Retrying would be refused the same way; the run ends here until the
-    checks change (a new digest starts a new run).
+    checks change (a new digest starts a new run). Pods of earlier runs are
+    still deleted, as the run that started would have.
     """
-    done = status.model_copy(update={"finished_at": cond.format_time(view.now)})
+    if started.status is None:
+        raise ValueError("only a run that started has a Pod to refuse")
+    done = started.status.model_copy(update={"finished_at": cond.format_time(view.now)})
     message = (
-        f"The API server refused validation Pod {status.pod_name}: {answer}. Fix the checks' "
-        "image, env or resources (spec.validation, or the Model's spec.defaultValidation)."
+        f"The API server refused validation Pod {started.status.pod_name}: {answer}. Fix the "
+        "checks' image, env or resources: in the Model's spec.defaultValidation, or, since "
+        "spec.validation cannot change, in a new ModelVersion."
     )
-    return _done(done, DesiredCondition(VALIDATED, "False", Reason.INVALID_CHECK, message))
+    condition = DesiredCondition(VALIDATED, "False", Reason.INVALID_CHECK, message)
+    return _done(done, condition, delete=started.delete_pods)
 
 
 class _InvalidThreshold(Exception):

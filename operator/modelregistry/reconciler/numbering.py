@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 
 from modelregistry.api.meta import MODELS, MODELVERSIONS
 from modelregistry.decisions import numbering
@@ -119,8 +120,12 @@ class Numbering:
                             future.set_exception(error)
                             future.exception()  # those numbered ahead may have no one waiting
                     continue
+                # Not for versions deleted while the counter was written: their
+                # numbers are skipped, and nothing is kept for them.
+                present = {e.uid for e in self._catalog.versions(*key)}
                 for claim, number in zip(batch, numbers, strict=True):
-                    self._handed_out[claim.uid] = number
+                    if claim.uid in present:
+                        self._handed_out[claim.uid] = number
                     future = self._reserving.pop(claim.uid)
                     if not future.done():
                         future.set_result(number)
@@ -161,6 +166,16 @@ class Numbering:
             self._counters[key] = (str(written["metadata"]["resourceVersion"]), numbers[-1])
             return numbers
         raise ConflictError(f"Model {name!r}: the version counter kept changing; retrying later")
+
+    def model_deleted(self, key: ModelKey, uids: Iterable[str]) -> None:
+        """The Model is gone: numbers handed out from its counter mean nothing now.
+
+        A Model created again under the same name starts a new counter, so a
+        number handed out but not recorded must not be recorded against it.
+        """
+        self._counters.pop(key, None)
+        for uid in uids:
+            self._handed_out.pop(uid, None)
 
     def model_written(self, key: ModelKey, body: Body) -> None:
         """The Model's status was written elsewhere: keep the counter's precondition current."""

@@ -112,6 +112,9 @@ class Operator:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         if kind != "DELETED":
             self.models.mark(namespace, name)
+        else:
+            versions = self._catalog.versions(namespace, name)
+            self.numbers.model_deleted((namespace, name), (e.uid for e in versions))
         for entry in self._catalog.versions(namespace, name):
             # A deleted Model leaves every version waiting; a new one ends the wait.
             if kind == "DELETED" or entry.model_missing:

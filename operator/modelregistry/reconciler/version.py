@@ -261,7 +261,7 @@ class VersionReconciler:
             try:
                 await self._cluster.create_pod(view.namespace, manifest)
             except ObjectRefusedError as refused:
-                decided = validation.pod_refused(view, decided.status, str(refused))
+                decided = validation.pod_refused(view, decided, str(refused))
         return decided.result, decided.delete_pods
 
     async def _hash(self, namespace: str, spec: ModelVersionSpec) -> Hashed:
