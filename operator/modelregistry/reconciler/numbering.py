@@ -13,6 +13,7 @@ between) is skipped, never reused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -166,6 +167,13 @@ class Numbering:
             self._counters[key] = (str(written["metadata"]["resourceVersion"]), numbers[-1])
             return numbers
         raise ConflictError(f"Model {name!r}: the version counter kept changing; retrying later")
+
+    async def close(self) -> None:
+        """Stop counter writes under way; their passes are stopped too."""
+        for task in list(self._draining.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def model_deleted(self, key: ModelKey, uids: Iterable[str]) -> None:
         """The Model is gone: numbers handed out from its counter mean nothing now.

@@ -218,6 +218,7 @@ class Operator:
     async def close(self) -> None:
         await self.queue.close()
         await self.requeue.close()
+        await self.numbers.close()
         await self.models.close()
 
 
