@@ -110,12 +110,12 @@ class Operator:
 
     async def model_event(self, kind: str | None, body: Body) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        versions = self._catalog.versions(namespace, name)
         if kind != "DELETED":
             self.models.mark(namespace, name)
         else:
-            versions = self._catalog.versions(namespace, name)
             self.numbers.model_deleted((namespace, name), (e.uid for e in versions))
-        for entry in self._catalog.versions(namespace, name):
+        for entry in versions:
             # A deleted Model leaves every version waiting; a new one ends the wait.
             if kind == "DELETED" or entry.model_missing:
                 self.requeue.now(entry.namespace, entry.name, entry.uid)

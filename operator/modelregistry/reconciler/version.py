@@ -195,25 +195,15 @@ class VersionReconciler:
             # write; otherwise say so while they stream.
             try:
                 done, _ = await asyncio.wait({hashing}, timeout=PROGRESS_AFTER)
+                if not done:
+                    progress = compose.compose(view, [*earlier, verification.hashing(view)], OWNED)
+                    written = await self._write(body, status, progress)
+                    if written is not None:
+                        body = written
+                    view = dataclasses.replace(view, status=progress.status)
             except BaseException:
                 hashing.cancel()
                 raise
-            if done:
-                return await self._verified(body, view, hashing)
-            progress = compose.compose(view, [*earlier, verification.hashing(view)], OWNED)
-            try:
-                written = await self._write(body, status, progress)
-            except BaseException:
-                hashing.cancel()
-                raise
-            if written is not None:
-                body = written
-            view = dataclasses.replace(view, status=progress.status)
-        return await self._verified(body, view, hashing)
-
-    async def _verified(
-        self, body: Body, view: VersionView, hashing: asyncio.Task[Hashed]
-    ) -> tuple[Body, VersionView, StepResult]:
         hashed = await hashing
         view = dataclasses.replace(view, now=self._clock())
         uid = body["metadata"]["uid"]
