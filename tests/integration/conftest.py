@@ -11,6 +11,7 @@ cluster's nodes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -189,13 +190,20 @@ def operator(
     process.stop()
 
 
-@pytest.fixture
-def namespace(cluster: Cluster) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:8]}"
+@contextlib.contextmanager
+def temporary_namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
+    """A namespace of its own, `<prefix><random>`, deleted afterwards."""
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
     core = kubernetes.client.CoreV1Api(cluster.api_client)
     core.create_namespace(cast(Any, {"metadata": {"name": name}}))
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    with temporary_namespace(cluster, "t-") as name:
+        yield name
 
 
 @pytest.fixture

@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import kubernetes
 import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
@@ -60,7 +59,7 @@ from kubernetes.client.exceptions import ApiException
 from modelregistry.api.meta import GROUP, VERSION
 from modelregistry.localenv import S3Server
 from modelregistry.reasons import READY, REASONS, RECONCILING, STALLED, Reason, is_transient
-from tests.integration.conftest import Cluster, operator_environment
+from tests.integration.conftest import Cluster, operator_environment, temporary_namespace
 from tests.integration.support import Body, Objects, OperatorProcess, wait_until
 
 if TYPE_CHECKING:
@@ -358,11 +357,8 @@ PLURALS = ("models", "modelversions")
 
 @pytest.fixture(scope="module")
 def fuzz_namespace(cluster: Cluster) -> Iterator[str]:
-    name = f"mr-incluster-fuzz-{uuid.uuid4().hex[:8]}"
-    core = kubernetes.client.CoreV1Api(cluster.api_client)
-    core.create_namespace(cast(Any, {"metadata": {"name": name}}))
-    yield name
-    core.delete_namespace(name)
+    with temporary_namespace(cluster, "mr-incluster-fuzz-") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
