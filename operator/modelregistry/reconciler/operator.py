@@ -23,6 +23,7 @@ from modelregistry.errors import ModelRegistryError
 from modelregistry.reconciler.index import Catalog, VersionEntry, version_entry
 from modelregistry.reconciler.model import ModelRefresher
 from modelregistry.reconciler.numbering import Numbering
+from modelregistry.reconciler.packing import pack, unpack
 from modelregistry.reconciler.ports import Body, ClusterPort, VerifierPort
 from modelregistry.reconciler.requeue import Requeue
 from modelregistry.reconciler.version import PassOutcome, VersionReconciler
@@ -75,9 +76,7 @@ class Operator:
             cluster, catalog, self.numbers, window=settings.model_refresh_window, clock=clock
         )
         self.requeue = Requeue(self._retry, settings.retry_delay)
-        self.queue: WorkQueue[tuple[Body, VersionEntry | None]] = WorkQueue(
-            self._event_pass, PASS_WORKERS
-        )
+        self.queue: WorkQueue[bytes] = WorkQueue(self._event_pass, PASS_WORKERS)
 
     # --- watch events --------------------------------------------------------------
 
@@ -95,10 +94,11 @@ class Operator:
         if entry is not None:
             self._catalog.observed(entry)
             self.models.mark(entry.namespace, entry.model)
-        self.queue.add(uid, (body, entry))
+        self.queue.add(uid, pack(body))
 
-    async def _event_pass(self, event: tuple[Body, VersionEntry | None]) -> None:
-        body, entry = event
+    async def _event_pass(self, packed: bytes) -> None:
+        body = unpack(packed)
+        entry = version_entry(body)
         await self._run(body, fresh=True, only_if=lambda: self._needs_pass(entry))
 
     def _needs_pass(self, entry: VersionEntry | None) -> bool:
