@@ -55,6 +55,8 @@ def _convert(node: JsonSchema, definitions: dict[str, JsonSchema]) -> JsonSchema
                 result[key] = _convert(value, definitions)
             # `False` (extra="forbid"): the API server prunes or, with strict
             # field validation (kubectl's default), refuses unknown fields.
+        elif key == "const":  # a one-value Literal; CRD schemas know no `const`
+            result["enum"] = [copy.deepcopy(value)]
         else:
             result[key] = copy.deepcopy(value)
     if (

@@ -17,6 +17,8 @@ This module is pure: it hashes what it is given and imports no client.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
@@ -43,6 +45,8 @@ class FileDigest:
     hexdigest: str
     size: int
     version_id: str | None = None
+    # The store's own checksum, not bytes this process hashed.
+    by_store_checksum: bool = False
 
     @property
     def digest(self) -> str:
@@ -62,6 +66,28 @@ class ArtifactDigest:
     def version_id(self) -> str | None:
         """versionId of a single-object artifact."""
         return None if self.is_prefix else self.files[0].version_id
+
+    @property
+    def by_store_checksum(self) -> bool:
+        """Whether the digest rests on the store's checksums rather than on hashed bytes."""
+        return any(f.by_store_checksum for f in self.files)
+
+
+def sha256_from_store_checksum(checksum: object, checksum_type: object) -> str | None:
+    """The hex SHA-256 of a whole object from S3's `ChecksumSHA256`, or None.
+
+    Only a full-object checksum covers the object's bytes. A multipart upload's
+    is COMPOSITE: a checksum of the parts' checksums, written `<base64>-<parts>`.
+    Stores that predate `ChecksumType` send none; their SHA-256 checksum of a
+    single-part upload has no part count.
+    """
+    if not isinstance(checksum, str) or checksum_type not in (None, "FULL_OBJECT"):
+        return None
+    try:
+        raw = base64.b64decode(checksum, validate=True)
+    except (binascii.Error, ValueError):
+        return None  # a part count suffix, or not base64 at all
+    return raw.hex() if len(raw) == hashlib.sha256().digest_size else None
 
 
 def hash_chunks(chunks: Iterable[bytes | bytearray | memoryview]) -> tuple[str, int]:

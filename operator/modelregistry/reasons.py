@@ -75,6 +75,7 @@ class Reason:
     VERSION_HELD = "VersionHeld"
     DUPLICATE_VERSION = "DuplicateVersion"
     VERIFIED = "Verified"
+    CHECKSUM_ACCEPTED = "ChecksumAccepted"
     VERIFYING = "Verifying"
     ARTIFACT_NOT_FOUND = "ArtifactNotFound"
     STORAGE_UNREACHABLE = "StorageUnreachable"
@@ -132,6 +133,15 @@ _REASONS: tuple[ReasonInfo, ...] = (
         ARTIFACT_VERIFIED,
         "True",
         "bytes match; digest, size, files and versionIds recorded",
+        announce=True,
+    ),
+    ReasonInfo(
+        Reason.CHECKSUM_ACCEPTED,
+        ARTIFACT_VERIFIED,
+        "True",
+        "the store's full-object SHA-256 checksum equals the declared digest (the Model's "
+        "`policy.verification.acceptStoreChecksum`); the bytes are hashed on the next periodic "
+        "pass",
         announce=True,
     ),
     ReasonInfo(

@@ -161,24 +161,13 @@ class ArtifactStore:
         self, location: S3Location, endpoint: Endpoint, credentials: Credentials | None
     ) -> digest.ArtifactDigest:
         """Stream and hash the artifact at `location`; raise a StorageError subclass."""
-        if endpoint.url and (problem := endpoint_problem(endpoint.url)):
-            raise InvalidEndpointError(problem)
-        try:
-            client = self._client(endpoint, credentials)
-        except ValueError as error:  # botocore refuses the endpoint or region while building
-            raise InvalidEndpointError(f"{endpoint.url!r}: {error}") from error
+        client = self._client_for(endpoint, credentials)
         with _translated_errors(location):
             if not location.is_prefix:
                 return digest.single_object(
                     self._hash_object(client, location.bucket, location.key, location.key)
                 )
-            keys = list(self._list_prefix(client, location))
-            if not keys:
-                raise ArtifactNotFoundError(f"no objects under {location.uri}")
-            try:
-                relatives = [digest.check_relative_path(k[len(location.key) :]) for k in keys]
-            except digest.InvalidArtifactPathError as error:
-                raise InvalidArtifactError(f"{location.uri}: {error}") from error
+            relatives = self._prefix_files(client, location)
             with ThreadPoolExecutor(max_workers=self._file_workers) as pool:
                 futures = [
                     pool.submit(self._hash_object, client, location.bucket, location.key + rel, rel)
@@ -193,6 +182,64 @@ class ArtifactStore:
                     raise cast(BaseException, failed[0].exception())
                 files = [future.result() for future in futures]
             return digest.prefix_artifact(files)
+
+    def stored_checksum(
+        self, location: S3Location, endpoint: Endpoint, credentials: Credentials | None
+    ) -> digest.ArtifactDigest | None:
+        """The artifact's digest from the store's full-object SHA-256 checksums, reading no bytes.
+
+        One HeadObject per object. None when any object has no such checksum
+        (uploaded without one, or in parts); raises a StorageError subclass.
+        """
+        client = self._client_for(endpoint, credentials)
+        with _translated_errors(location):
+            if not location.is_prefix:
+                file = self._object_checksum(client, location.bucket, location.key, location.key)
+                return None if file is None else digest.single_object(file)
+            files = []
+            for rel in self._prefix_files(client, location):
+                file = self._object_checksum(client, location.bucket, location.key + rel, rel)
+                if file is None:
+                    return None
+                files.append(file)
+            return digest.prefix_artifact(files)
+
+    def _client_for(self, endpoint: Endpoint, credentials: Credentials | None) -> S3Client:
+        if endpoint.url and (problem := endpoint_problem(endpoint.url)):
+            raise InvalidEndpointError(problem)
+        try:
+            return self._client(endpoint, credentials)
+        except ValueError as error:  # botocore refuses the endpoint or region while building
+            raise InvalidEndpointError(f"{endpoint.url!r}: {error}") from error
+
+    def _prefix_files(self, client: S3Client, location: S3Location) -> list[str]:
+        """The paths, relative to the prefix, of the objects under it."""
+        keys = list(self._list_prefix(client, location))
+        if not keys:
+            raise ArtifactNotFoundError(f"no objects under {location.uri}")
+        try:
+            return [digest.check_relative_path(k[len(location.key) :]) for k in keys]
+        except digest.InvalidArtifactPathError as error:
+            raise InvalidArtifactError(f"{location.uri}: {error}") from error
+
+    def _object_checksum(
+        self, client: S3Client, bucket: str, key: str, relative: str
+    ) -> digest.FileDigest | None:
+        with _translated_errors(S3Location(bucket, key)):
+            head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        hexdigest = digest.sha256_from_store_checksum(
+            head.get("ChecksumSHA256"), head.get("ChecksumType")
+        )
+        if hexdigest is None:
+            return None
+        version_id = head.get("VersionId")
+        return digest.FileDigest(
+            path=relative,
+            hexdigest=hexdigest,
+            size=head.get("ContentLength", 0),
+            version_id=version_id if version_id and version_id != "null" else None,
+            by_store_checksum=True,
+        )
 
     def _hash_object(
         self, client: S3Client, bucket: str, key: str, relative: str

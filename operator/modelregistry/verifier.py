@@ -6,7 +6,11 @@ import asyncio
 
 from modelregistry import storage
 from modelregistry.api.modelversion import Artifact
-from modelregistry.decisions.verification import Outcome, VerificationFailure
+from modelregistry.decisions.verification import (
+    Outcome,
+    VerificationFailure,
+    store_checksum_accepted,
+)
 from modelregistry.errors import (
     AccessDeniedError,
     ArtifactNotFoundError,
@@ -45,12 +49,26 @@ class Verifier:
         artifact: Artifact,
         credentials: storage.Credentials | None,
         field: str = "spec.artifact",
+        checksum_may_prove: str | None = None,
     ) -> Outcome:
-        """Hash `artifact`; a failure's message names `field`, where it is declared."""
+        """Hash `artifact`; a failure's message names `field`, where it is declared.
+
+        With `checksum_may_prove`, the store's checksums are asked first and
+        accepted if they equal that digest; anything else is hashed.
+        """
         endpoint = self.endpoint_for(artifact)
         try:
             location = storage.S3Location.parse(artifact.uri)
             async with self._slots:
+                if checksum_may_prove is not None:
+                    try:
+                        stored = await asyncio.to_thread(
+                            self._store.stored_checksum, location, endpoint, credentials
+                        )
+                    except StorageError:
+                        stored = None  # hashing says what is wrong, in its own words
+                    if stored is not None and store_checksum_accepted(checksum_may_prove, stored):
+                        return stored
                 return await asyncio.to_thread(
                     self._store.hash_artifact, location, endpoint, credentials
                 )

@@ -177,19 +177,39 @@ class MemoryCluster:
 
 
 class FixedVerifier:
-    """Hashes every artifact to one digest; counts the calls; can be gated."""
+    """Hashes every artifact to one digest; counts the calls; can be gated.
 
-    def __init__(self) -> None:
+    With `store_checksum`, the store holds a SHA-256 checksum of that digest,
+    accepted when the caller lets it prove the digest it expects.
+    """
+
+    def __init__(self, *, store_checksum: bool = False) -> None:
         self.calls = 0
         self.gate: asyncio.Event | None = None
+        self.store_checksum = store_checksum
+        self.checksum_asked: list[str | None] = []
 
     def endpoint_for(self, artifact: Artifact) -> Endpoint:
         return Endpoint()
 
     async def verify(
-        self, artifact: Artifact, credentials: Credentials | None, field: str
+        self,
+        artifact: Artifact,
+        credentials: Credentials | None,
+        field: str,
+        checksum_may_prove: str | None = None,
     ) -> Outcome:
         self.calls += 1
+        self.checksum_asked.append(checksum_may_prove)
         if self.gate is not None:
             await self.gate.wait()
-        return single_object(FileDigest(path="m.bin", hexdigest=HEX, size=3, version_id="v1"))
+        by_checksum = self.store_checksum and checksum_may_prove == "sha256:" + HEX
+        return single_object(
+            FileDigest(
+                path="m.bin",
+                hexdigest=HEX,
+                size=3,
+                version_id="v1",
+                by_store_checksum=by_checksum,
+            )
+        )

@@ -143,6 +143,15 @@ def test_artifact_digest_has_the_sha256_pattern() -> None:
     assert not pattern.match("sha512:" + "0" * 64)
 
 
+def test_a_one_value_literal_becomes_a_one_value_enum() -> None:
+    status = open_api_schema(crdgen.MODELVERSION)["properties"]["status"]
+    verified_by = status["properties"]["artifact"]["properties"]["verifiedBy"]
+
+    assert verified_by["enum"] == ["StoreChecksum"]
+    assert verified_by["type"] == "string"
+    assert "const" not in verified_by
+
+
 def test_artifact_uri_is_required_and_has_a_pattern() -> None:
     spec = open_api_schema(crdgen.MODELVERSION)["properties"]["spec"]
     artifact = spec["properties"]["artifact"]

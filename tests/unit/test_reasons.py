@@ -76,8 +76,10 @@ def test_is_transient_reads_the_registry(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(REASONS))
-def test_only_verified_and_checks_passed_are_announced(name: str) -> None:
-    assert announced(name) is (name in (Reason.VERIFIED, Reason.CHECKS_PASSED))
+def test_only_verified_checksum_accepted_and_checks_passed_are_announced(name: str) -> None:
+    assert announced(name) is (
+        name in (Reason.VERIFIED, Reason.CHECKSUM_ACCEPTED, Reason.CHECKS_PASSED)
+    )
 
 
 @pytest.mark.parametrize("name", ["", "NoSuchReason", "verified", "Ready"])

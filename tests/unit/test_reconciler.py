@@ -531,3 +531,45 @@ def test_numbers_handed_out_ahead_are_dropped_when_their_model_is_deleted() -> N
         await w.close()
 
     run(scenario)
+
+
+def test_a_model_that_accepts_store_checksums_is_ready_first_then_hashed_by_the_periodic_pass() -> (
+    None
+):
+    async def scenario() -> None:
+        w = World()
+        w.verifier = FixedVerifier(store_checksum=True)
+        policy = {"policy": {"verification": {"acceptStoreChecksum": True}}}
+        w.cluster.add("models", "fraud", policy, created(0))
+        w.cluster.add("models", "churn", {}, created(0))
+        declared = {"uri": "s3://models/m.bin", "digest": DIGEST}
+        w.cluster.add("modelversions", "fraud-a", spec(artifact=declared), created(1))
+        w.cluster.add("modelversions", "churn-a", spec("churn", artifact=declared), created(2))
+        operator = w.start()
+        await w.cluster.settle(operator)
+
+        status = w.cluster.status("modelversions", "fraud-a")
+        assert conditions(status)["ArtifactVerified"] == ("True", "ChecksumAccepted")
+        assert conditions(status)["Ready"] == ("True", "Succeeded")
+        assert status["artifact"]["verifiedBy"] == "StoreChecksum"
+        # The Model that did not opt in hashed at once.
+        churn = w.cluster.status("modelversions", "churn-a")
+        assert conditions(churn)["ArtifactVerified"] == ("True", "Verified")
+        assert "verifiedBy" not in churn["artifact"]
+        assert sorted(w.verifier.checksum_asked, key=str) == [None, DIGEST]
+
+        # The next periodic pass, long before the re-verification interval, hashes it.
+        w.cluster.reindex()
+        w.clock.now = NOW + timedelta(seconds=1)
+        assert await operator.periodic_pass() == 1
+        await w.cluster.settle(operator)
+        assert w.verifier.checksum_asked[-1] is None
+        status = w.cluster.status("modelversions", "fraud-a")
+        assert conditions(status)["ArtifactVerified"] == ("True", "Verified")
+        assert "verifiedBy" not in status["artifact"]
+        assert [e.reason for _, e in w.cluster.events].count("ChecksumAccepted") == 1
+        w.cluster.reindex()
+        assert await operator.periodic_pass() == 0  # nothing owed any more
+        await w.close()
+
+    run(scenario)

@@ -44,6 +44,19 @@ class ValidationPolicy(ApiModel):
     )
 
 
+class VerificationPolicy(ApiModel):
+    """How a version's bytes may be verified the first time."""
+
+    accept_store_checksum: bool | None = Field(
+        default=None,
+        description="When true, a first verification may accept the store's full-object SHA-256 "
+        "checksum (S3 ChecksumSHA256 of a single-part upload, as `modelregistry upload` sends "
+        "it) when it equals spec.artifact.digest, reading no bytes; the operator then hashes "
+        "the bytes in full on its next periodic pass. For artifacts too large to hash before "
+        "they are needed.",
+    )
+
+
 class ModelPolicy(ApiModel):
     """Rules the operator enforces for every version of the model."""
 
@@ -63,6 +76,9 @@ class ModelPolicy(ApiModel):
     approval: ApprovalPolicy | None = Field(default=None, description="Approval rules.")
     validation: ValidationPolicy | None = Field(
         default=None, description="Signature and metric rules every version is validated against."
+    )
+    verification: VerificationPolicy | None = Field(
+        default=None, description="How versions' bytes may be verified the first time."
     )
     archived_retention_days: int | None = Field(
         default=None, ge=0, le=36500, description="Days an archived version is kept."

@@ -493,6 +493,12 @@ class VerifiedArtifact(ApiModel):
         description="versionId of a single-object artifact in a versioned bucket.",
     )
     verified_at: str = Field(max_length=64, description="When the bytes were last hashed.")
+    verified_by: Literal["StoreChecksum"] | None = Field(
+        default=None,
+        description="StoreChecksum while this record rests on the store's full-object SHA-256 "
+        "checksums (the Model's policy.verification.acceptStoreChecksum) and the operator has "
+        "not hashed the bytes yet; absent once it has.",
+    )
 
 
 class VerifiedComponent(ApiModel):

@@ -30,6 +30,9 @@ UNREADABLE_REASONS = frozenset(
 # A prefix may hold more files than fit in an object; all are in the digest.
 MAX_LISTED_FILES = 1000
 
+# VerifiedArtifact.verified_by of a record that rests on the store's checksums.
+STORE_CHECKSUM = "StoreChecksum"
+
 
 @dataclass(frozen=True)
 class VerificationFailure:
@@ -94,14 +97,43 @@ def is_verified(spec: ModelVersionSpec, status: ModelVersionStatus) -> bool:
     )
 
 
+def store_checksum_stands_for(
+    artifact: Artifact, pinned: VerifiedArtifact | None, policy_accepts: bool
+) -> str | None:
+    """The digest a store's checksum may prove instead of hashing, or None to hash.
+
+    Only on a first verification (nothing pinned for this URI yet) under a
+    Model that opts in, and only for a declared digest: the checksum can
+    confirm what the version says, never decide what it pins. Whatever it
+    accepts is hashed in full on the next periodic pass.
+    """
+    if not policy_accepts or not artifact.digest:
+        return None
+    if pinned is not None and pinned.uri == artifact.uri:
+        return None
+    return artifact.digest
+
+
+def store_checksum_accepted(expected: str, stored: ArtifactDigest | None) -> bool:
+    """A store's checksums only ever accept: anything else is settled by hashing."""
+    return stored is not None and stored.digest == expected
+
+
+def hash_owed(status: ModelVersionStatus) -> bool:
+    """Whether a record rests on a store's checksum and the bytes still need hashing."""
+    records = [status.artifact, *(c.artifact for c in status.components)]
+    return any(r is not None and r.verified_by == STORE_CHECKSUM for r in records)
+
+
 def next_check(status: ModelVersionStatus, interval: timedelta) -> datetime | None:
     """When the bytes are due to be hashed again; None means now.
 
     A version waiting on a failure that may clear up is due at once (the
-    periodic pass helps the backoff); a stalled or verified one once per
-    interval after its last check.
+    periodic pass helps the backoff), and so is one whose record rests on the
+    store's checksum; a stalled or verified one once per interval after its
+    last check.
     """
-    if status.artifact_checked_at is None:
+    if status.artifact_checked_at is None or hash_owed(status):
         return None
     verified = cond.find(status.conditions, ARTIFACT_VERIFIED)
     if verified is not None and verified.status == "False" and is_transient(verified.reason):
@@ -164,6 +196,7 @@ def verified_record(uri: str, observed: ArtifactDigest, now: datetime) -> Verifi
         files=files,
         version_id=observed.version_id,
         verified_at=cond.format_time(now),
+        verified_by=STORE_CHECKSUM if observed.by_store_checksum else None,
     )
 
 
@@ -276,8 +309,9 @@ def decide(
         condition = DesiredCondition(ARTIFACT_VERIFIED, "False", first.reason, first.message)
         return VerificationDecision(StepResult((condition,), status=status, proceed=False))
     assert artifact is not None  # every target matched
+    by_checksum = [r.uri for r in (artifact, *(c.artifact for c in components)) if r.verified_by]
     return VerificationDecision(
-        StepResult((_verified_condition(artifact, len(components)),), status=status)
+        StepResult((_verified_condition(artifact, len(components), by_checksum),), status=status)
     )
 
 
@@ -308,13 +342,19 @@ def unchanged_with(view: VersionView, events: tuple[Event, ...]) -> StepResult:
     return StepResult(kept.conditions, events=events, proceed=kept.proceed)
 
 
-def _verified_condition(artifact: VerifiedArtifact, components: int) -> DesiredCondition:
+def _verified_condition(
+    artifact: VerifiedArtifact, components: int, by_checksum: list[str]
+) -> DesiredCondition:
     files = f", {artifact.file_count} files" if artifact.file_count > 1 else ""
     version = f", versionId {artifact.version_id}" if artifact.version_id else ""
     parts = f" All {components} components match their digests too." if components else ""
+    message = f"{artifact.uri} is {artifact.digest} ({artifact.size} bytes{files}{version}).{parts}"
+    if not by_checksum:
+        return DesiredCondition(ARTIFACT_VERIFIED, "True", Reason.VERIFIED, message)
     return DesiredCondition(
         ARTIFACT_VERIFIED,
         "True",
-        Reason.VERIFIED,
-        f"{artifact.uri} is {artifact.digest} ({artifact.size} bytes{files}{version}).{parts}",
+        Reason.CHECKSUM_ACCEPTED,
+        f"{message} By the store's SHA-256 checksum, not yet hashed here: "
+        f"{', '.join(by_checksum)}; the operator hashes the bytes on its next periodic pass.",
     )

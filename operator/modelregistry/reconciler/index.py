@@ -17,6 +17,7 @@ from typing import Any
 from modelregistry import conditions as cond
 from modelregistry.decisions.model import VersionSummary
 from modelregistry.decisions.numbering import Claim
+from modelregistry.decisions.verification import STORE_CHECKSUM
 from modelregistry.reasons import MODEL_FOUND, READY, RECONCILING, STALLED
 from modelregistry.reconciler.ports import Body
 from modelregistry.reconciler.reading import mapping, whole_number
@@ -45,6 +46,7 @@ class VersionEntry:
     stage: str | None
     checked_at: str | None  # status.artifactCheckedAt
     since: str | None  # when Ready last changed
+    hash_owed: bool = False  # verified by the store's checksum; the bytes are hashed next
 
     @property
     def claim(self) -> Claim:
@@ -58,10 +60,11 @@ class VersionEntry:
         """Whether the periodic pass should look at this version now.
 
         Ready and stalled versions are looked at once per interval after their
-        last check; anything not finished for its generation, or waiting on
-        something that may clear up, on every pass.
+        last check; anything not finished for its generation, waiting on
+        something that may clear up, or verified only by the store's checksum,
+        on every pass.
         """
-        if self.observed_generation != self.generation or self.waiting:
+        if self.observed_generation != self.generation or self.waiting or self.hash_owed:
             return True
         if not (self.ready or self.stalled):
             return True
@@ -82,6 +85,7 @@ class ModelEntry:
     # As written in the Model's spec (validated by the CRD schema); parsed when used.
     default_validation: Any = None
     validation_policy: Any = None
+    accept_store_checksum: bool = False  # spec.policy.verification.acceptStoreChecksum
 
 
 def _resource_version(body: Body) -> str:
@@ -110,6 +114,9 @@ def version_entry(body: Body) -> VersionEntry | None:
     status_version = whole_number(status.get("version"))
     stage = status.get("stage")
     checked_at = status.get("artifactCheckedAt")
+    records = [status.get("artifact")] + [
+        mapping(c).get("artifact") for c in status.get("components") or [] if isinstance(c, dict)
+    ]
     since = mapping(conditions.get(READY)).get("lastTransitionTime")
     return VersionEntry(
         namespace=meta["namespace"],
@@ -130,6 +137,7 @@ def version_entry(body: Body) -> VersionEntry | None:
         stage=stage if isinstance(stage, str) else None,
         checked_at=checked_at if isinstance(checked_at, str) else None,
         since=since if isinstance(since, str) else None,
+        hash_owed=any(mapping(r).get("verifiedBy") == STORE_CHECKSUM for r in records),
     )
 
 
@@ -142,6 +150,10 @@ def model_entry(body: Body) -> ModelEntry:
         uid=meta["uid"],
         default_validation=spec.get("defaultValidation"),
         validation_policy=mapping(spec.get("policy")).get("validation"),
+        accept_store_checksum=mapping(mapping(spec.get("policy")).get("verification")).get(
+            "acceptStoreChecksum"
+        )
+        is True,
     )
 
 

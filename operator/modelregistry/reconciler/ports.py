@@ -49,5 +49,9 @@ class VerifierPort(Protocol):
     def endpoint_for(self, artifact: Artifact) -> Endpoint: ...
 
     async def verify(
-        self, artifact: Artifact, credentials: Credentials | None, field: str
+        self,
+        artifact: Artifact,
+        credentials: Credentials | None,
+        field: str,
+        checksum_may_prove: str | None = None,
     ) -> Outcome: ...

@@ -189,7 +189,7 @@ class VersionReconciler:
         )
         if not due:
             return body, view, verification.unchanged(view)
-        hashing = asyncio.create_task(self._hash(view.namespace, spec))
+        hashing = asyncio.create_task(self._hash(view))
         if cond.find(status.conditions, ARTIFACT_VERIFIED) is None:
             # First verification: bytes hashed quickly go straight into the final
             # write; otherwise say so while they stream.
@@ -254,16 +254,33 @@ class VersionReconciler:
                 decided = validation.pod_refused(view, decided, str(refused))
         return decided.result, decided.delete_pods
 
-    async def _hash(self, namespace: str, spec: ModelVersionSpec) -> Hashed:
+    async def _hash(self, view: VersionView) -> Hashed:
         """Hash the artifact, then each component, one after the other."""
-        artifact = await self._hash_one(namespace, spec.artifact, "spec.artifact")
+        spec, status, namespace = view.spec, view.status, view.namespace
+        model = self._catalog.model(namespace, view.model)
+        accepts = model is not None and model.accept_store_checksum
+        artifact = await self._hash_one(
+            namespace,
+            spec.artifact,
+            "spec.artifact",
+            verification.store_checksum_stands_for(spec.artifact, status.artifact, accepts),
+        )
         components = [
-            await self._hash_one(namespace, c.artifact, f"spec.components[{i}].artifact")
+            await self._hash_one(
+                namespace,
+                c.artifact,
+                f"spec.components[{i}].artifact",
+                verification.store_checksum_stands_for(
+                    c.artifact, verification.component_record(status, c.name), accepts
+                ),
+            )
             for i, c in enumerate(spec.components)
         ]
         return Hashed(artifact, tuple(components))
 
-    async def _hash_one(self, namespace: str, artifact: Artifact, field: str) -> Outcome:
+    async def _hash_one(
+        self, namespace: str, artifact: Artifact, field: str, checksum_may_prove: str | None
+    ) -> Outcome:
         credentials = None
         secret = artifact.storage.secret_ref if artifact.storage else None
         if secret is not None:
@@ -274,7 +291,7 @@ class VersionReconciler:
             except CredentialsError as error:
                 endpoint = self._verifier.endpoint_for(artifact)
                 return failure_from_error(error, artifact, endpoint, field)
-        return await self._verifier.verify(artifact, credentials, field)
+        return await self._verifier.verify(artifact, credentials, field, checksum_may_prove)
 
     async def _write(
         self, body: Body, current: ModelVersionStatus, decision: Decision
