@@ -10,7 +10,7 @@ DEV_DIR ?= .dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all run test unit integration lint crds check-crds tools venv bench bench-registry bench-validation e2e-kind clean image
+.PHONY: all run test unit integration lint crds check-crds tools venv bench bench-registry bench-validation bench-huge e2e-kind clean image
 
 all: lint test
 
@@ -67,6 +67,10 @@ bench-registry: $(STAMP) tools
 # Validation Pods on the local node: ArtifactVerified → Validated, by phase (docs/benchmarks.md).
 bench-validation: $(STAMP) tools
 	$(BIN)/python bench/validation_latency.py $(BENCH_ARGS)
+
+# A 10 GiB artifact to Ready: hashed, or by the store's SHA-256 checksum (docs/benchmarks.md).
+bench-huge: $(STAMP) tools
+	$(BIN)/python bench/huge_artifact.py $(BENCH_ARGS)
 
 # On machines with Docker: the same suite against a kind cluster.
 e2e-kind: $(STAMP)

@@ -73,17 +73,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
-import boto3
-
-import modelregistry
+from common import OPERATOR_SOURCE, api_client, operator_environment, versioned_bucket
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, S3Server
 from modelregistry.localenv.tools import cache_root
 
 REPO: Final = Path(__file__).resolve().parents[1]
-# The operator runs from the source this benchmark imports: the working tree by
-# default, or whatever PYTHONPATH puts first (e.g. an exported commit).
-OPERATOR_SOURCE: Final = Path(modelregistry.__file__).resolve().parents[1]
 GROUP: Final = "modelregistry.io"
 VERSION: Final = "v1alpha1"
 NAMESPACE: Final = "bench"
@@ -867,8 +862,7 @@ def _registry_run(args: argparse.Namespace) -> RegistryResult:
         work = stack.enter_context(_workdir(args.workdir, "registry"))
         plane = stack.enter_context(ControlPlane(workdir=work / "controlplane"))
         s3 = stack.enter_context(S3Server(workdir=work / "s3"))
-        api_client = _api_client(plane)
-        install_crds(api_client)
+        install_crds(api_client(plane))
         digest = _upload_artifact(s3)
         pki = plane.pki
         tls = ssl.create_default_context(cafile=str(pki.ca_cert))
@@ -876,17 +870,7 @@ def _registry_run(args: argparse.Namespace) -> RegistryResult:
         api = Endpoint("127.0.0.1", urllib.parse.urlsplit(plane.server).port or 443, tls)
         operator = Child(
             [sys.executable, "-m", "modelregistry", "run"],
-            {
-                **os.environ,
-                "PYTHONPATH": os.pathsep.join(
-                    p for p in (str(OPERATOR_SOURCE), os.environ.get("PYTHONPATH")) if p
-                ),
-                "KUBECONFIG": str(plane.kubeconfig),
-                "MODELREGISTRY_S3_ENDPOINT": s3.endpoint_url,
-                "AWS_ACCESS_KEY_ID": s3.access_key,
-                "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-                "AWS_DEFAULT_REGION": s3.region,
-            },
+            operator_environment(plane, s3),
             work / "operator.log",
         )
         stack.callback(operator.stop)
@@ -897,24 +881,8 @@ def _registry_run(args: argparse.Namespace) -> RegistryResult:
             raise
 
 
-def _api_client(plane: ControlPlane) -> Any:
-    import kubernetes
-
-    return kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
-        config_file=str(plane.kubeconfig)
-    )
-
-
 def _upload_artifact(s3: S3Server) -> str:
-    client = boto3.session.Session().client(
-        "s3",
-        endpoint_url=s3.endpoint_url,
-        region_name=s3.region,
-        aws_access_key_id=s3.access_key,
-        aws_secret_access_key=s3.secret_key,
-    )
-    client.create_bucket(Bucket=BUCKET)
-    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    client = versioned_bucket(s3, BUCKET)
     data = os.urandom(1024)
     client.put_object(Bucket=BUCKET, Key=ARTIFACT_KEY, Body=data)
     return "sha256:" + hashlib.sha256(data).hexdigest()

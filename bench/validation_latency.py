@@ -73,9 +73,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-import boto3
-
-import modelregistry
+from common import OPERATOR_SOURCE, api_client, operator_environment, versioned_bucket
 from modelregistry.digest import digest_local_path
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, Node, S3Server
@@ -93,7 +91,6 @@ from registry_throughput import (
 )
 
 REPO: Final = Path(__file__).resolve().parents[1]
-OPERATOR_SOURCE: Final = Path(modelregistry.__file__).resolve().parents[1]
 GROUP: Final = "modelregistry.io"
 VERSION: Final = "v1alpha1"
 NAMESPACE: Final = "bench-validation"
@@ -663,7 +660,7 @@ def _run(args: argparse.Namespace) -> Json:
         forwarder = node.forward(port, name="s3")
         pod_s3 = f"http://{node.node_ip}:{forwarder.port}"
 
-        install_crds(_api_client(plane))
+        install_crds(api_client(plane))
         model_dir = _make_model(work / "model")
         digest = _upload(s3, model_dir)
         pki = plane.pki
@@ -672,21 +669,14 @@ def _run(args: argparse.Namespace) -> Json:
         api = Endpoint("127.0.0.1", urllib.parse.urlsplit(plane.server).port or 443, tls)
         operator = Child(
             [sys.executable, "-m", "modelregistry", "run"],
-            {
-                **os.environ,
-                "PYTHONPATH": os.pathsep.join(
-                    p for p in (str(OPERATOR_SOURCE), os.environ.get("PYTHONPATH")) if p
-                ),
-                "KUBECONFIG": str(plane.kubeconfig),
-                "MODELREGISTRY_S3_ENDPOINT": s3.endpoint_url,
-                "AWS_ACCESS_KEY_ID": s3.access_key,
-                "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-                "AWS_DEFAULT_REGION": s3.region,
-                "MODELREGISTRY_VALIDATION_IMAGE": image.reference,
-                "MODELREGISTRY_VALIDATION_IMAGE_PULL_POLICY": "Never",
-                "MODELREGISTRY_VALIDATION_S3_ENDPOINT": pod_s3,
-                "MODELREGISTRY_VALIDATION_SECRET": SECRET,
-            },
+            operator_environment(
+                plane,
+                s3,
+                MODELREGISTRY_VALIDATION_IMAGE=image.reference,
+                MODELREGISTRY_VALIDATION_IMAGE_PULL_POLICY="Never",
+                MODELREGISTRY_VALIDATION_S3_ENDPOINT=pod_s3,
+                MODELREGISTRY_VALIDATION_SECRET=SECRET,
+            ),
             work / "operator.log",
         )
         stack.callback(operator.stop)
@@ -715,14 +705,6 @@ def _temporary() -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _api_client(plane: ControlPlane) -> Any:
-    import kubernetes
-
-    return kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
-        config_file=str(plane.kubeconfig)
-    )
-
-
 def _make_model(root: Path) -> Path:
     """The tests' scikit-learn model in MLflow layout (tests/unit/test_checks_artifacts.py)."""
     if str(REPO) not in sys.path:
@@ -734,15 +716,7 @@ def _make_model(root: Path) -> Path:
 
 
 def _upload(s3: S3Server, root: Path) -> str:
-    client = boto3.session.Session().client(
-        "s3",
-        endpoint_url=s3.endpoint_url,
-        region_name=s3.region,
-        aws_access_key_id=s3.access_key,
-        aws_secret_access_key=s3.secret_key,
-    )
-    client.create_bucket(Bucket=BUCKET)
-    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    client = versioned_bucket(s3, BUCKET)
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         client.upload_file(str(path), BUCKET, PREFIX + path.relative_to(root).as_posix())
     return digest_local_path(root).digest

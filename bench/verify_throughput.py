@@ -42,10 +42,10 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-import boto3
 import botocore
 from boto3.s3.transfer import TransferConfig
 
+from common import versioned_bucket
 from modelregistry import digest, storage
 from modelregistry.localenv.s3server import S3Server
 
@@ -291,15 +291,7 @@ def _children_cpu_seconds() -> float:
 
 
 def _upload(server: S3Server, single_file: Path, prefix_files: Sequence[Path]) -> None:
-    client = boto3.session.Session().client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        region_name=server.region,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-    )
-    client.create_bucket(Bucket=BUCKET)
-    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    client = versioned_bucket(server, BUCKET)
     # Multipart uploads give multipart ETags; the digest does not use ETags.
     transfer = TransferConfig(multipart_chunksize=64 * MIB, max_concurrency=4)
     client.upload_file(str(single_file), BUCKET, SINGLE_KEY, Config=transfer)

@@ -101,6 +101,9 @@ class Cluster:
         self._base = configuration.host.rstrip("/")
         self._tls = tls_context(configuration) if self._base.startswith("https:") else None
         self._server_name = configuration.tls_server_name or None
+        # A kubeconfig's `proxy-url` (an HTTP proxy; HTTPS goes through CONNECT), as Kopf's
+        # own watches use it.
+        self._proxy: str | None = configuration.proxy or None
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
@@ -159,6 +162,7 @@ class Cluster:
                 params=params,
                 headers=self._headers(content_type or ("application/json" if data else None)),
                 server_hostname=self._server_name,
+                proxy=self._proxy,
             ) as response:
                 raw = await response.read()
                 status, reason = response.status, response.reason or ""
