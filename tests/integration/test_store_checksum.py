@@ -146,6 +146,12 @@ def test_a_model_that_accepts_store_checksums_is_ready_before_hashing_then_hashe
     assert "verifiedBy" not in status["artifact"]
     assert status["artifact"]["digest"] == uploaded.digest
     assert objects.present_condition("llm-1", "Ready")["status"] == "True"
+    # The hash is announced too (the order is the unit tests' to check: the API
+    # server lists Events by name).
+    wait_until(
+        lambda: any(e["reason"] == "Verified" for e in objects.events("llm-1")),
+        what="a Verified Event after the hash",
+    )
 
 
 def test_a_model_that_does_not_opt_in_hashes_even_when_the_store_has_a_checksum(
