@@ -577,3 +577,27 @@ def test_a_model_that_accepts_store_checksums_is_ready_first_then_hashed_by_the_
         await w.close()
 
     run(scenario)
+
+
+def test_the_echo_of_a_write_is_not_queued_but_a_change_is() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+        operator = w.start()
+        await w.cluster.settle(operator)
+        echo = copy.deepcopy(w.cluster.objects[("modelversions", "fraud-a")])
+
+        await operator.version_event("MODIFIED", copy.deepcopy(echo))
+        assert len(operator.queue) == 0  # Ready for its generation: nothing to do
+
+        changed = copy.deepcopy(echo)
+        changed["metadata"]["generation"] = 2
+        await operator.version_event("MODIFIED", changed)
+        assert "uid-fraud-a" in operator.queue
+        # A queued version takes the newest copy, even one that needs nothing.
+        await operator.version_event("MODIFIED", copy.deepcopy(echo))
+        assert len(operator.queue) == 1
+        await w.close()
+
+    run(scenario)

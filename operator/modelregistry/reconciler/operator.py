@@ -94,6 +94,8 @@ class Operator:
         if entry is not None:
             self._catalog.observed(entry)
             self.models.mark(entry.namespace, entry.model)
+            if uid not in self.queue and not self._needs_pass(entry):
+                return  # most often the echo of this operator's own write
         self.queue.add(uid, pack(body))
 
     async def _event_pass(self, packed: bytes) -> None:
