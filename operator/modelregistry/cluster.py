@@ -12,6 +12,7 @@ are read by name.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -19,6 +20,7 @@ import os
 import secrets
 import socket
 import ssl
+import time
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
@@ -47,6 +49,12 @@ _INSTANCE = socket.gethostname()
 CONNECTIONS: Final = 32
 # A call the API server has not answered by then is an error, retried with backoff.
 TIMEOUT: Final = aiohttp.ClientTimeout(total=60, sock_connect=10)
+# Seconds a token read from the configuration is used before it is read again.
+# Reading may run a kubeconfig `exec` plugin, so it runs in a thread, not on the
+# event loop. The kubernetes package renews such tokens 5 minutes before they
+# expire and re-reads a service-account token file once a minute, so a token
+# kept this long is never a stale one.
+AUTH_REFRESH: Final = 10.0
 
 Body = dict[str, Any]
 
@@ -73,6 +81,16 @@ def tls_context(configuration: kubernetes.client.Configuration) -> ssl.SSLContex
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def auth_headers(configuration: kubernetes.client.Configuration) -> dict[str, str]:
+    """The headers the configuration authenticates with (runs its refresh hook, if any)."""
+    settings = cast("dict[str, dict[str, Any]]", configuration.auth_settings())
+    return {
+        str(setting["key"]).title(): str(setting["value"])
+        for setting in settings.values()
+        if setting.get("in") == "header" and setting.get("value")
+    }
 
 
 class Reply:
@@ -105,6 +123,10 @@ class Cluster:
         # own watches use it.
         self._proxy: str | None = configuration.proxy or None
         self._session: aiohttp.ClientSession | None = None
+        # Without a refresh hook (client certificates, a static token) the headers never change.
+        self._auth = auth_headers(configuration)
+        self._auth_read_at = time.monotonic()
+        self._auth_lock = asyncio.Lock()
 
     @classmethod
     def connect(cls) -> Cluster:
@@ -121,16 +143,23 @@ class Cluster:
             )
         return cls(configuration)
 
-    def _headers(self, content_type: str | None) -> dict[str, str]:
+    async def _headers(self, content_type: str | None) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": f"{FIELD_MANAGER}/{__version__}"}
         if content_type:
             headers["Content-Type"] = content_type
-        # Asked on every call: a rotated service-account token is read again.
-        settings = cast("dict[str, dict[str, Any]]", self._configuration.auth_settings())
-        for setting in settings.values():
-            if setting.get("in") == "header" and setting.get("value"):
-                headers[str(setting["key"]).title()] = str(setting["value"])
-        return headers
+        return headers | await self._auth_headers()
+
+    async def _auth_headers(self) -> dict[str, str]:
+        """The Authorization header as the configuration gives it now, read at most every
+        AUTH_REFRESH seconds, in a thread (an `exec` plugin may run)."""
+        if self._configuration.refresh_api_key_hook is None:
+            return self._auth
+        if time.monotonic() >= self._auth_read_at + AUTH_REFRESH:
+            async with self._auth_lock:
+                if time.monotonic() >= self._auth_read_at + AUTH_REFRESH:
+                    self._auth = await asyncio.to_thread(auth_headers, self._configuration)
+                    self._auth_read_at = time.monotonic()
+        return self._auth
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -160,7 +189,7 @@ class Cluster:
                 self._base + path,
                 data=data,
                 params=params,
-                headers=self._headers(content_type or ("application/json" if data else None)),
+                headers=await self._headers(content_type or ("application/json" if data else None)),
                 server_hostname=self._server_name,
                 proxy=self._proxy,
             ) as response:
