@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -17,6 +21,18 @@ if TYPE_CHECKING:
 # The operator runs from the source the benchmark imports: the working tree by
 # default, or whatever PYTHONPATH puts first (e.g. an exported commit).
 OPERATOR_SOURCE: Final = Path(modelregistry.__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def workdir(base: Path | None, name: str) -> Iterator[Path]:
+    """`<base>/<name>-<time>-<pid>`, kept; without `base`, a temporary directory."""
+    if base is not None:
+        path = base / f"{name}-{time.strftime('%H%M%S')}-{os.getpid()}"
+        path.mkdir(parents=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix=f"{name}-bench-") as tmp:
+        yield Path(tmp)
 
 
 def operator_environment(plane: ControlPlane, s3: S3Server, **settings: str) -> dict[str, str]:

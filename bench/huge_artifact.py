@@ -38,11 +38,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from common import api_client, operator_environment, versioned_bucket
+from common import api_client, operator_environment, versioned_bucket, workdir
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, S3Server
 from modelregistry.upload import upload_artifact
-from registry_throughput import Child, _workdir
+from registry_throughput import Child
 
 GROUP = "modelregistry.io"
 VERSION = "v1alpha1"
@@ -54,7 +54,7 @@ BLOCK = 64 * 1024 * 1024
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     with contextlib.ExitStack() as stack:
-        work = stack.enter_context(_workdir(args.workdir, "huge"))
+        work = stack.enter_context(workdir(args.workdir, "huge"))
         source = work / "llm"
         _log(f"writing {args.gib} GiB in {args.shards} files under {source}")
         _write_shards(source, args.gib, args.shards)

@@ -67,13 +67,13 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
-from common import OPERATOR_SOURCE, api_client, operator_environment, versioned_bucket
+from common import OPERATOR_SOURCE, api_client, operator_environment, versioned_bucket, workdir
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, S3Server
 from modelregistry.localenv.tools import cache_root
@@ -509,7 +509,7 @@ MLFLOW_API: Final = "/api/2.0/mlflow"
 
 
 def _mlflow_run(mlflow: Path, args: argparse.Namespace) -> MlflowResult:
-    with _workdir(args.workdir, "mlflow") as work:
+    with workdir(args.workdir, "mlflow") as work:
         port = _free_port()
         env = {
             **os.environ,
@@ -608,17 +608,6 @@ def _http_ok(endpoint: Endpoint, path: str) -> bool:
         return False
     finally:
         connection.close()
-
-
-@contextlib.contextmanager
-def _workdir(base: Path | None, name: str) -> Iterator[Path]:
-    if base is not None:
-        path = base / f"{name}-{time.strftime('%H%M%S')}-{os.getpid()}"
-        path.mkdir(parents=True)
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix=f"registry-bench-{name}-") as tmp:
-        yield Path(tmp)
 
 
 # ---------------------------------------------------------------- registry
@@ -859,7 +848,7 @@ class RegistryResult:
 
 def _registry_run(args: argparse.Namespace) -> RegistryResult:
     with contextlib.ExitStack() as stack:
-        work = stack.enter_context(_workdir(args.workdir, "registry"))
+        work = stack.enter_context(workdir(args.workdir, "registry"))
         plane = stack.enter_context(ControlPlane(workdir=work / "controlplane"))
         s3 = stack.enter_context(S3Server(workdir=work / "s3"))
         install_crds(api_client(plane))

@@ -67,13 +67,13 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from common import OPERATOR_SOURCE, api_client, operator_environment, versioned_bucket
+from common import OPERATOR_SOURCE, api_client, operator_environment, versioned_bucket, workdir
 from modelregistry.digest import digest_local_path
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, Node, S3Server
@@ -642,7 +642,7 @@ class Environment:
 
 def _run(args: argparse.Namespace) -> Json:
     with contextlib.ExitStack() as stack:
-        work = stack.enter_context(_workdir(args.workdir))
+        work = stack.enter_context(workdir(args.workdir, "validation"))
         _log(f"work dir {work}")
         image = ensure_image()
         _log(f"image {image.reference}")
@@ -689,20 +689,6 @@ def _run(args: argparse.Namespace) -> Json:
             _log(f"operator log tail:\n{operator.tail()}")
             raise
     raise AssertionError("unreachable")
-
-
-def _workdir(base: Path | None) -> contextlib.AbstractContextManager[Path]:
-    if base is not None:
-        path = base / f"validation-{time.strftime('%H%M%S')}-{os.getpid()}"
-        path.mkdir(parents=True)
-        return contextlib.nullcontext(path)
-    return _temporary()
-
-
-@contextlib.contextmanager
-def _temporary() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="validation-bench-") as tmp:
-        yield Path(tmp)
 
 
 def _make_model(root: Path) -> Path:
