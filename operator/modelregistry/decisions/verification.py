@@ -67,21 +67,22 @@ class VerificationDecision:
 # --- what is expected, and whether it is proven ----------------------------------
 
 
+def pinned_for(artifact: Artifact, pinned: VerifiedArtifact | None) -> VerifiedArtifact | None:
+    """The record, if it was pinned for this artifact's URI (not an older spec's)."""
+    return pinned if pinned is not None and pinned.uri == artifact.uri else None
+
+
 def expected_digest(artifact: Artifact, pinned: VerifiedArtifact | None) -> str | None:
     """The digest the bytes must have: the spec's, else the one pinned on first verification."""
     if artifact.digest:
         return artifact.digest
-    if pinned is not None and pinned.uri == artifact.uri:
-        return pinned.digest
-    return None
+    here = pinned_for(artifact, pinned)
+    return here.digest if here is not None else None
 
 
 def _proves(artifact: Artifact, pinned: VerifiedArtifact | None) -> bool:
-    return (
-        pinned is not None
-        and pinned.uri == artifact.uri
-        and pinned.digest == expected_digest(artifact, pinned)
-    )
+    here = pinned_for(artifact, pinned)
+    return here is not None and here.digest == expected_digest(artifact, here)
 
 
 def component_record(status: ModelVersionStatus, name: str) -> VerifiedArtifact | None:
@@ -107,9 +108,7 @@ def store_checksum_stands_for(
     confirm what the version says, never decide what it pins. Whatever it
     accepts is hashed in full on the next periodic pass.
     """
-    if not policy_accepts or not artifact.digest:
-        return None
-    if pinned is not None and pinned.uri == artifact.uri:
+    if not policy_accepts or not artifact.digest or pinned_for(artifact, pinned) is not None:
         return None
     return artifact.digest
 
@@ -160,10 +159,11 @@ def judge_bytes(
     expected = expected_digest(artifact, pinned)
     if expected is None or observed.digest == expected:
         return None
-    if pinned is not None and pinned.uri == artifact.uri and pinned.digest == expected:
+    here = pinned_for(artifact, pinned)
+    if here is not None and here.digest == expected:
         versions = ""
-        if pinned.version_id and observed.version_id and pinned.version_id != observed.version_id:
-            versions = f" (versionId {pinned.version_id} -> {observed.version_id})"
+        if here.version_id and observed.version_id and here.version_id != observed.version_id:
+            versions = f" (versionId {here.version_id} -> {observed.version_id})"
         return VerificationFailure(
             Reason.ARTIFACT_CHANGED,
             f"{artifact.uri} ({field}) changed after it was verified: it was {expected}, it "
