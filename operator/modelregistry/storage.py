@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -148,6 +149,39 @@ class Endpoint:
     addressing_style: str | None = None
 
 
+class ReadProgress:
+    """How far a hash has got: bytes it must read (as sizes become known), bytes read.
+
+    Written by the hashing threads, read by the event loop: it lets a pass tell
+    a long read from one merely waiting its turn.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._expected = 0
+        self._read = 0
+        self._started: float | None = None
+
+    def expect(self, size: int) -> None:
+        """An object of `size` bytes is about to be read."""
+        with self._lock:
+            if self._started is None:
+                self._started = self._clock()
+            self._expected += size
+
+    def advance(self, size: int) -> None:
+        with self._lock:
+            self._read += size
+
+    def seen(self) -> tuple[int, int, float]:
+        """Bytes expected, bytes read, seconds since the first read started (0 before)."""
+        with self._lock:
+            started = self._started
+            elapsed = 0.0 if started is None else self._clock() - started
+            return self._expected, self._read, elapsed
+
+
 class ArtifactStore:
     """Hashes artifacts in S3, reusing one client per endpoint and credentials."""
 
@@ -158,19 +192,34 @@ class ArtifactStore:
         self._lock = threading.Lock()
 
     def hash_artifact(
-        self, location: S3Location, endpoint: Endpoint, credentials: Credentials | None
+        self,
+        location: S3Location,
+        endpoint: Endpoint,
+        credentials: Credentials | None,
+        progress: ReadProgress | None = None,
     ) -> digest.ArtifactDigest:
-        """Stream and hash the artifact at `location`; raise a StorageError subclass."""
+        """Stream and hash the artifact at `location`; raise a StorageError subclass.
+
+        `progress` learns each object's size as its read starts.
+        """
         client = self._client_for(endpoint, credentials)
+        progress = progress or ReadProgress()
         with _translated_errors(location):
             if not location.is_prefix:
                 return digest.single_object(
-                    self._hash_object(client, location.bucket, location.key, location.key)
+                    self._hash_object(client, location.bucket, location.key, location.key, progress)
                 )
             relatives = self._prefix_files(client, location)
             with ThreadPoolExecutor(max_workers=self._file_workers) as pool:
                 futures = [
-                    pool.submit(self._hash_object, client, location.bucket, location.key + rel, rel)
+                    pool.submit(
+                        self._hash_object,
+                        client,
+                        location.bucket,
+                        location.key + rel,
+                        rel,
+                        progress,
+                    )
                     for rel in relatives
                 ]
                 # The first file that fails decides the outcome: the rest are not read.
@@ -242,20 +291,22 @@ class ArtifactStore:
         )
 
     def _hash_object(
-        self, client: S3Client, bucket: str, key: str, relative: str
+        self, client: S3Client, bucket: str, key: str, relative: str, progress: ReadProgress
     ) -> digest.FileDigest:
         with _translated_errors(S3Location(bucket, key)):
             response = client.get_object(Bucket=bucket, Key=key)
             body = response["Body"]
             try:
                 length = response.get("ContentLength")
+                progress.expect(length or 0)
                 if length is not None and length <= self._chunk_size:
                     # One read: a thread to overlap reads with hashing would not pay.
-                    hexdigest, size = digest.hash_chunks(body.iter_chunks(self._chunk_size))
+                    chunks = body.iter_chunks(self._chunk_size)
+                    hexdigest, size = digest.hash_chunks(_counted(chunks, progress))
                 else:
                     # closing() stops the reading thread before the body is closed.
-                    with contextlib.closing(_read_ahead(body, self._chunk_size)) as chunks:
-                        hexdigest, size = digest.hash_chunks(chunks)
+                    with contextlib.closing(_read_ahead(body, self._chunk_size)) as ahead:
+                        hexdigest, size = digest.hash_chunks(_counted(ahead, progress))
             finally:
                 body.close()
         version_id = response.get("VersionId")
@@ -287,6 +338,12 @@ class ArtifactStore:
             else:
                 self._clients.move_to_end(cache_key)
             return client
+
+
+def _counted(chunks: Iterator[bytes], progress: ReadProgress) -> Iterator[bytes]:
+    for chunk in chunks:
+        progress.advance(len(chunk))
+        yield chunk
 
 
 def _read_ahead(body: StreamingBody, chunk_size: int) -> Generator[bytes, None, None]:

@@ -50,11 +50,13 @@ class Verifier:
         credentials: storage.Credentials | None,
         field: str = "spec.artifact",
         checksum_may_prove: str | None = None,
+        progress: storage.ReadProgress | None = None,
     ) -> Outcome:
         """Hash `artifact`; a failure's message names `field`, where it is declared.
 
         With `checksum_may_prove`, the store's checksums are asked first and
         accepted if they equal that digest; anything else is hashed.
+        `progress` learns the size of what is read.
         """
         endpoint = self.endpoint_for(artifact)
         try:
@@ -70,7 +72,7 @@ class Verifier:
                     if stored is not None and store_checksum_accepted(checksum_may_prove, stored):
                         return stored
                 return await asyncio.to_thread(
-                    self._store.hash_artifact, location, endpoint, credentials
+                    self._store.hash_artifact, location, endpoint, credentials, progress
                 )
         except StorageError as error:
             return failure_from_error(error, artifact, endpoint, field)

@@ -20,7 +20,7 @@ from modelregistry.digest import FileDigest, single_object
 from modelregistry.errors import ConflictError, CredentialsError, ObjectRefusedError
 from modelregistry.reconciler import Catalog, Operator
 from modelregistry.reconciler.index import ModelEntry, VersionEntry, model_entry, version_entry
-from modelregistry.storage import Credentials, Endpoint
+from modelregistry.storage import Credentials, Endpoint, ReadProgress
 from tests.unit.mergepatches import apply_merge_patch
 
 Body = dict[str, Any]
@@ -186,6 +186,9 @@ class FixedVerifier:
     def __init__(self, *, store_checksum: bool = False) -> None:
         self.calls = 0
         self.gate: asyncio.Event | None = None
+        # What each hash tells its ReadProgress before the gate: bytes to read, bytes read.
+        self.size = 3
+        self.read_before_gate: int | None = None  # None: all of them
         self.store_checksum = store_checksum
         self.checksum_asked: list[str | None] = []
 
@@ -198,12 +201,17 @@ class FixedVerifier:
         credentials: Credentials | None,
         field: str,
         checksum_may_prove: str | None = None,
+        progress: ReadProgress | None = None,
     ) -> Outcome:
         self.calls += 1
         self.checksum_asked.append(checksum_may_prove)
+        by_checksum = self.store_checksum and checksum_may_prove == "sha256:" + HEX
+        if progress is not None and not by_checksum:
+            progress.expect(self.size)
+            read = self.read_before_gate
+            progress.advance(self.size if read is None else read)
         if self.gate is not None:
             await self.gate.wait()
-        by_checksum = self.store_checksum and checksum_may_prove == "sha256:" + HEX
         return single_object(
             FileDigest(
                 path="m.bin",

@@ -811,3 +811,26 @@ def test_the_not_yet_verified_reason_is_registered_for_artifact_verified() -> No
 
     info = REASONS[kept.reason]
     assert (info.condition, info.status) == (ARTIFACT_VERIFIED, "Unknown")
+
+
+@pytest.mark.parametrize(
+    ("expected", "read", "seconds", "long"),
+    [
+        (100, 0, 0.5, False),  # nothing read: no rate to judge by
+        (100, 10, 0.0, False),  # no time passed: no rate either
+        (100, 100, 9.0, False),  # all read: nothing left, however slow it was
+        (100, 120, 9.0, False),  # more than expected (a size grew): nothing left
+        (3, 3, 0.3, False),  # a small artifact that waited its turn
+        (101, 50, 1.0, True),  # 51 left at 50 per second: just over a second
+        (100, 50, 1.0, True),  # 50 left at 50 per second: exactly a second
+        (99, 50, 1.0, False),  # 49 left at 50 per second: just under
+        (100, 1, 0.25, True),  # 1% in a quarter of a second
+        (1 << 30, 256 << 20, 0.25, False),  # 1 GiB at 1 GiB/s: 0.75 s left
+        (1 << 31, 256 << 20, 0.25, True),  # 2 GiB at 1 GiB/s: 1.75 s left
+    ],
+)
+def test_a_read_is_long_when_what_is_left_takes_a_second_at_the_rate_seen(
+    expected: int, read: int, seconds: float, long: bool
+) -> None:
+    assert verification.LONG_READ_SECONDS == 1.0
+    assert verification.read_is_long(expected, read, seconds) is long

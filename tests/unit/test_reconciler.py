@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from modelregistry.reconciler import Operator
+from modelregistry.reconciler import version as version_module
 from modelregistry.reconciler.model import REFRESHES_PER_WINDOW
 from modelregistry.reconciler.operator import PASS_WORKERS
 from modelregistry.reconciler.version import PROGRESS_AFTER
@@ -116,13 +117,14 @@ def test_a_new_version_hashed_at_once_is_ready_after_one_status_write_and_one_co
     run(scenario)
 
 
-def test_hashing_that_takes_longer_is_announced_first_two_status_writes_in_all() -> None:
+def test_a_long_read_is_announced_first_two_status_writes_in_all() -> None:
     async def scenario() -> None:
         w = World()
         w.cluster.add("models", "fraud", {}, created(0))
         body = w.cluster.add("modelversions", "fraud-a", spec(), created(1))
         operator = w.start()
         w.verifier.gate = asyncio.Event()
+        w.verifier.size, w.verifier.read_before_gate = 100, 1  # ~1% read, then it stalls
         await operator.version_event("ADDED", copy.deepcopy(body))
         await asyncio.sleep(PROGRESS_AFTER / 2)
         assert w.cluster.calls["patch modelversions/status"] == 0  # not yet: it may be quick
@@ -138,6 +140,60 @@ def test_hashing_that_takes_longer_is_announced_first_two_status_writes_in_all()
         await w.cluster.settle(operator)
         status = w.cluster.status("modelversions", "fraud-a")
         assert conditions(status)["Ready"] == ("True", "Succeeded")
+        assert w.cluster.calls["patch modelversions/status"] == 2
+        await w.close()
+
+    run(scenario)
+
+
+def test_a_small_read_that_waits_is_not_announced_one_status_write_in_all() -> None:
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        body = w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+        operator = w.start()
+        w.verifier.gate = asyncio.Event()
+        w.verifier.size = 3  # all read, then it waits (for its turn, say)
+        await operator.version_event("ADDED", copy.deepcopy(body))
+        await asyncio.sleep(PROGRESS_AFTER * 3)
+        assert w.cluster.calls["patch modelversions/status"] == 0
+
+        w.verifier.gate.set()
+        await operator.drain()
+        await w.cluster.settle(operator)
+        assert conditions(w.cluster.status("modelversions", "fraud-a"))["Ready"] == (
+            "True",
+            "Succeeded",
+        )
+        assert w.cluster.calls["patch modelversions/status"] == 1
+        await w.close()
+
+    run(scenario)
+
+
+def test_any_read_still_running_at_the_latest_is_announced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(version_module, "PROGRESS_AT_THE_LATEST", PROGRESS_AFTER * 2)
+
+    async def scenario() -> None:
+        w = World()
+        w.cluster.add("models", "fraud", {}, created(0))
+        body = w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+        operator = w.start()
+        w.verifier.gate = asyncio.Event()
+        w.verifier.size, w.verifier.read_before_gate = 100, 0  # no byte yet: no rate
+        await operator.version_event("ADDED", copy.deepcopy(body))
+        await asyncio.sleep(PROGRESS_AFTER * 1.5)
+        assert w.cluster.calls["patch modelversions/status"] == 0
+        await asyncio.sleep(PROGRESS_AFTER * 1.5)
+        assert w.cluster.calls["patch modelversions/status"] == 1
+        status = w.cluster.status("modelversions", "fraud-a")
+        assert conditions(status)["Reconciling"] == ("True", "Verifying")
+
+        w.verifier.gate.set()
+        await operator.drain()
+        await w.cluster.settle(operator)
         assert w.cluster.calls["patch modelversions/status"] == 2
         await w.close()
 

@@ -32,6 +32,9 @@ MAX_LISTED_FILES = 1000
 
 # VerifiedArtifact.verified_by of a record that rests on the store's checksums.
 STORE_CHECKSUM = "StoreChecksum"
+# A first verification whose bytes still to read need this long at the rate they
+# arrive is worth announcing (Reconciling=True, Verifying) while it lasts.
+LONG_READ_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,18 @@ def store_checksum_stands_for(
 def store_checksum_accepted(expected: str, stored: ArtifactDigest | None) -> bool:
     """A store's checksums only ever accept: anything else is settled by hashing."""
     return stored is not None and stored.digest == expected
+
+
+def read_is_long(expected: int, read: int, seconds: float) -> bool:
+    """Whether the bytes still to read take LONG_READ_SECONDS or more at the rate seen so far.
+
+    `expected` bytes to read in all (as far as known), `read` of them read in
+    `seconds`. Nothing read yet says nothing of the rate.
+    """
+    if read <= 0 or seconds <= 0:
+        return False
+    remaining = max(expected - read, 0)
+    return remaining * seconds >= LONG_READ_SECONDS * read
 
 
 def hash_owed(status: ModelVersionStatus) -> bool:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from modelregistry.api.modelversion import Artifact
 from modelregistry.decisions.passdata import Event
 from modelregistry.decisions.verification import Outcome
-from modelregistry.storage import Credentials, Endpoint
+from modelregistry.storage import Credentials, Endpoint, ReadProgress
 
 Body = dict[str, Any]
 
@@ -54,4 +54,5 @@ class VerifierPort(Protocol):
         credentials: Credentials | None,
         field: str,
         checksum_may_prove: str | None = None,
+        progress: ReadProgress | None = None,
     ) -> Outcome: ...

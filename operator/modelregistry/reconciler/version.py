@@ -5,11 +5,13 @@ step gathers what it needs (from the index, the counter, the store), hands
 it to its pure decision in `decisions/`, and either lets the next step run
 or stops the chain. `decisions.version.compose` then derives Ready,
 Reconciling and Stalled from the steps' conditions, and the status is
-written once, as a merge patch of what changed. Hashing that runs for the
-first time and is not done within `PROGRESS_AFTER` is announced with a
-progress write made while the bytes stream, so kstatus readers see
-`Reconciling` while it lasts: one write from create to Ready for small
-artifacts, two for large ones, no more.
+written once, as a merge patch of what changed. A first verification still
+reading after `PROGRESS_AFTER` whose bytes left would take a second or more
+at the rate they arrive (`verification.read_is_long`), or that is not done
+after `PROGRESS_AT_THE_LATEST` whatever it reads, is announced with a progress
+write made while the bytes stream, so kstatus readers see `Reconciling`
+while it lasts: one write from create to Ready for small artifacts, two for
+large ones, no more.
 """
 
 from __future__ import annotations
@@ -47,14 +49,20 @@ from modelregistry.reconciler.reading import (
     parse_spec,
     parse_status,
 )
+from modelregistry.storage import ReadProgress
 from modelregistry.verifier import failure_from_error
 
 logger = logging.getLogger(__name__)
 
-# A first verification still hashing after this many seconds is announced with a
-# progress write (Reconciling=True, Verifying); one done sooner costs no write of
-# its own. Short enough that no person or kstatus poll waits on an empty status.
+# How often a first verification is looked at while it runs, and so the
+# shortest one that can be announced with a progress write (Reconciling=True,
+# Verifying); one done sooner costs no write of its own. The rate of the read,
+# not time alone, marks it long: under a burst a small artifact can wait longer
+# than this for a hashing slot, and a write for it would only add load where
+# there is most. Whatever it reads, a verification not done after
+# PROGRESS_AT_THE_LATEST (a store slow to answer, retries) is announced too.
 PROGRESS_AFTER = 0.25
+PROGRESS_AT_THE_LATEST = 5.0
 
 # Every step's conditions, in step order: what Ready is derived from.
 OWNED = (
@@ -189,13 +197,13 @@ class VersionReconciler:
         )
         if not due:
             return body, view, verification.unchanged(view)
-        hashing = asyncio.create_task(self._hash(view))
+        read = ReadProgress()
+        hashing = asyncio.create_task(self._hash(view, read))
         if cond.find(status.conditions, ARTIFACT_VERIFIED) is None:
             # First verification: bytes hashed quickly go straight into the final
-            # write; otherwise say so while they stream.
+            # write; a long read is announced while the bytes stream.
             try:
-                done, _ = await asyncio.wait({hashing}, timeout=PROGRESS_AFTER)
-                if not done:
+                if await _long_read(hashing, read):
                     progress = compose.compose(view, [*earlier, verification.hashing(view)], OWNED)
                     written = await self._write(body, status, progress)
                     if written is not None:
@@ -254,7 +262,7 @@ class VersionReconciler:
                 decided = validation.pod_refused(view, decided, str(refused))
         return decided.result, decided.delete_pods
 
-    async def _hash(self, view: VersionView) -> Hashed:
+    async def _hash(self, view: VersionView, read: ReadProgress) -> Hashed:
         """Hash the artifact, then each component, one after the other."""
         spec, status, namespace = view.spec, view.status, view.namespace
         model = self._catalog.model(namespace, view.model)
@@ -264,6 +272,7 @@ class VersionReconciler:
             spec.artifact,
             "spec.artifact",
             verification.store_checksum_stands_for(spec.artifact, status.artifact, accepts),
+            read,
         )
         components = [
             await self._hash_one(
@@ -273,13 +282,19 @@ class VersionReconciler:
                 verification.store_checksum_stands_for(
                     c.artifact, verification.component_record(status, c.name), accepts
                 ),
+                read,
             )
             for i, c in enumerate(spec.components)
         ]
         return Hashed(artifact, tuple(components))
 
     async def _hash_one(
-        self, namespace: str, artifact: Artifact, field: str, checksum_may_prove: str | None
+        self,
+        namespace: str,
+        artifact: Artifact,
+        field: str,
+        checksum_may_prove: str | None,
+        read: ReadProgress,
     ) -> Outcome:
         credentials = None
         secret = artifact.storage.secret_ref if artifact.storage else None
@@ -291,7 +306,7 @@ class VersionReconciler:
             except CredentialsError as error:
                 endpoint = self._verifier.endpoint_for(artifact)
                 return failure_from_error(error, artifact, endpoint, field)
-        return await self._verifier.verify(artifact, credentials, field, checksum_may_prove)
+        return await self._verifier.verify(artifact, credentials, field, checksum_may_prove, read)
 
     async def _write(
         self, body: Body, current: ModelVersionStatus, decision: Decision
@@ -315,6 +330,19 @@ class VersionReconciler:
         for event in decision.events:
             await self._cluster.post_event(body, event)
         return written
+
+
+async def _long_read(hashing: asyncio.Task[Hashed], read: ReadProgress) -> bool:
+    """Wait for `hashing`; True (and it still runs) once it shows itself a long read."""
+    waited = 0.0
+    while waited < PROGRESS_AT_THE_LATEST:
+        done, _ = await asyncio.wait({hashing}, timeout=PROGRESS_AFTER)
+        if done:
+            return False
+        waited += PROGRESS_AFTER
+        if verification.read_is_long(*read.seen()):
+            return True
+    return True
 
 
 def _claim(body: Body) -> numbering.Claim:
