@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from modelregistry.localenv.pki import (
@@ -63,6 +63,16 @@ def test_ca_is_a_self_signed_ca(material: PKIMaterial) -> None:
     assert constraints.critical
     assert constraints.value.ca
     assert ca.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+
+
+def test_the_ca_signs_with_rsa_2048_and_leaves_keep_p256_keys(material: PKIMaterial) -> None:
+    ca_key = cert(material.ca.cert).public_key()
+    assert isinstance(ca_key, rsa.RSAPublicKey) and ca_key.key_size == 2048
+    admin = cert(material.admin.cert)
+    assert isinstance(admin.signature_algorithm_parameters, padding.PKCS1v15)
+    leaf_key = admin.public_key()
+    assert isinstance(leaf_key, ec.EllipticCurvePublicKey)
+    assert leaf_key.curve.name == "secp256r1"
 
 
 def test_certificates_are_valid_around_the_given_time(material: PKIMaterial) -> None:
