@@ -5,9 +5,8 @@ Kopf itself uses): no thread per call, and bodies stay plain JSON, never
 generated model classes. The `kubernetes` package only reads the
 configuration: KUBECONFIG, or the Pod's service account, whose token it
 reads again when it rotates. The operator never writes a spec: only the
-status subresource of its kinds. Lists are never needed: what the operator
-knows of all objects comes from the watches (the index), and single objects
-are read by name.
+status subresource of its kinds. Lists and watches feed the index
+(`informer.py`); single objects are read by name.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import secrets
 import socket
 import ssl
 import time
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
@@ -35,6 +35,7 @@ from modelregistry.errors import (
     ConflictError,
     CredentialsError,
     ObjectRefusedError,
+    WatchExpiredError,
 )
 from modelregistry.storage import Credentials
 
@@ -55,6 +56,8 @@ TIMEOUT: Final = aiohttp.ClientTimeout(total=60, sock_connect=10)
 # expire and re-reads a service-account token file once a minute, so a token
 # kept this long is never a stale one.
 AUTH_REFRESH: Final = 10.0
+# Seconds past a watch's own timeout before a silent connection counts as dead.
+WATCH_GRACE: Final = 30
 
 Body = dict[str, Any]
 
@@ -93,6 +96,21 @@ def auth_headers(configuration: kubernetes.client.Configuration) -> dict[str, st
     }
 
 
+def split_lines(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """The complete lines in `buffer` (blank ones skipped) and what follows the last newline."""
+    *lines, rest = buffer.split(b"\n")
+    return [line for line in lines if line.strip()], rest
+
+
+def _json_object(raw: bytes) -> Body:
+    """`raw` decoded when it holds a JSON object; {} otherwise."""
+    try:
+        decoded = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
 class Reply:
     """An API server's answer: its status code, reason phrase and JSON body."""
 
@@ -123,6 +141,7 @@ class Cluster:
         # own watches use it.
         self._proxy: str | None = configuration.proxy or None
         self._session: aiohttp.ClientSession | None = None
+        self._watch_session: aiohttp.ClientSession | None = None
         # Without a refresh hook (client certificates, a static token) the headers never change.
         self._auth = auth_headers(configuration)
         self._auth_read_at = time.monotonic()
@@ -199,16 +218,78 @@ class Cluster:
             raise ClusterError(
                 f"{doing}: the API server did not answer ({type(error).__name__}: {error})"
             ) from None
-        try:
-            decoded = json.loads(raw) if raw else {}
-        except ValueError:
-            decoded = {}
-        return Reply(status, reason, decoded if isinstance(decoded, dict) else {})
+        return Reply(status, reason, _json_object(raw))
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._watch_session):
+            if session is not None:
+                await session.close()
+        self._session = self._watch_session = None
+
+    # --- lists and watches: what feeds the index ---------------------------------
+
+    async def list_page(self, path: str, continue_token: str | None, limit: int) -> Body:
+        """One page of a LIST (`path` names a collection); its metadata holds `continue`."""
+        params = {"limit": str(limit)}
+        if continue_token:
+            params["continue"] = continue_token
+        doing = f"listing {path}"
+        reply = await self._request("GET", path, doing=doing, params=params)
+        if not reply.ok:
+            raise reply.error(doing)
+        return reply.body
+
+    async def watch(
+        self, path: str, resource_version: str, timeout_seconds: int
+    ) -> AsyncGenerator[Body, None]:
+        """The events of a WATCH from `resource_version`, until the server ends it.
+
+        Raises WatchExpiredError when that version is too old to resume from.
+        """
+        params = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        doing = f"watching {path}"
+        if self._watch_session is None or self._watch_session.closed:
+            # Watches hold their connection for minutes: apart from the calls' pool.
+            self._watch_session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=0, ssl=self._tls if self._tls is not None else True
+                ),
+                # A watch quiet for longer than the server's own end of it is a dead one.
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=10, sock_read=timeout_seconds + WATCH_GRACE
+                ),
+            )
+        try:
+            async with self._watch_session.get(
+                self._base + path,
+                params=params,
+                headers=await self._headers(None),
+                server_hostname=self._server_name,
+                proxy=self._proxy,
+            ) as response:
+                if response.status == 410:
+                    raise WatchExpiredError(f"{doing}: {resource_version} is too old")
+                if response.status != 200:
+                    raw = await response.read()
+                    decoded = _json_object(raw)
+                    raise Reply(response.status, response.reason or "", decoded).error(doing)
+                rest = b""
+                async for chunk in response.content.iter_any():
+                    lines, rest = split_lines(rest + chunk)
+                    for line in lines:
+                        event = _json_object(line)
+                        if event:
+                            yield event
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise ClusterError(
+                f"{doing}: the API server did not answer ({type(error).__name__}: {error})"
+            ) from None
 
     async def get_model(self, namespace: str, name: str) -> Body | None:
         return await self._get_custom(MODELS, namespace, name)

@@ -91,3 +91,7 @@ class ObjectRefusedError(ModelRegistryError):
 
 class ClusterError(ModelRegistryError):
     """The API server answered a read or write with an unexpected error."""
+
+
+class WatchExpiredError(ClusterError):
+    """A watch cannot resume: its resourceVersion is too old (410 Gone); list again."""

@@ -41,9 +41,9 @@ class OperatorProcess:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        # Wait for Kopf to start watching; it logs this line on start-up.
+        # Wait for the index to be filled and the watches to run; logged once.
         wait_until(
-            lambda: "Starting the watch-stream for modelversions" in self.log()[offset:],
+            lambda: "ModelVersions; watching them for changes" in self.log()[offset:],
             timeout=60,
             what="the operator to start watching",
             on_timeout=self.log_tail,

@@ -84,12 +84,7 @@ class Operator:
         entry = version_entry(body)  # None: no modelRef, a spec the schema did not check
         uid = body["metadata"]["uid"]
         if kind == "DELETED":
-            self.queue.discard(uid)
-            self.versions.forget(uid)
-            self.requeue.cancel(uid)
-            if entry is not None:
-                self._catalog.forget(entry)
-                self.models.mark(entry.namespace, entry.model)
+            await self.version_deleted(uid, entry)
             return
         if entry is not None:
             self._catalog.observed(entry)
@@ -97,6 +92,15 @@ class Operator:
             if uid not in self.queue and not self._needs_pass(entry):
                 return  # most often the echo of this operator's own write
         self.queue.add(uid, pack(body))
+
+    async def version_deleted(self, uid: str, entry: VersionEntry | None) -> None:
+        """The ModelVersion `uid` is gone (`entry`: what the index held of it, if anything)."""
+        self.queue.discard(uid)
+        self.versions.forget(uid)
+        self.requeue.cancel(uid)
+        if entry is not None:
+            self._catalog.forget(entry)
+            self.models.mark(entry.namespace, entry.model)
 
     async def _event_pass(self, packed: bytes) -> None:
         body = unpack(packed)
@@ -112,15 +116,20 @@ class Operator:
 
     async def model_event(self, kind: str | None, body: Body) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        versions = self._catalog.versions(namespace, name)
-        if kind != "DELETED":
-            self.models.mark(namespace, name)
-        else:
-            self.numbers.model_deleted((namespace, name), (e.uid for e in versions))
-        for entry in versions:
-            # A deleted Model leaves every version waiting; a new one ends the wait.
-            if kind == "DELETED" or entry.model_missing:
+        if kind == "DELETED":
+            await self.model_deleted(namespace, name)
+            return
+        self.models.mark(namespace, name)
+        for entry in self._catalog.versions(namespace, name):
+            if entry.model_missing:  # a new Model ends the wait
                 self.requeue.now(entry.namespace, entry.name, entry.uid)
+
+    async def model_deleted(self, namespace: str, name: str) -> None:
+        """The Model is gone: every version of it looks again (and waits for it)."""
+        versions = self._catalog.versions(namespace, name)
+        self.numbers.model_deleted((namespace, name), (e.uid for e in versions))
+        for entry in versions:
+            self.requeue.now(entry.namespace, entry.name, entry.uid)
 
     async def pod_event(self, kind: str | None, body: Body) -> None:
         """A validation Pod changed: its ModelVersion takes a look (reads it again)."""
