@@ -1,7 +1,8 @@
 """How fast are versions registered: MLflow's model registry against the operator.
 
 In one run on one machine, interleaved per repetition so that both sides see
-the same machine state:
+the same machine state (MLflow first in even repetitions, the registry first
+in odd ones; each side starts after `sync` once the CPUs are quiet):
 
   (a) MLflow's tracking server (pip-installed into a throw-away venv under
       ~/.cache/modelregistry/bench, sqlite backend, 2 workers) creating N
@@ -93,6 +94,11 @@ PR_SET_PDEATHSIG: Final = 1
 Json = dict[str, Any]
 
 
+# A side starts once the machine is at most this busy over a second (or after QUIET_TIMEOUT s).
+QUIET_BUSY: Final = 0.10
+QUIET_TIMEOUT: Final = 30.0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -105,17 +111,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for repetition in range(args.repeat):
             run: Json = {"repetition": repetition}
-            if mlflow_bin is not None:
-                _log(f"[{repetition}] MLflow {args.mlflow_version}: N={args.n}")
-                run["mlflow"] = asdict(_mlflow_run(mlflow_bin, args))
-                _log(f"[{repetition}] MLflow: {_brief(run['mlflow'])}")
-            if not args.skip_registry:
-                _log(f"[{repetition}] registry: N={args.n} over {args.models} Model(s)")
-                run["registry"] = asdict(_registry_run(args))
-                _log(f"[{repetition}] registry: {_brief(run['registry'])}")
-                failed = failed or not run["registry"]["complete"]
-            if "mlflow" in run:
-                failed = failed or run["mlflow"]["errors"] > 0
+            sides = ["mlflow", "registry"]
+            if repetition % 2:  # neither side always runs in the other's wake
+                sides.reverse()
+            for side in sides:
+                if side == "mlflow" and mlflow_bin is not None:
+                    _quiesce()
+                    _log(f"[{repetition}] MLflow {args.mlflow_version}: N={args.n}")
+                    run["mlflow"] = asdict(_mlflow_run(mlflow_bin, args))
+                    _log(f"[{repetition}] MLflow: {_brief(run['mlflow'])}")
+                    failed = failed or run["mlflow"]["errors"] > 0
+                elif side == "registry" and not args.skip_registry:
+                    _quiesce()
+                    _log(f"[{repetition}] registry: N={args.n} over {args.models} Model(s)")
+                    run["registry"] = asdict(_registry_run(args))
+                    _log(f"[{repetition}] registry: {_brief(run['registry'])}")
+                    failed = failed or not run["registry"]["complete"]
             runs.append(run)
     except KeyboardInterrupt:
         _log("interrupted; every process started has been stopped")
@@ -193,6 +204,31 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.timeout is None:
         args.timeout = max(600.0, float(args.n))
     return args
+
+
+def _busy_fraction(seconds: float) -> float:
+    """Share of all CPUs' time spent busy over the next `seconds` (from /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields), idle
+
+    total_before, idle_before = sample()
+    time.sleep(seconds)
+    total_after, idle_after = sample()
+    total = total_after - total_before
+    return 1.0 - (idle_after - idle_before) / total if total else 0.0
+
+
+def _quiesce(timeout: float = QUIET_TIMEOUT) -> None:
+    """Start a side on a quiet machine: the last side's dirty pages written out (etcd's
+    and sqlite's writes would otherwise be flushed under the next side's fsyncs), and
+    the CPUs mostly idle for a second."""
+    os.sync()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _busy_fraction(1.0) > QUIET_BUSY:
+        pass
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -224,8 +224,15 @@ class Informer(Generic[K, V]):
             if self._resource_version is None:
                 await self.hand_on(await self.load())
             try:
-                await self._watch()
-                attempt = 0
+                if await self._watch():
+                    attempt = 0
+                else:
+                    # Ended with not even a bookmark (the API server sends one a
+                    # minute): not a watch that ran its course. Do not loop hot.
+                    delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                    attempt += 1
+                    logger.debug("watching %s ended empty, again in %.1f s", self._path, delay)
+                    await self._sleep(delay)
             except WatchExpiredError:
                 self._resource_version = None  # listed again at once
             except ClusterError as error:
@@ -258,10 +265,13 @@ class Informer(Generic[K, V]):
             if token is None:
                 return items, str(meta.get("resourceVersion") or "")
 
-    async def _watch(self) -> None:
+    async def _watch(self) -> int:
+        """Follow one WATCH to its end; the number of events it brought (bookmarks too)."""
         stream = self._cluster.watch(self._path, self._resource_version or "", WATCH_SECONDS)
+        received = 0
         try:
             async for event in stream:
+                received += 1
                 kind = event.get("type")
                 body = event.get("object")
                 if not isinstance(body, dict):
@@ -285,6 +295,7 @@ class Informer(Generic[K, V]):
                     await self._handle(kind, body)
         finally:
             await stream.aclose()
+        return received
 
     def _wanted(self, body: Body) -> bool:
         return self._namespaces is None or self._namespaces(str(_meta(body).get("namespace")))

@@ -282,7 +282,7 @@ def test_failures_back_off_doubling_and_a_good_watch_resets_the_wait() -> None:
             ClusterError("reset"),
             [{"type": "ERROR", "object": {"code": 500, "message": "internal"}}],
             ClusterError("reset"),
-            [],  # a watch the server ended in good order
+            [{"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "11"}}}],
             ClusterError("reset"),
         ]
         inf, _, slept = informer(server, recorder)
@@ -293,6 +293,23 @@ def test_failures_back_off_doubling_and_a_good_watch_resets_the_wait() -> None:
         assert slept == [*BACKOFF_SECONDS[:2], *BACKOFF_SECONDS[:3], BACKOFF_SECONDS[0]]
         # Errors other than 410 resume from where the watch was: no new LIST.
         assert [c[0] for c in server.calls].count("list") == 3
+
+    run(scenario())
+
+
+def test_watches_that_end_empty_at_once_back_off_instead_of_looping_hot() -> None:
+    async def scenario() -> None:
+        server, recorder = FakeServer(), Recorder()
+        server.lists = [page([], "10")]
+        bookmark = {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "12"}}}
+        server.watches = [[], [], [bookmark], []]
+        inf, _, slept = informer(server, recorder)
+        await inf.load()
+        task = asyncio.create_task(inf.run())
+        await until_idle(server, task)
+        # Two empty ones wait longer each time; a bookmark is a watch that ran.
+        assert slept == [BACKOFF_SECONDS[0], BACKOFF_SECONDS[1], BACKOFF_SECONDS[0]]
+        assert [c[2] for c in server.calls if c[0] == "watch"] == ["10", "10", "10", "12", "12"]
 
     run(scenario())
 
