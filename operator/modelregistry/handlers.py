@@ -121,10 +121,9 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     config: Settings = memo.get("settings") or Settings.from_environment()
     settings.posting.enabled = False  # Events come from the reconciler's decisions
     settings.watching.server_timeout = 300
-    # Kopf keeps a worker task per object for this long after its last event, in
-    # case more follow. Passes run from our own queue, so a worker has nothing to
-    # wait for: with Kopf's 5 s, a burst of thousands of new objects keeps
-    # thousands of idle workers (and their coroutines) alive at once.
+    # Kopf keeps a worker task per Pod for this long after its last event, in case
+    # more follow. A Pod's event only schedules a pass, so a worker has nothing to
+    # wait for: with Kopf's 5 s, many validation runs keep idle workers alive.
     settings.queueing.idle_timeout = 0.5
     verifier = Verifier(
         ArtifactStore(file_workers=config.file_workers),

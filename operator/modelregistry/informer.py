@@ -118,6 +118,11 @@ def relisted(known: Mapping[str, Known[K, V]], items: list[Body]) -> Relisted[K,
     return Relisted(changed, gone)
 
 
+def backoff(attempt: int) -> float:
+    """Seconds to wait after the `attempt`-th failure in a row (0 for the first)."""
+    return BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+
+
 def is_pattern(scope: str) -> bool:
     """Whether a namespace in the scope is a glob or an exclusion rather than a name."""
     return any(c in scope for c in "!*?,")
@@ -200,7 +205,7 @@ class Informer(Generic[K, V]):
                 items, resource_version = await self._list_all()
                 break
             except ClusterError as error:
-                delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                delay = backoff(attempt)
                 attempt += 1
                 logger.warning("listing %s failed, again in %.1f s: %s", self._path, delay, error)
                 await self._sleep(delay)
@@ -219,30 +224,33 @@ class Informer(Generic[K, V]):
 
     async def run(self) -> None:
         """Watch for good (until cancelled), listing again whenever the watch cannot resume."""
-        attempt = 0
+        attempt = expired = 0
         while True:
             if self._resource_version is None:
                 await self.hand_on(await self.load())
             try:
                 if await self._watch():
-                    attempt = 0
+                    attempt = expired = 0
                 else:
                     # Ended with not even a bookmark (the API server sends one a
                     # minute): not a watch that ran its course. Do not loop hot.
-                    delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                    delay = backoff(attempt)
                     attempt += 1
                     logger.debug("watching %s ended empty, again in %.1f s", self._path, delay)
                     await self._sleep(delay)
             except WatchExpiredError:
-                self._resource_version = None  # listed again at once
+                self._resource_version = None  # listed again at once,
+                expired += 1
+                if expired > 1:  # unless the last list was too old at once too
+                    await self._sleep(backoff(expired - 2))
             except ClusterError as error:
-                delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                delay = backoff(attempt)
                 attempt += 1
                 logger.warning("watching %s failed, again in %.1f s: %s", self._path, delay, error)
                 await self._sleep(delay)
             except Exception:
                 # Not expected: say so in full, and start over from a fresh list.
-                delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                delay = backoff(attempt)
                 attempt += 1
                 logger.exception("watching %s broke, listing again in %.1f s", self._path, delay)
                 self._resource_version = None

@@ -258,6 +258,26 @@ def test_a_410_lists_again_and_hands_on_only_what_changed_and_what_went() -> Non
     run(scenario())
 
 
+def test_watches_expired_again_right_after_each_list_back_off() -> None:
+    async def scenario() -> None:
+        server, recorder = FakeServer(), Recorder()
+        expired = [{"type": "ERROR", "object": {"code": 410, "message": "too old"}}]
+        server.lists = [page([], str(rv)) for rv in (10, 20, 30, 40, 50)]
+        bookmark = {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "41"}}}
+        server.watches = [expired, expired, expired, [bookmark], expired]
+        inf, _, slept = informer(server, recorder)
+        await inf.load()
+        task = asyncio.create_task(inf.run())
+        await until_idle(server, task)
+        # The first expiry lists at once, the ones right after wait longer each
+        # time; a watch that ran resets that.
+        assert slept == [BACKOFF_SECONDS[0], BACKOFF_SECONDS[1]]
+        watched = [c[2] for c in server.calls if c[0] == "watch"]
+        assert watched == ["10", "20", "30", "40", "41", "50"]
+
+    run(scenario())
+
+
 def test_an_expired_watch_raised_by_the_client_lists_again_too() -> None:
     async def scenario() -> None:
         server, recorder = FakeServer(), Recorder()
