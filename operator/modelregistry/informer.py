@@ -309,7 +309,13 @@ class Informer(Generic[K, V]):
         return self._namespaces is None or self._namespaces(str(_meta(body).get("namespace")))
 
     def _known_from(self, body: Body) -> Known[K, V]:
-        keyed = self._entry_of(body)
+        try:
+            keyed = self._entry_of(body)
+        except Exception:
+            # One object the index cannot read must not stop the others; its
+            # pass (handed the body) says what is wrong with it.
+            logger.exception("%s %s cannot be indexed", self._kind, _meta(body).get("name"))
+            keyed = None
         key, entry = keyed if keyed is not None else (None, None)
         return Known(str(_meta(body).get("resourceVersion") or ""), key, entry)
 

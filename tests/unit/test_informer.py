@@ -386,6 +386,39 @@ def test_a_handler_that_raises_is_logged_and_the_watch_goes_on(
     assert "handling the deletion of ModelVersion b failed" in messages
 
 
+def test_an_object_the_index_cannot_read_is_logged_and_the_rest_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def picky(body: Body) -> tuple[tuple[str, str], str] | None:
+        if body["metadata"]["uid"] == "bad":
+            raise ValueError("unreadable")
+        return keyed(body)
+
+    async def scenario() -> None:
+        server, recorder = FakeServer(), Recorder()
+        server.lists = [page([obj("a", "1"), obj("bad", "2"), obj("c", "3")], "5")]
+        server.watches = [[{"type": "MODIFIED", "object": obj("bad", "6")}]]
+        index: Grouped[tuple[str, str], str] = Grouped()
+        inf = Informer(
+            server, PATH, "ModelVersion", "v", index, picky, recorder.on_event, recorder.on_deleted
+        )
+        await inf.hand_on(await inf.load())
+        task = asyncio.create_task(inf.run())
+        await until_idle(server, task)
+        assert groups(index) == {("ns", "m"): ["a@1", "c@3"]}
+        # Its pass still gets it, to say what is wrong.
+        assert recorder.seen == [
+            ("ADDED", "a"),
+            ("ADDED", "bad"),
+            ("ADDED", "c"),
+            ("MODIFIED", "bad"),
+        ]
+
+    run(scenario())
+    failures = [r for r in caplog.records if r.getMessage() == "ModelVersion bad cannot be indexed"]
+    assert len(failures) == 2 and all(r.exc_info for r in failures)
+
+
 def test_a_broken_stream_is_logged_and_listed_again(caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
         server, recorder = FakeServer(), Recorder()
