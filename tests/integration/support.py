@@ -31,7 +31,8 @@ class OperatorProcess:
         self._scope = ["--namespace", namespace] if namespace else []
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, timeout: float = 60) -> None:
+        """Start it and wait until it watches; a start that fails leaves no process."""
         offset = len(self.log())
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
@@ -42,12 +43,20 @@ class OperatorProcess:
         )
         log.close()
         # Wait for the index to be filled and the watches to run; logged once.
-        wait_until(
-            lambda: "ModelVersions; watching them for changes" in self.log()[offset:],
-            timeout=60,
-            what="the operator to start watching",
-            on_timeout=self.log_tail,
-        )
+        try:
+            wait_until(
+                lambda: "ModelVersions; watching them for changes" in self.log()[offset:],
+                timeout=timeout,
+                what="the operator to start watching",
+                on_timeout=self.log_tail,
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, as when a node dies or an OOM kill hits."""

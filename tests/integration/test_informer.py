@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from modelregistry.handlers import _version_keyed
 from modelregistry.informer import Grouped, Informer
 from modelregistry.reconciler.index import ModelKey, VersionEntry
 from tests.integration.conftest import Cluster
-from tests.integration.support import Objects
+from tests.integration.support import Objects, OperatorProcess
 
 pytestmark = pytest.mark.integration
 
@@ -134,3 +135,21 @@ def test_a_watch_from_a_version_too_old_says_so(
         return
     assert events and events[0]["type"] == "ERROR"
     assert events[0]["object"]["code"] == 410
+
+
+def test_an_operator_that_cannot_start_watching_is_stopped_by_the_harness(
+    tmp_path: Path,
+) -> None:
+    """A failing test leaves no process: here, no API server answers at all."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\n"
+        "clusters: [{name: nowhere, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: nobody, user: {token: none}}]\n"
+        "contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody}}]\n"
+    )
+    process = OperatorProcess({"KUBECONFIG": str(kubeconfig)}, tmp_path / "operator.log")
+    with pytest.raises(AssertionError, match="the operator to start watching"):
+        process.start(timeout=3)
+    assert not process.running
+    assert "listing /apis/modelregistry.io/v1alpha1/models failed" in process.log()
