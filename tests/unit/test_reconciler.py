@@ -117,15 +117,29 @@ def test_a_new_version_hashed_at_once_is_ready_after_one_status_write_and_one_co
     run(scenario)
 
 
+async def first_read_held(*, size: int, read_before_gate: int | None) -> tuple[World, Operator]:
+    """A new version whose first hash reports `size` bytes, reads some, and waits at the gate."""
+    w = World()
+    w.cluster.add("models", "fraud", {}, created(0))
+    body = w.cluster.add("modelversions", "fraud-a", spec(), created(1))
+    operator = w.start()
+    w.verifier.gate = asyncio.Event()
+    w.verifier.size, w.verifier.read_before_gate = size, read_before_gate
+    await operator.version_event("ADDED", copy.deepcopy(body))
+    return w, operator
+
+
+async def let_it_finish(w: World, operator: Operator) -> None:
+    assert w.verifier.gate is not None
+    w.verifier.gate.set()
+    await operator.drain()
+    await w.cluster.settle(operator)
+
+
 def test_a_long_read_is_announced_first_two_status_writes_in_all() -> None:
     async def scenario() -> None:
-        w = World()
-        w.cluster.add("models", "fraud", {}, created(0))
-        body = w.cluster.add("modelversions", "fraud-a", spec(), created(1))
-        operator = w.start()
-        w.verifier.gate = asyncio.Event()
-        w.verifier.size, w.verifier.read_before_gate = 100, 1  # ~1% read, then it stalls
-        await operator.version_event("ADDED", copy.deepcopy(body))
+        # ~1% read, then it stalls
+        w, operator = await first_read_held(size=100, read_before_gate=1)
         await asyncio.sleep(PROGRESS_AFTER / 2)
         assert w.cluster.calls["patch modelversions/status"] == 0  # not yet: it may be quick
         await asyncio.sleep(PROGRESS_AFTER)
@@ -135,9 +149,7 @@ def test_a_long_read_is_announced_first_two_status_writes_in_all() -> None:
         assert conditions(status)["ArtifactVerified"] == ("Unknown", "Verifying")
         assert status["observedGeneration"] == 1
 
-        w.verifier.gate.set()
-        await operator.drain()
-        await w.cluster.settle(operator)
+        await let_it_finish(w, operator)
         status = w.cluster.status("modelversions", "fraud-a")
         assert conditions(status)["Ready"] == ("True", "Succeeded")
         assert w.cluster.calls["patch modelversions/status"] == 2
@@ -148,19 +160,12 @@ def test_a_long_read_is_announced_first_two_status_writes_in_all() -> None:
 
 def test_a_small_read_that_waits_is_not_announced_one_status_write_in_all() -> None:
     async def scenario() -> None:
-        w = World()
-        w.cluster.add("models", "fraud", {}, created(0))
-        body = w.cluster.add("modelversions", "fraud-a", spec(), created(1))
-        operator = w.start()
-        w.verifier.gate = asyncio.Event()
-        w.verifier.size = 3  # all read, then it waits (for its turn, say)
-        await operator.version_event("ADDED", copy.deepcopy(body))
+        # all read, then it waits (for its turn, say)
+        w, operator = await first_read_held(size=3, read_before_gate=None)
         await asyncio.sleep(PROGRESS_AFTER * 3)
         assert w.cluster.calls["patch modelversions/status"] == 0
 
-        w.verifier.gate.set()
-        await operator.drain()
-        await w.cluster.settle(operator)
+        await let_it_finish(w, operator)
         assert conditions(w.cluster.status("modelversions", "fraud-a"))["Ready"] == (
             "True",
             "Succeeded",
@@ -177,13 +182,8 @@ def test_any_read_still_running_at_the_latest_is_announced(
     monkeypatch.setattr(version_module, "PROGRESS_AT_THE_LATEST", PROGRESS_AFTER * 2)
 
     async def scenario() -> None:
-        w = World()
-        w.cluster.add("models", "fraud", {}, created(0))
-        body = w.cluster.add("modelversions", "fraud-a", spec(), created(1))
-        operator = w.start()
-        w.verifier.gate = asyncio.Event()
-        w.verifier.size, w.verifier.read_before_gate = 100, 0  # no byte yet: no rate
-        await operator.version_event("ADDED", copy.deepcopy(body))
+        # no byte yet: no rate
+        w, operator = await first_read_held(size=100, read_before_gate=0)
         await asyncio.sleep(PROGRESS_AFTER * 1.5)
         assert w.cluster.calls["patch modelversions/status"] == 0
         await asyncio.sleep(PROGRESS_AFTER * 1.5)
@@ -191,9 +191,7 @@ def test_any_read_still_running_at_the_latest_is_announced(
         status = w.cluster.status("modelversions", "fraud-a")
         assert conditions(status)["Reconciling"] == ("True", "Verifying")
 
-        w.verifier.gate.set()
-        await operator.drain()
-        await w.cluster.settle(operator)
+        await let_it_finish(w, operator)
         assert w.cluster.calls["patch modelversions/status"] == 2
         await w.close()
 
