@@ -2,6 +2,10 @@
 #
 #   make run     start a local control plane + S3 server and run the operator
 #   make test    the whole suite (unit + integration), as CI runs it
+#
+# Both check the machine first (Debian packages, installed here when root; Go
+# and Python versions; root, cgroups and the local node's fixed names), with
+# the system's Python and before anything long: see PREREQUISITES.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,12 +13,20 @@ VENV ?= .venv
 DEV_DIR ?= .dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PREREQUISITES := operator/modelregistry/localenv/prerequisites.py
+
+# $(call prerequisites,ARGS): the check for a goal; it stops make when something is missing.
+define prerequisites
+@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: Python >= 3.11 is needed and there is no $(PYTHON) on PATH: install it (sudo apt-get install -y python3 python3-venv) or name one (PYTHON=...)" >&2; exit 1; }
+@$(PYTHON) -I $(PREREQUISITES) $(1)
+endef
 
 .PHONY: all run test unit integration lint crds check-crds tools venv bench bench-registry bench-validation bench-huge e2e-kind clean image
 
 all: lint test
 
 $(STAMP): pyproject.toml
+	@echo "make: creating $(VENV) and installing the project with its dev dependencies (about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -34,17 +46,25 @@ image:
 
 # CLUSTER=kubeconfig uses the cluster in KUBECONFIG instead of a local control plane;
 # NODE=0 starts no local node (faster; validation Pods then stay Pending).
-run: $(STAMP) tools
+# The steps after the check run in a make of their own: in order, even under -j.
+# `modelregistry dev` builds the image, when the node needs it, before it starts anything.
+run:
+	$(call prerequisites,run --dev-dir $(DEV_DIR) $(if $(filter kubeconfig,$(CLUSTER)),--kubeconfig,) $(if $(filter 0,$(NODE)),--no-node,))
+	@$(MAKE) -s --no-print-directory $(STAMP) tools
 	$(BIN)/modelregistry dev --workdir $(DEV_DIR) $(if $(filter kubeconfig,$(CLUSTER)),--use-kubeconfig,) $(if $(filter 0,$(NODE)),--no-node,)
 
 # The integration tests run validation Pods on the project's image: built first (cached).
-test: $(STAMP) tools image
+test:
+	$(call prerequisites,test)
+	@$(MAKE) -s --no-print-directory $(STAMP) tools image
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: $(STAMP) tools image
+integration:
+	$(call prerequisites,test)
+	@$(MAKE) -s --no-print-directory $(STAMP) tools image
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: $(STAMP)

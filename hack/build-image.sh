@@ -18,12 +18,21 @@
 # reuse them), the last two archives in $CACHE/images; $CACHE is
 # ${MODELREGISTRY_CACHE:-~/.cache/modelregistry}.
 #
+# A build says, on stderr, each step (the base image, each Dockerfile step as
+# buildah reaches it, the archive) with the time since it began, and "still
+# ..." every 30 s while one step runs; buildah's own output is shown only when
+# the build fails.
+#
 # Usage: hack/build-image.sh [--print-key] [--ctr-address SOCKET]
 #   --print-key           print the cache key and exit
 #   --ctr-address SOCKET  also import the archive into that containerd (namespace k8s.io)
 # Prints, on stdout:  reference=<image>  dev_reference=<image>  archive=<path>
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=hack/progress.sh
+source hack/progress.sh
+# Timed from the first start, across the re-exec into a mount namespace below.
+progress_start build-image "${MODELREGISTRY_IMAGE_STARTED:-}"
 
 CACHE_ROOT="${MODELREGISTRY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelregistry}"
 # The same names as modelregistry.localenv.image.
@@ -87,7 +96,7 @@ dev_reference="$IMAGE_REPOSITORY:$DEV_TAG"
 
 report() {
   if [[ -n "$ctr_address" ]]; then
-    log "importing into containerd at $ctr_address"
+    say "importing into containerd at $ctr_address"
     ctr --address "$ctr_address" -n k8s.io images import "$archive" >&2
   fi
   printf 'reference=%s\ndev_reference=%s\narchive=%s\n' "$reference" "$dev_reference" "$archive"
@@ -110,13 +119,17 @@ done
 if [[ -z "${MODELREGISTRY_IMAGE_NAMESPACE:-}" ]]; then
   mkdir -p /var/lib/containers
   exec unshare --mount --propagation private \
-    env MODELREGISTRY_IMAGE_NAMESPACE=1 bash "$PWD/hack/build-image.sh" "${original_args[@]}"
+    env MODELREGISTRY_IMAGE_NAMESPACE=1 MODELREGISTRY_IMAGE_STARTED="$_progress_started" \
+    bash "$PWD/hack/build-image.sh" "${original_args[@]}"
 fi
 mkdir -p "$IMAGES_DIR" "$STORAGE_ROOT" "$CACHE_ROOT/buildah/var-lib-containers"
 mount --bind "$CACHE_ROOT/buildah/var-lib-containers" /var/lib/containers
 # One build at a time per cache (tests and `make image` may race).
 exec 9>"$CACHE_ROOT/buildah/lock"
-flock 9
+flock -n 9 || {
+  say "waiting for another build of the image to finish (it holds $CACHE_ROOT/buildah/lock)"
+  flock 9
+}
 if [[ -s "$archive" ]]; then
   report
   exit 0
@@ -145,10 +158,13 @@ ensure_base_image() {
   if "${buildah[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
     return 0
   fi
-  local mirror rootfs="$work/rootfs" started=$SECONDS
+  local mirror rootfs="$work/rootfs"
   mirror=$(debian_mirror)
-  log "bootstrapping $BASE_IMAGE from $mirror"
-  debootstrap --variant=minbase "$DEBIAN_RELEASE" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
+  say "bootstrapping the base image $BASE_IMAGE from $mirror (debootstrap)"
+  run_debootstrap() {
+    debootstrap --variant=minbase "$DEBIAN_RELEASE" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1
+  }
+  with_heartbeat "bootstrapping the base image" run_debootstrap \
     || { tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
   # The same path excludes as the official slim images, so later installs skip them too.
   cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker-slim" <<'EOF'
@@ -178,7 +194,7 @@ EOF
     "$container"
   "${buildah[@]}" commit -q --rm "$container" "$BASE_IMAGE" >/dev/null
   rm -f "$work/rootfs.tar"
-  log "base image ready in $((SECONDS - started))s"
+  say "base image ready"
 }
 
 # This machine's package settings, as files for `--secret`. Written to the
@@ -247,7 +263,6 @@ pip_settings() {
   done
 }
 
-started=$SECONDS
 # The build context is a snapshot of the inputs, and the key is taken from the
 # snapshot: files edited during the build can neither slip into an image
 # labelled with an older key nor be missed.
@@ -260,20 +275,49 @@ if [[ -s "$archive" ]]; then
   exit 0
 fi
 
+say "building $reference (the first build takes about 10 minutes; after a source edit, seconds)"
 ensure_base_image
 collect_package_settings
-log "building $reference with this machine's ${secret_names[*]:-(no)} settings as secrets"
-build_started=$SECONDS
-"${buildah[@]}" bud --pull=never --layers --network=host \
-  "${secret_args[@]}" \
-  --tag "$reference" --tag "$dev_reference" \
-  --file "$context/Dockerfile" "$context" >&2
-log "image built in $((SECONDS - build_started))s"
+say "building the Dockerfile with this machine's ${secret_names[*]:-(no)} settings as secrets"
+build_log="$work/build.log"
+
+# Buildah's output goes to the log; each step it starts is shown as it comes.
+show_steps() {
+  local line
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >>"$build_log"
+    if [[ "$line" =~ STEP\ [0-9]+/[0-9]+: ]]; then say "$(brief "$line")"; fi
+  done
+}
+# A Dockerfile step on one short line: without its secret mounts and `set -eu;`.
+brief() {
+  local text="$1"
+  text=$(sed -E 's/--mount=[^ ]+ +//g; s/set -eu; *//; s/  +/ /g' <<<"$text")
+  ((${#text} <= 100)) || text="${text:0:97}..."
+  printf '%s' "$text"
+}
+current_build_step() {
+  local last
+  last=$(grep -E 'STEP [0-9]+/[0-9]+:' "$build_log" | tail -n 1 || true)
+  printf 'building the image, at %s' "$(brief "${last:-its first step}")"
+}
+run_buildah_bud() {
+  "${buildah[@]}" bud --pull=never --layers --network=host \
+    "${secret_args[@]}" \
+    --tag "$reference" --tag "$dev_reference" \
+    --file "$context/Dockerfile" "$context" 2>&1 | show_steps
+}
+: >"$build_log"
+with_heartbeat current_build_step run_buildah_bud \
+  || { tail -40 "$build_log" >&2; die "buildah bud failed (its last lines above)"; }
+say "image built"
 
 # Pushed once into an OCI layout (writing the layers, gzip-compressed, is
 # most of the time after a source edit: buildah 1.28 re-reads every layer).
 layout="$work/layout"
-"${buildah[@]}" push -q "$reference" "oci:$layout:$reference" >/dev/null
+say "writing the archive"
+with_heartbeat "writing the archive" \
+  "${buildah[@]}" push -q "$reference" "oci:$layout:$reference" >/dev/null
 # The archive is that layout with the index naming the image twice, so an
 # import creates both names (what `buildah push oci-archive:` writes, with one
 # name more). ctr names an image by io.containerd.image.name first: set to the
@@ -293,7 +337,7 @@ for entry in index["manifests"]:
 EOF
 tar -C "$layout" -cf "$archive.partial" oci-layout index.json blobs
 mv "$archive.partial" "$archive"
-log "wrote $archive ($(du -h "$archive" | cut -f1)) in $((SECONDS - started))s"
+say "wrote $archive ($(du -h "$archive" | cut -f1))"
 
 # Older archives are superseded; keep a few (and their tags, which hold their
 # layers in storage) for quick switching between branches.

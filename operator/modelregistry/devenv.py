@@ -1,10 +1,14 @@
 """`make run`: a complete local registry in the foreground.
 
-Starts (unless told to use KUBECONFIG) a local control plane, a local node
-(kubelet + containerd, unless `--no-node`) with the project's image loaded
-for validation Pods, and a local S3 server; installs the CRDs, creates a
-versioned bucket `models`, prints the settings to use from another shell,
-and runs the operator until Ctrl-C; then stops everything it started.
+Builds the project's image for validation Pods first when the sources
+changed (before anything starts, so nothing applied waits on it), then starts
+(unless told to use KUBECONFIG) a local control plane, a local node (kubelet
++ containerd, unless `--no-node`) with that image loaded, and a local S3
+server; installs the CRDs, creates a versioned bucket `models`, writes the
+settings for another shell, and runs the operator until Ctrl-C; then stops
+everything it started. Each step is announced as it begins, and the settings
+are printed only once the operator watches: whatever is applied from then on
+is acted on.
 
 SIGINT and SIGTERM are handled alike at every moment (`StopSignals`): during
 start-up the first one unwinds the ExitStack, which stops the servers already
@@ -15,10 +19,12 @@ servers also die with this process (PR_SET_PDEATHSIG), should it be killed.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shlex
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -31,6 +37,20 @@ from modelregistry.runner import StopSignals
 
 BUCKET = "models"
 VALIDATION_SECRET = "modelregistry-s3"  # noqa: S105 - the name of a Secret, not a password
+RUNNING = "Model Registry is running"
+
+
+class Steps:
+    """`modelregistry dev: <step> … <seconds since start>`, one line per step, as it begins."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self._started:.0f}s"
+
+    def say(self, what: str) -> None:
+        print(f"modelregistry dev: {what} … {self.elapsed()}", flush=True)
 
 
 def run_dev_environment(
@@ -41,9 +61,16 @@ def run_dev_environment(
     `signals` must be entered already: a signal at any point of this stops it.
     """
     from modelregistry.localenv import ControlPlane, LocalEnvError, Node, S3Server, find_tool
-    from modelregistry.localenv.image import ensure_image
+    from modelregistry.localenv.image import ensure_image, find_cached_image
     from modelregistry.localenv.nodeconfig import WORKDIR_MAX
 
+    steps = Steps()
+    with_node = with_node and not use_kubeconfig
+    image = find_cached_image() if with_node else None
+    if with_node and image is None:
+        # Now, not once Pods wait for it: a first build takes about 10 minutes.
+        steps.say("building the project's image for validation Pods (once per source change)")
+        image = ensure_image()
     # Absolute: it is in the env file, for a shell in any directory, and
     # every server's paths are built from it.
     root = (workdir or Path(tempfile.mkdtemp(prefix="modelregistry-dev-"))).resolve()
@@ -55,10 +82,20 @@ def run_dev_environment(
                 os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config"))
             )
         else:
+            steps.say(
+                "starting the control plane "
+                "(etcd, kube-apiserver, kube-controller-manager, kube-scheduler)"
+            )
             plane = stack.enter_context(ControlPlane(workdir=root / "controlplane"))
             kubeconfig = str(plane.kubeconfig)
         node: Node | None = None
-        if with_node and not use_kubeconfig:
+        if with_node:
+            steps.say("starting the node (containerd, kubelet)")
+            if another_node_runs():
+                steps.say(
+                    "another local node runs on this machine and only one can: waiting for it "
+                    "to stop (up to 2 minutes)"
+                )
             try:
                 # The kubelet's sockets need a short path: a deep checkout gets a
                 # temporary work dir for the node (its state does not outlive a run).
@@ -71,8 +108,10 @@ def run_dev_environment(
                     f"{error}\n(`make run NODE=0` starts without a node: validation Pods "
                     "then stay Pending)"
                 ) from None
+        steps.say("starting the S3 server (versitygw)")
         s3 = stack.enter_context(S3Server(workdir=root / "s3"))
 
+        steps.say(f"installing the CRDs and creating the versioned bucket s3://{BUCKET}/")
         kubernetes.config.load_kube_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
         install_crds(kubernetes.client.ApiClient())
         create_bucket(s3.endpoint_url, s3.access_key, s3.secret_key, BUCKET)
@@ -96,17 +135,10 @@ def run_dev_environment(
             "".join(f"export {k}={shlex.quote(v)}\n" for k, v in settings.items())
             + f'export PATH="{os.pathsep.join(path)}:$PATH"\n'
         )
-        print(
-            f"\nModel Registry is running (bucket s3://{BUCKET}/ is versioned).\n"
-            f"In another shell:\n\n    source {env_file}\n    kubectl get modelversions -A\n\n"
-            f"KUBECONFIG={kubeconfig}\nPress Ctrl-C to stop.\n",
-            flush=True,
-        )
-        if node is not None:
-            # Validation Pods run the project's image (built once, cached) and
-            # reach the S3 server at the node's address.
-            print("Loading the project's image into the node (built once, cached)...", flush=True)
-            image = ensure_image()
+        if node is not None and image is not None:
+            # Validation Pods run the project's image and reach the S3 server
+            # at the node's address.
+            steps.say("loading the project's image into the node")
             node.import_image(image.archive)
             forwarder = node.forward(_port(s3.endpoint_url), name="s3")
             os.environ.update(
@@ -119,7 +151,30 @@ def run_dev_environment(
 
         from modelregistry.runner import run_operator
 
-        return run_operator(signals=signals)
+        def announce() -> None:
+            print(
+                f"\n{RUNNING} (ready in {steps.elapsed()}; bucket s3://{BUCKET}/ is versioned).\n"
+                f"In another shell:\n\n    source {env_file}\n    kubectl get modelversions -A\n\n"
+                f"KUBECONFIG={kubeconfig}\nPress Ctrl-C to stop.\n",
+                flush=True,
+            )
+
+        steps.say("starting the operator; ready once it has listed every Model and ModelVersion")
+        return run_operator(signals=signals, on_watching=announce)
+
+
+def another_node_runs() -> bool:
+    """Whether a local node holds the machine's node lock (ours would wait for it)."""
+    from modelregistry.localenv.node import LOCK_FILE
+
+    try:
+        with LOCK_FILE.open("a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False  # no lock directory yet: no node either
+    return False  # closing released it
 
 
 def _port(url: str) -> int:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -141,12 +142,21 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
         asyncio.create_task(watches.run(), name="watches"),
         asyncio.create_task(_periodically(watches, memo.operator), name="periodic pass"),
     ]
+    if memo.get("on_watching") is not None:
+        memo.tasks.append(
+            asyncio.create_task(_announce(watches, memo.on_watching), name="announce watching")
+        )
 
 
 async def _periodically(watches: Watches, operator: Operator) -> None:
     # Only over a filled index: a half-listed one would miss what is due.
     await watches.synced.wait()
     await operator.run_periodically()
+
+
+async def _announce(watches: Watches, on_watching: Callable[[], None]) -> None:
+    await watches.synced.wait()
+    on_watching()
 
 
 @kopf.on.cleanup()

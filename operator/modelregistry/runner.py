@@ -136,12 +136,17 @@ def configure_logging(*, verbose: bool) -> None:
 
 
 def run_operator(
-    *, namespaces: list[str] | None = None, verbose: bool = False, signals: StopSignals
+    *,
+    namespaces: list[str] | None = None,
+    verbose: bool = False,
+    signals: StopSignals,
+    on_watching: Callable[[], None] | None = None,
 ) -> int:
     """Run until SIGINT or SIGTERM; `namespaces` (else MODELREGISTRY_NAMESPACES) limits the scope.
 
     `signals` must be entered already, so a signal that arrives while this
-    imports and starts is not lost either.
+    imports and starts is not lost either. `on_watching` is called once the
+    informers have listed everything and watch (`make run` says so then).
     """
     from modelregistry.settings import Settings
 
@@ -159,7 +164,7 @@ def run_operator(
     # what arrived before it took over.
     signals.defer()
     try:
-        asyncio.run(operate(scope, signals))
+        asyncio.run(operate(scope, signals, on_watching))
     finally:
         # Closing the loop reset both signals to their defaults; what follows
         # (stopping servers) must not be cut short by a second Ctrl-C.
@@ -167,7 +172,9 @@ def run_operator(
     return 0
 
 
-async def operate(scope: list[str], signals: StopSignals) -> None:
+async def operate(
+    scope: list[str], signals: StopSignals, on_watching: Callable[[], None] | None = None
+) -> None:
     """Kopf's `operator()`, with its stop flag raised by our signal handlers."""
     import kopf
 
@@ -195,7 +202,7 @@ async def operate(scope: list[str], signals: StopSignals) -> None:
         standalone=True,
         liveness_endpoint=None,
         # The periodic pass looks at the same namespaces as the watches.
-        memo=kopf.Memo(namespaces=scope),
+        memo=kopf.Memo(namespaces=scope, on_watching=on_watching),
         # Set by our handlers only: with the flag set, Kopf also skips its
         # "ultimate termination" (SIGKILL of this thread after 10 minutes).
         stop_flag=stop,

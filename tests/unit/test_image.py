@@ -1,7 +1,9 @@
-"""The image's cache key: which files decide it, and agreement with hack/build-image.sh."""
+"""The image's cache key: which files decide it, and agreement with hack/build-image.sh;
+the build script's progress passed on as it comes."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +20,7 @@ from modelregistry.localenv.image import (
     image_inputs,
     parse_script_output,
     reference_for,
+    run_streaming,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +48,8 @@ def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     (root / "hack").mkdir()
-    shutil.copy2(REPO / "hack" / "build-image.sh", root / "hack" / "build-image.sh")
+    for script in ("build-image.sh", "progress.sh"):
+        shutil.copy2(REPO / "hack" / script, root / "hack" / script)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run(["git", "add", "."], cwd=root, check=True)
     monkeypatch.setenv("MODELREGISTRY_CACHE", str(tmp_path / "cache"))
@@ -145,3 +149,94 @@ def test_script_output_is_parsed() -> None:
     assert image.dev_reference == "localhost/modelregistry/operator:dev"
     with pytest.raises(LocalEnvError, match="no archive= line"):
         parse_script_output("reference=x\n")
+
+
+def bash(script: str, tmp_path: Path, progress: list[str], timeout: float = 60) -> str:
+    return run_streaming(
+        ["bash", "-c", script],
+        name="the script",
+        cwd=tmp_path,
+        env=dict(os.environ),
+        timeout=timeout,
+        progress=progress.append,
+    )
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of the group runs (zombies, not yet reaped, do not)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # it ended while we looked
+            continue
+        state, _ppid, group = text[text.rindex(")") + 2 :].split()[:3]
+        if int(group) == pgid and state != "Z":
+            return True
+    return False
+
+
+def test_progress_lines_come_while_the_script_runs_and_stdout_is_returned(
+    tmp_path: Path,
+) -> None:
+    seen = tmp_path / "seen"
+    progress: list[str] = []
+
+    def note(line: str) -> None:
+        progress.append(line)
+        seen.touch()
+
+    # The script goes on only once its first line was passed on: buffered
+    # until the end, it would fail.
+    script = (
+        "echo 'build-image: step one' >&2; "
+        f"for _ in $(seq 200); do [ -e {seen} ] && break; sleep 0.05; done; "
+        f"[ -e {seen} ] || exit 3; "
+        "echo reference=x; echo 'build-image: step two' >&2; echo archive=/a.tar"
+    )
+    out = run_streaming(
+        ["bash", "-c", script],
+        name="the script",
+        cwd=tmp_path,
+        env=dict(os.environ),
+        timeout=60,
+        progress=note,
+    )
+    assert out == "reference=x\narchive=/a.tar\n"
+    assert progress == ["build-image: step one", "build-image: step two"]
+
+
+def test_a_failure_shows_the_last_lines(tmp_path: Path) -> None:
+    progress: list[str] = []
+    with pytest.raises(LocalEnvError) as failure:
+        bash("for i in $(seq 1 40); do echo line $i >&2; done; exit 4", tmp_path, progress)
+    message = str(failure.value)
+    assert message.startswith("the script failed (exit 4):\nline 11\n")
+    assert message.endswith("\nline 40")
+    assert len(progress) == 40
+
+
+def test_a_timeout_stops_the_whole_group(tmp_path: Path) -> None:
+    progress: list[str] = []
+    with pytest.raises(LocalEnvError, match="did not finish within 1s"):
+        # A child that ignores SIGINT is killed after the grace.
+        bash("echo pid=$$ >&2; (trap '' INT; sleep 60) & sleep 60", tmp_path, progress, 1)
+    assert not group_alive(int(progress[0].removeprefix("pid=")))
+
+
+def test_ctrl_c_while_it_runs_stops_the_whole_group(tmp_path: Path) -> None:
+    progress: list[str] = []
+
+    def interrupt(line: str) -> None:
+        progress.append(line)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_streaming(
+            ["bash", "-c", "echo pid=$$ >&2; sleep 60 & sleep 60"],
+            name="the script",
+            cwd=tmp_path,
+            env=dict(os.environ),
+            timeout=60,
+            progress=interrupt,
+        )
+    assert not group_alive(int(progress[0].removeprefix("pid=")))

@@ -4,17 +4,24 @@ The script builds the top-level Dockerfile with buildah (base image
 bootstrapped from Debian, this machine's package settings passed in as build
 secrets) and writes an OCI archive named by a key over the image's inputs.
 `ensure_image()` returns that archive at once when it exists for the current
-sources, and runs the script otherwise. The key is computed here exactly as the
+sources, and runs the script otherwise, passing on its progress lines as they
+come (a cold build takes minutes). The key is computed here exactly as the
 script computes it (a unit test holds the two together), so the common case
 starts no subprocess but `git ls-files`.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import hashlib
 import os
+import signal
 import subprocess
-from collections.abc import Iterable
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -33,6 +40,10 @@ BUILD_SCRIPT: Final = "hack/build-image.sh"
 # operator/ are added from git. Same list as image_inputs() in the script.
 FIXED_INPUTS: Final = ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md", BUILD_SCRIPT)
 SOURCE_DIR: Final = "operator"
+# The script's last lines, shown when it fails.
+ERROR_TAIL_LINES: Final = 30
+# How long a stopped build may take to clean up (its work dir) before it is killed.
+STOP_GRACE_SECONDS: Final = 5.0
 
 
 @dataclass(frozen=True)
@@ -113,33 +124,105 @@ def find_cached_image(root: Path | None = None) -> ImageArchive | None:
     return None
 
 
-def ensure_image(root: Path | None = None, *, timeout: float = 1800) -> ImageArchive:
+def ensure_image(
+    root: Path | None = None,
+    *,
+    timeout: float = 1800,
+    progress: Callable[[str], None] | None = None,
+) -> ImageArchive:
     """Return the image for the current sources, building it first if needed.
 
-    A cold build (Debian bootstrap, Python dependencies) takes a minute or
-    two; afterwards a source change rebuilds in seconds and unchanged sources
-    return at once. Raises `LocalEnvError` with the script's output when the
-    build fails.
+    A cold build (Debian bootstrap, Python dependencies) takes about ten
+    minutes; afterwards a source change rebuilds in seconds and unchanged
+    sources return at once. The script's progress lines go to `progress` as
+    they come (default: stderr). Raises `LocalEnvError` with the script's last
+    lines when the build fails.
     """
     root = root or project_root()
     if cached := find_cached_image(root):
         return cached
-    try:
-        result = subprocess.run(
-            ["bash", str(root / BUILD_SCRIPT)],
-            cwd=root,
-            capture_output=True,
+    stdout = run_streaming(
+        ["bash", str(root / BUILD_SCRIPT)],
+        name=BUILD_SCRIPT,
+        cwd=root,
+        env={**os.environ, "MODELREGISTRY_CACHE": str(cache_root())},
+        timeout=timeout,
+        progress=progress or _to_stderr,
+    )
+    return parse_script_output(stdout)
+
+
+def run_streaming(
+    argv: list[str],
+    *,
+    name: str,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    progress: Callable[[str], None],
+) -> str:
+    """Run `argv`, each stderr line to `progress` as it comes; return its stdout.
+
+    It runs in a process group of its own, so that stopping it (a timeout, or
+    Ctrl-C raising here) reaches every process it started: SIGINT first, as a
+    terminal's Ctrl-C, then SIGKILL after STOP_GRACE_SECONDS.
+    """
+    tail: collections.deque[str] = collections.deque(maxlen=ERROR_TAIL_LINES)
+    expired = threading.Event()
+    with tempfile.TemporaryFile(mode="w+") as out:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
-            timeout=timeout,
-            env={**os.environ, "MODELREGISTRY_CACHE": str(cache_root())},
+            errors="replace",
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as error:
-        raise LocalEnvError(f"{BUILD_SCRIPT} did not finish within {timeout:.0f}s") from error
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.splitlines()[-30:])
-        raise LocalEnvError(f"{BUILD_SCRIPT} failed (exit {result.returncode}):\n{tail}")
-    return parse_script_output(result.stdout)
+
+        def expire() -> None:
+            expired.set()
+            _stop_group(process)
+
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            assert process.stderr is not None
+            with process.stderr:
+                for line in process.stderr:
+                    tail.append(line.rstrip("\n"))
+                    progress(tail[-1])
+            returncode = process.wait()
+        except BaseException:
+            _stop_group(process)
+            raise
+        finally:
+            timer.cancel()
+        if expired.is_set():
+            raise LocalEnvError(f"{name} did not finish within {timeout:.0f}s")
+        if returncode != 0:
+            lines = "\n".join(tail)
+            raise LocalEnvError(f"{name} failed (exit {returncode}):\n{lines}")
+        out.seek(0)
+        return out.read()
+
+
+def _stop_group(process: subprocess.Popen[str]) -> None:
+    """SIGINT to the process's group; SIGKILL to what is left once it ended, or after a grace."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    # A heartbeat between its ticks, or a step that outlived the script.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def parse_script_output(stdout: str) -> ImageArchive:
