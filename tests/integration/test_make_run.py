@@ -16,6 +16,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -164,6 +165,32 @@ def test_one_ctrl_c_stops_make_run_at_any_moment_of_its_start(
     elapsed = run.stop(signal.SIGINT, timeout=STOP_TIMEOUT)
     print(f"{moment}: stopped in {elapsed:.1f}s")
     assert_nothing_left(clone)
+
+
+def image_builds() -> list[str]:
+    return live_processes(lambda pid, pgid, cmdline: "buildah" in cmdline and " bud " in cmdline)
+
+
+def test_one_ctrl_c_stops_make_run_while_it_builds_the_image(
+    clone: Path, make_run: Callable[..., ForegroundMake]
+) -> None:
+    """The build runs in a process group of its own; Ctrl-C reaches it all the same."""
+    if image_builds():
+        pytest.skip("another image build runs on this machine: its processes would be counted")
+    # A source edit nobody built yet: `make run` builds the image first.
+    source = clone / "operator" / "modelregistry" / "__init__.py"
+    original = source.read_text()
+    source.write_text(f"{original}# {uuid.uuid4()}\n")
+    try:
+        run = make_run()
+        run.wait_for_output("build-image: building the Dockerfile")
+        assert STEP + "starting the control plane" not in run.log()
+        elapsed = run.stop(signal.SIGINT, timeout=STOP_TIMEOUT)
+        print(f"stopped in {elapsed:.1f}s")
+        assert_nothing_left(clone)
+        assert image_builds() == []
+    finally:
+        source.write_text(original)
 
 
 def test_sigterm_to_make_alone_stops_everything(
