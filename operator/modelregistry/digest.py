@@ -106,9 +106,18 @@ def read_chunks(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[byte
 
 
 def check_relative_path(path: str) -> str:
-    """Return `path` if the manifest can hold it, else raise."""
+    """Return `path` if the manifest can hold it, else raise.
+
+    Every `/`-separated segment must be a name: not empty (`a//b`, a trailing
+    `/`), not `.` and not `..`, so the path names one file under the artifact's
+    root wherever it is written out, and never the same file as another path.
+    """
     if not path or path.startswith("/") or path.startswith("./"):
         raise InvalidArtifactPathError(f"{path!r}: paths must be relative, without './'")
+    if any(segment in ("", ".", "..") for segment in path.split("/")):
+        raise InvalidArtifactPathError(
+            f"{path!r}: every path segment must be a name (no empty segment, '.' or '..')"
+        )
     try:
         path.encode()
     except UnicodeEncodeError:

@@ -8,8 +8,10 @@ and versionId) next to the artifact. Storage credentials come from the
 environment (boto3's chain); the check containers never see them.
 
 The plan comes as JSON in MODELREGISTRY_FETCH_PLAN (built by the operator):
-{"uri", "digest", "versionId", "files": [{"path", "versionId"}], "endpoint",
-"region", "addressingStyle"}; the spec as JSON in MODELREGISTRY_SPEC.
+{"uri", "digest", "versionId", "size", "fileCount", "files": [{"path",
+"versionId"}], "endpoint", "region", "addressingStyle"}; the spec as JSON in
+MODELREGISTRY_SPEC. Every path written is checked to stay under the
+destination (no empty, `.` or `..` segment).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from modelregistry.checks.report import Report
-from modelregistry.digest import digest_local_path
+from modelregistry.digest import check_relative_path, digest_local_path
 
 EXIT_OK, EXIT_CHANGED, EXIT_UNREADABLE, EXIT_USAGE = 0, 3, 4, 2
 PLAN_VARIABLE = "MODELREGISTRY_FETCH_PLAN"
@@ -35,6 +38,12 @@ def run_fetch(destination: Path, meta: Path, report_path: Path | None) -> int:
         return _finish(report_path, EXIT_USAGE, f"{PLAN_VARIABLE} is missing or not JSON: {error}")
     try:
         artifact = fetch(plan, destination)
+    except ArtifactChanged as changed:
+        return _finish(
+            report_path,
+            EXIT_CHANGED,
+            f"{changed}: the bytes changed before validation. Nothing was validated.",
+        )
     except Exception as error:  # any failure to read is the run's verdict, told in the report
         return _finish(report_path, EXIT_UNREADABLE, f"Could not fetch {plan.get('uri')}: {error}")
     observed = digest_local_path(artifact).digest
@@ -52,8 +61,18 @@ def run_fetch(destination: Path, meta: Path, report_path: Path | None) -> int:
     return _finish(report_path, EXIT_OK, f"Fetched {plan['uri']} ({observed}).")
 
 
+class ArtifactChanged(Exception):
+    """The store no longer holds exactly the verified objects."""
+
+
 def fetch(plan: dict[str, Any], destination: Path) -> Path:
-    """Download the plan's objects under `destination`; returns the artifact's path."""
+    """Download the plan's objects under `destination`; returns the artifact's path.
+
+    Only the verified objects are fetched, each at its pinned versionId. A
+    prefix whose status could not list every file (more than 1,000) is
+    listed, and must hold exactly as many objects as were verified; no byte
+    beyond the verified size is written.
+    """
     import boto3
     from botocore.config import Config
 
@@ -72,29 +91,76 @@ def fetch(plan: dict[str, Any], destination: Path) -> Path:
     if plan.get("region"):
         kwargs["region_name"] = plan["region"]
     client = boto3.session.Session().client("s3", **kwargs)
+    budget = SizeBudget(plan.get("size"))
 
     def download(object_key: str, target: Path, version_id: str | None) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        extra = {"VersionId": version_id} if version_id else None
-        client.download_file(bucket, object_key, str(target), ExtraArgs=extra)
+        if version_id:
+            response = client.get_object(Bucket=bucket, Key=object_key, VersionId=version_id)
+        else:
+            response = client.get_object(Bucket=bucket, Key=object_key)
+        with target.open("wb") as out:
+            for chunk in response["Body"].iter_chunks(1 << 20):
+                budget.take(len(chunk), object_key)
+                out.write(chunk)
 
     if not key.endswith("/"):
-        target = destination / Path(key).name
+        target = destination / safe_relative(Path(key).name)
         download(key, target, plan.get("versionId"))
         return target
-    pinned = {f["path"]: f.get("versionId") for f in plan.get("files", [])}
+    for relative, version_id in prefix_objects(plan, lambda: _listed(client, bucket, key)):
+        download(key + relative, destination / safe_relative(relative), version_id)
+    return destination
+
+
+def _listed(client: Any, bucket: str, key: str) -> list[str]:
     paginator = client.get_paginator("list_objects_v2")
-    listed = [
+    return [
         item["Key"][len(key) :]
         for page in paginator.paginate(Bucket=bucket, Prefix=key)
         for item in page.get("Contents", [])
         if not item["Key"].endswith("/")
     ]
-    # Files pinned at verification come at their versionId; a prefix with more
-    # files than status lists takes the rest as they are, and the digest decides.
-    for relative in sorted(set(listed) | set(pinned)):
-        download(key + relative, destination / relative, pinned.get(relative))
-    return destination
+
+
+def prefix_objects(
+    plan: dict[str, Any], list_keys: Callable[[], list[str]]
+) -> list[tuple[str, str | None]]:
+    """(relative path, versionId) of each object of a prefix to fetch.
+
+    Every pinned file, at its versionId; the store is listed only when status
+    could not pin them all, and then must hold exactly `fileCount` objects.
+    """
+    pinned = {f["path"]: f.get("versionId") for f in plan.get("files", [])}
+    expected = plan.get("fileCount", len(pinned))
+    if len(pinned) >= expected:
+        return sorted(pinned.items())
+    listed = set(list_keys()) | set(pinned)
+    if len(listed) != expected:
+        raise ArtifactChanged(
+            f"{plan['uri']} holds {len(listed)} objects now, but {expected} were verified"
+        )
+    return sorted((path, pinned.get(path)) for path in listed)
+
+
+def safe_relative(relative: str) -> Path:
+    """`relative` as a path that stays under the destination, or ValueError."""
+    check_relative_path(relative)
+    return Path(*relative.split("/"))
+
+
+class SizeBudget:
+    """Refuses bytes beyond the verified size: the store cannot fill the Pod's disk."""
+
+    def __init__(self, size: int | None) -> None:
+        self._left = size
+
+    def take(self, count: int, key: str) -> None:
+        if self._left is None:
+            return
+        self._left -= count
+        if self._left < 0:
+            raise ArtifactChanged(f"{key} holds more bytes than were verified")
 
 
 def _finish(report_path: Path | None, code: int, message: str) -> int:

@@ -97,6 +97,8 @@ class Reason:
     POD_FAILED = "PodFailed"
     ARTIFACT_CHANGED_BEFORE_VALIDATION = "ArtifactChangedBeforeValidation"
     INVALID_CHECK = "InvalidCheck"
+    UNTRUSTED_POD = "UntrustedPod"
+    POD_ALTERED = "PodAltered"
 
 
 _REASONS: tuple[ReasonInfo, ...] = (
@@ -221,7 +223,8 @@ _VALIDATION_REASONS: tuple[ReasonInfo, ...] = (
         Reason.NO_CHECKS,
         VALIDATED,
         "True",
-        "no checks are declared (spec.validation, or the Model's spec.defaultValidation)",
+        "no checks apply: none declared (spec.validation, or the Model's spec.defaultValidation) "
+        "and none required (the Model's spec.policy.validation.requiredChecks)",
     ),
     ReasonInfo(
         Reason.CHECKS_PASSED,
@@ -279,6 +282,20 @@ _VALIDATION_REASONS: tuple[ReasonInfo, ...] = (
         VALIDATED,
         "False",
         "a check or a policy threshold cannot be run as written (named in the message)",
+    ),
+    ReasonInfo(
+        Reason.UNTRUSTED_POD,
+        VALIDATED,
+        "False",
+        "the run's Pod was, twice, not the one the operator created (another uid, owner or "
+        "spec): nothing it reported counts; re-run, and find who changes Pods in the namespace",
+    ),
+    ReasonInfo(
+        Reason.POD_ALTERED,
+        VALIDATED,
+        "False",
+        "admission changed the validation Pod the operator built (a mutating webhook injected "
+        "credentials, a sidecar or another image); the Pod was deleted unread",
     ),
 )
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from modelregistry.decisions import quantity
+from modelregistry.decisions.validationpod import SERVICE_ACCOUNT, ResourceBox
 from modelregistry.storage import Endpoint
 
 PREFIX = "MODELREGISTRY_"
@@ -41,6 +44,18 @@ class Settings:
     """Seconds a Model's status waits after a change of its versions, so a burst is one write."""
     namespaces: tuple[str, ...]
     """Watch only these namespaces (comma-separated); empty watches all, the default."""
+    validation_service_account: str = SERVICE_ACCOUNT
+    """The ServiceAccount (no token) the operator keeps in each namespace for validation Pods."""
+    validation_runtime_class: str | None = None
+    """RuntimeClass of validation Pods (gVisor, Kata), where the cluster has one."""
+    validation_resources: ResourceBox = field(default_factory=ResourceBox)
+    """Each validation container's default requests and limits, and the most it may get."""
+    validation_network_policy: bool = True
+    """Keep a NetworkPolicy for validation Pods in each namespace where they run."""
+    validation_egress: tuple[tuple[str, int], ...] = ()
+    """(address or CIDR, port) validation Pods may reach; empty: the validation S3 endpoint."""
+    validation_dns: str | None = "kube-system/k8s-app=kube-dns"
+    """`namespace/label=value` of the cluster DNS Pods validation Pods may ask; None: no DNS."""
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -73,6 +88,45 @@ class Settings:
             if value < 1:
                 raise ValueError(f"{PREFIX}{name}={raw!r}: must be greater than zero")
             return value
+
+        def quantities(name: str, default: dict[str, str]) -> dict[str, str]:
+            raw = read(name)
+            if raw is None:
+                return dict(default)
+            found = dict(default)
+            for item in raw.split(","):
+                key, sep, value = item.strip().partition("=")
+                if not sep or key not in default:
+                    wanted = ",".join(f"{k}=QUANTITY" for k in default)
+                    raise ValueError(f"{PREFIX}{name}={raw!r}: expected {wanted}")
+                try:
+                    quantity.parse(value)
+                except quantity.QuantityError as error:
+                    raise ValueError(f"{PREFIX}{name}: {key}: {error}") from None
+                found[key] = value.strip()
+            return found
+
+        def flag(name: str, default: bool) -> bool:
+            raw = read(name)
+            if raw is None:
+                return default
+            if raw.lower() in ("true", "1", "yes"):
+                return True
+            if raw.lower() in ("false", "0", "no"):
+                return False
+            raise ValueError(f"{PREFIX}{name}={raw!r}: expected true or false")
+
+        box = ResourceBox()
+        resources = ResourceBox(
+            requests=quantities("VALIDATION_REQUESTS", box.requests),
+            limits=quantities("VALIDATION_LIMITS", box.limits),
+            maximum=quantities("VALIDATION_MAX_LIMITS", box.maximum),
+            scratch=read("VALIDATION_SCRATCH_SIZE") or box.scratch,
+        )
+        try:
+            quantity.parse(resources.scratch)
+        except quantity.QuantityError as error:
+            raise ValueError(f"{PREFIX}VALIDATION_SCRATCH_SIZE: {error}") from None
 
         addressing = read("S3_ADDRESSING_STYLE")
         if addressing not in (None, *ADDRESSING_STYLES):
@@ -109,8 +163,50 @@ class Settings:
             or None,
             validation_secret=read("VALIDATION_SECRET"),
             namespaces=tuple(n.strip() for n in (read("NAMESPACES") or "").split(",") if n.strip()),
+            validation_service_account=read("VALIDATION_SERVICE_ACCOUNT") or SERVICE_ACCOUNT,
+            validation_runtime_class=read("VALIDATION_RUNTIME_CLASS"),
+            validation_resources=resources,
+            validation_network_policy=flag("VALIDATION_NETWORK_POLICY", True),
+            validation_egress=egress(read("VALIDATION_EGRESS")),
+            validation_dns=dns_selector(env.get(PREFIX + "VALIDATION_DNS")),
         )
 
     def retry_delay(self, retry: int) -> float:
         """Exponential backoff for transient failures, capped."""
         return float(min(self.retry_max_delay, self.retry_base_delay * 2 ** min(retry, 16)))
+
+
+def egress(raw: str | None) -> tuple[tuple[str, int], ...]:
+    """`ADDRESS[/BITS]:PORT,...` (MODELREGISTRY_VALIDATION_EGRESS) as (CIDR, port) pairs."""
+    if raw is None:
+        return ()
+    pairs = []
+    for item in (i.strip() for i in raw.split(",") if i.strip()):
+        address, sep, port = item.rpartition(":")
+        try:
+            network = ipaddress.ip_network(address.strip("[]"), strict=False)
+            number = int(port)
+        except ValueError:
+            network, number = None, 0
+        if not sep or network is None or not 1 <= number <= 65535:
+            raise ValueError(
+                f"{PREFIX}VALIDATION_EGRESS: {item!r}: expected ADDRESS[/BITS]:PORT, "
+                "e.g. 10.0.0.0/24:9000"
+            )
+        pairs.append((str(network), number))
+    return tuple(pairs)
+
+
+def dns_selector(raw: str | None) -> str | None:
+    """MODELREGISTRY_VALIDATION_DNS: `namespace/label=value`, or empty for no DNS at all."""
+    if raw is None:
+        return "kube-system/k8s-app=kube-dns"
+    if not raw.strip():
+        return None
+    namespace, slash, label = raw.strip().partition("/")
+    if not slash or "=" not in label or not namespace:
+        raise ValueError(
+            f"{PREFIX}VALIDATION_DNS={raw!r}: expected NAMESPACE/LABEL=VALUE, "
+            "e.g. kube-system/k8s-app=kube-dns, or empty for no DNS"
+        )
+    return raw.strip()

@@ -29,7 +29,7 @@ import pytest
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, Node, S3Server
 from modelregistry.localenv.image import ensure_image
-from modelregistry.localenv.images import busybox_archive
+from modelregistry.localenv.images import busybox_archive, pinned_reference
 from tests.integration.support import Objects, OperatorProcess
 
 if TYPE_CHECKING:
@@ -133,6 +133,9 @@ class PodRuntime:
 
     image: str
     s3_endpoint: str
+    # The tests' busybox image, named by digest: a custom check's image by tag is pulled
+    # every time (`Always`), and nothing can be pulled here.
+    busybox: str
 
 
 @pytest.fixture(scope="session")
@@ -147,11 +150,13 @@ def pod_runtime(node: Node | None, s3: S3Server) -> PodRuntime | None:
     image = ensure_image()
     node.import_image(image.archive)
     # Custom checks in the tests run a static busybox.
-    node.import_image(busybox_archive())
+    busybox = busybox_archive()
+    (name,) = node.import_image(busybox)
+    pinned = node.tag_image(name, pinned_reference(busybox))
     port = urlsplit(s3.endpoint_url).port
     assert port is not None
     forwarder = node.forward(port, name="s3")
-    return PodRuntime(image.reference, f"http://{node.node_ip}:{forwarder.port}")
+    return PodRuntime(image.reference, f"http://{node.node_ip}:{forwarder.port}", pinned)
 
 
 def operator_environment(
@@ -204,6 +209,33 @@ def temporary_namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
 def namespace(cluster: Cluster) -> Iterator[str]:
     with temporary_namespace(cluster, "t-") as name:
         yield name
+
+
+@pytest.fixture
+def busybox(pod_runtime: PodRuntime | None) -> str:
+    """The tests' busybox image by digest (a custom image by tag would be pulled `Always`)."""
+    if pod_runtime is None:
+        pytest.skip("validation Pods run on the local node (not against KUBECONFIG's cluster)")
+    return pod_runtime.busybox
+
+
+@pytest.fixture
+def restricted(cluster: Cluster, namespace: str, pod_runtime: PodRuntime | None) -> str:
+    """The test's namespace, enforcing the restricted profile; skips without a local node."""
+    if pod_runtime is None:
+        pytest.skip("validation Pods run on the local node (not against KUBECONFIG's cluster)")
+    kubernetes.client.CoreV1Api(cluster.api_client).patch_namespace(
+        namespace,
+        {
+            "metadata": {
+                "labels": {
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                }
+            }
+        },
+    )
+    return namespace
 
 
 @pytest.fixture

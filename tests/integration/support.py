@@ -354,3 +354,40 @@ def live_processes(select: Callable[[int, int, str], bool]) -> list[str]:
         if state != "Z" and select(int(entry.name), int(pgid), cmdline):
             found.append(f"{entry.name} {cmdline.strip()}")
     return found
+
+
+# --- who does what: a namespace user, as the API server sees them ------------------
+
+
+def impersonating(
+    api_client: kubernetes.client.ApiClient, user: str, group: str | None = None
+) -> kubernetes.client.ApiClient:
+    """A client whose every request the API server takes as `user`'s (and `group`'s)."""
+    client = kubernetes.client.ApiClient(api_client.configuration)
+    client.set_default_header("Impersonate-User", user)  # type: ignore[no-untyped-call]
+    if group is not None:
+        client.set_default_header("Impersonate-Group", group)  # type: ignore[no-untyped-call]
+    return client
+
+
+def bind_cluster_role(
+    api_client: kubernetes.client.ApiClient, namespace: str, role: str, user: str
+) -> None:
+    """Grant `user` a ClusterRole (such as `edit`) in one namespace."""
+    kubernetes.client.RbacAuthorizationV1Api(api_client).create_namespaced_role_binding(
+        namespace,
+        cast(
+            Any,
+            {
+                "metadata": {"name": f"{user}-{role}"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": role,
+                },
+                "subjects": [
+                    {"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}
+                ],
+            },
+        ),
+    )

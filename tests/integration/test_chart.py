@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from modelregistry import crdgen
+from modelregistry.settings import Settings
 from tests.integration.conftest import Cluster
 from tests.integration.support import CHART, helm, render_chart
 
@@ -94,30 +95,51 @@ def test_chart_pod_meets_the_restricted_profile_with_every_value_set(
     assert "PodSecurity" not in result.stderr, result.stderr
 
 
-def test_the_validation_network_policy_renders_per_namespace_and_is_accepted(
+def test_the_validation_box_settings_reach_the_operator_and_its_rights_follow_them(
     cluster: Cluster, namespace: str
 ) -> None:
     rendered = render_chart(
         cluster.api_client,
         namespace,
         "--set",
-        f"validation.networkPolicy.namespaces={{{namespace}}}",
-        "--set",
         "validation.networkPolicy.storage[0].cidr=10.213.0.1/32",
         "--set",
         "validation.networkPolicy.storage[0].port=9000",
+        "--set",
+        "validation.networkPolicy.storage[1].cidr=10.0.0.0/24",
+        "--set",
+        "validation.networkPolicy.storage[1].port=443",
+        "--set",
+        "validation.maxLimits.memory=16Gi",
+        "--set",
+        "validation.runtimeClassName=gvisor",
     )
-    (policy,) = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "NetworkPolicy"]
-    assert policy["metadata"]["namespace"] == namespace
-    assert policy["spec"]["podSelector"]["matchLabels"] == {
-        "app.kubernetes.io/managed-by": "modelregistry-operator",
-        "app.kubernetes.io/component": "validation",
+    documents = [d for d in yaml.safe_load_all(rendered) if d]
+    [deployment] = [d for d in documents if d["kind"] == "Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    settings = Settings.from_environment({k: v for k, v in env.items() if v is not None})
+    assert settings.validation_egress == (("10.213.0.1/32", 9000), ("10.0.0.0/24", 443))
+    assert settings.validation_resources.maximum == {
+        "cpu": "4",
+        "ephemeral-storage": "10Gi",
+        "memory": "16Gi",
     }
-    assert policy["spec"]["egress"][1] == {
-        "to": [{"ipBlock": {"cidr": "10.213.0.1/32"}}],
-        "ports": [{"protocol": "TCP", "port": 9000}],
-    }
-    result = cluster.kubectl_run(
-        "apply", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(policy), check=False
+    assert settings.validation_runtime_class == "gvisor"
+    assert settings.validation_network_policy is True
+    assert settings.validation_dns == "kube-system/k8s-app=kube-dns"
+    [role] = [d for d in documents if d["kind"] == "ClusterRole"]
+    rights = {(r["apiGroups"][0], r["resources"][0]): r["verbs"] for r in role["rules"]}
+    assert rights[("", "serviceaccounts")] == ["get", "create", "update"]
+    assert rights[("networking.k8s.io", "networkpolicies")] == ["get", "create", "update"]
+
+    # Without the policy, the operator asks for no rights on NetworkPolicies.
+    off = render_chart(
+        cluster.api_client, namespace, "--set", "validation.networkPolicy.enabled=false"
     )
-    assert result.returncode == 0, result.stderr
+    [role] = [d for d in yaml.safe_load_all(off) if d and d["kind"] == "ClusterRole"]
+    assert all(r["resources"] != ["networkpolicies"] for r in role["rules"])
+    [deployment] = [d for d in yaml.safe_load_all(off) if d and d["kind"] == "Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MODELREGISTRY_VALIDATION_NETWORK_POLICY"] == "false"

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from modelregistry.api.modelversion import Artifact
 from modelregistry.decisions.passdata import Event
+from modelregistry.decisions.validationpod import LABEL_VERSION_UID
 from modelregistry.decisions.verification import Outcome
 from modelregistry.digest import FileDigest, single_object
 from modelregistry.errors import ConflictError, CredentialsError, ObjectRefusedError
@@ -31,6 +33,9 @@ class MemoryCluster:
     def __init__(self, namespace: str = "team-a") -> None:
         self.namespace = namespace
         self.refuse_pods: str | None = None  # the API server's answer to every Pod created
+        self.admission: Callable[[Body], None] | None = None  # changes each Pod created
+        self._pods_created = 0
+        self.pods_index: dict[str, list[Body]] = defaultdict(list)
         self.objects: dict[tuple[str, str], Body] = {}
         self.events: list[tuple[str, Event]] = []
         self.calls: Counter[str] = Counter()
@@ -114,15 +119,55 @@ class MemoryCluster:
     async def get_pod(self, namespace: str, name: str) -> Body | None:
         return await self._get("pods", name)
 
-    async def create_pod(self, namespace: str, manifest: Body) -> None:
+    async def create_pod(self, namespace: str, manifest: Body) -> Body:
         self.calls["create pods"] += 1
         if self.refuse_pods is not None:
             raise ObjectRefusedError(self.refuse_pods)
-        self.objects.setdefault(("pods", manifest["metadata"]["name"]), copy.deepcopy(manifest))
+        self._pods_created += 1
+        pod = copy.deepcopy(manifest)
+        meta = pod["metadata"]
+        meta.setdefault("name", meta.pop("generateName", "pod-") + f"p{self._pods_created:04d}")
+        meta["uid"] = f"pod-uid-{self._pods_created}"
+        meta["resourceVersion"] = self._next_revision()
+        if self.admission is not None:  # a mutating webhook
+            self.admission(pod)
+        # Defaults the API server adds when it stores a Pod.
+        for container in pod["spec"].get("containers", []):
+            container.setdefault("terminationMessagePath", "/dev/termination-log")
+        pod["spec"].setdefault("dnsPolicy", "ClusterFirst")
+        self.objects[("pods", meta["name"])] = pod
+        return copy.deepcopy(pod)
 
-    async def delete_pod(self, namespace: str, name: str) -> None:
+    async def delete_pod(self, namespace: str, name: str, uid: str | None = None) -> None:
         self.calls["delete pods"] += 1
-        self.objects.pop(("pods", name), None)
+        found = self.objects.get(("pods", name))
+        if found is not None and (uid is None or found["metadata"]["uid"] == uid):
+            del self.objects[("pods", name)]
+
+    def pods(self) -> dict[str, Body]:
+        return {name: body for (plural, name), body in self.objects.items() if plural == "pods"}
+
+    def set_pod_status(self, name: str, status: Body) -> None:
+        """The kubelet reports on a Pod."""
+        self.objects[("pods", name)]["status"] = copy.deepcopy(status)
+        self.objects[("pods", name)]["metadata"]["resourceVersion"] = self._next_revision()
+
+    async def get_namespaced(self, api: str, plural: str, namespace: str, name: str) -> Body | None:
+        return await self._get(plural, name)
+
+    async def write_namespaced(
+        self, api: str, plural: str, namespace: str, body: Body, resource_version: str | None
+    ) -> None:
+        key = (plural, body["metadata"]["name"])
+        self.calls[f"{'create' if resource_version is None else 'replace'} {plural}"] += 1
+        stored = self.objects.get(key)
+        if (stored is None) != (resource_version is None) or (
+            stored is not None and stored["metadata"]["resourceVersion"] != resource_version
+        ):
+            raise ConflictError(f"{plural}/{key[1]} changed meanwhile")
+        written = copy.deepcopy(body)
+        written["metadata"]["resourceVersion"] = self._next_revision()
+        self.objects[key] = written
 
     async def post_event(self, regarding: Body, event: Event) -> None:
         self.calls["create events"] += 1
@@ -140,7 +185,12 @@ class MemoryCluster:
         """What Kopf's indexes hold once every event so far has been seen."""
         self.versions_index.clear()
         self.models_index.clear()
+        self.pods_index.clear()
         for (plural, _), body in self.objects.items():
+            if plural == "pods":
+                owner = (body["metadata"].get("labels") or {}).get(LABEL_VERSION_UID)
+                if owner:
+                    self.pods_index[owner].append(copy.deepcopy(body))
             if plural == "modelversions":
                 entry = version_entry(body)
                 if entry is not None:
@@ -151,7 +201,7 @@ class MemoryCluster:
 
     def catalog(self) -> Catalog:
         self.reindex()
-        return Catalog(self.versions_index, self.models_index)
+        return Catalog(self.versions_index, self.models_index, self.pods_index)
 
     async def deliver(self, operator: Operator) -> int:
         """Hand every object changed since the last delivery to the operator; returns how many."""
@@ -191,6 +241,7 @@ class FixedVerifier:
         self.read_before_gate: int | None = None  # None: all of them
         self.store_checksum = store_checksum
         self.checksum_asked: list[str | None] = []
+        self.hexdigest = HEX  # what every artifact hashes to
 
     def endpoint_for(self, artifact: Artifact) -> Endpoint:
         return Endpoint()
@@ -215,7 +266,7 @@ class FixedVerifier:
         return single_object(
             FileDigest(
                 path="m.bin",
-                hexdigest=HEX,
+                hexdigest=self.hexdigest,
                 size=3,
                 version_id="v1",
                 by_store_checksum=by_checksum,

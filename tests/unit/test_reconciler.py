@@ -528,7 +528,7 @@ def test_model_summaries_are_refreshed_a_bounded_number_per_window_longest_marke
 def test_a_validation_pod_the_api_server_refuses_stalls_the_version_without_retries() -> None:
     async def scenario() -> None:
         w = World()
-        answer = 'Pod "fraud-a-validation-1" is invalid: spec.containers[1].resources: bad'
+        answer = 'Pod "fraud-a-validation-1-x1y2z" is invalid: spec.containers[1].resources: bad'
         w.cluster.refuse_pods = answer
         w.cluster.add("models", "fraud", {}, created(0))
         checks = {"checks": [{"name": "smoke", "image": "busybox"}]}
@@ -543,9 +543,9 @@ def test_a_validation_pod_the_api_server_refuses_stalls_the_version_without_retr
             "InvalidCheck",
         )
         assert found["Validated"]["message"] == (
-            f"The API server refused validation Pod fraud-a-validation-1: {answer}. Fix the "
-            "checks' image, env or resources: in the Model's spec.defaultValidation, or, since "
-            "spec.validation cannot change, in a new ModelVersion."
+            f"The API server refused the validation Pod: {answer}. Fix the checks' image, env or "
+            "resources: in the Model's spec.defaultValidation or spec.policy.validation, or, "
+            "since spec.validation cannot change, in a new ModelVersion."
         )
         assert conditions(status)["Stalled"] == ("True", "InvalidCheck")
         assert status["validation"]["finishedAt"] is not None

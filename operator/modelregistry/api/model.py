@@ -11,7 +11,7 @@ from modelregistry.api.meta import (
     LongText,
     ShortText,
 )
-from modelregistry.api.modelversion import Stage, Validation
+from modelregistry.api.modelversion import Stage, Validation, ValidationCheck
 
 
 class ApprovalPolicy(ApiModel):
@@ -34,13 +34,32 @@ class ValidationPolicy(ApiModel):
 
     require_signature: bool | None = Field(
         default=None,
-        description="The format check fails a version whose model has no input signature.",
+        description="Every version's format check fails a model that has no input signature; "
+        "a format check runs for every version, listed or not.",
     )
     metric_thresholds: list[ShortText] = Field(
         default_factory=list,
         max_length=64,
         description="Thresholds over spec.metrics, e.g. 'auc >= 0.9', 'latency_p95_ms <= 50'; "
         "checked by every metrics check.",
+    )
+    required_checks: list[ValidationCheck] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Built-in checks every version runs, whatever it declares: a floor that a "
+        "version's spec.validation (or spec.defaultValidation) adds to and never replaces. A "
+        "declared check with the same name and built-in tightens it (thresholds add up).",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.all(c, has(c.builtin))",
+                    "message": "required checks must be built-in checks (builtin: format, "
+                    "metrics or loadAndPredict)",
+                }
+            ],
+        },
     )
 
 

@@ -283,6 +283,10 @@ class Component(ApiModel):
 
 
 BuiltinCheck = Literal["format", "metrics", "loadAndPredict"]
+# Names a custom (image) check may not take: the built-in checks' own, so a
+# report named `format` always comes from the registry's format check, and
+# the validation Pod's fetch step (no check may take that one).
+RESERVED_CHECK_NAMES = ("format", "metrics", "loadandpredict", "load-and-predict", "fetch")
 # Environment variable names, as Kubernetes accepts them in a container.
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 
@@ -332,7 +336,24 @@ class ValidationCheck(ApiModel):
                 {
                     "rule": "has(self.builtin) != has(self.image)",
                     "message": "set either builtin (format, metrics, loadAndPredict) or image",
-                }
+                },
+                {
+                    "rule": "has(self.builtin) || !(self.name in "
+                    + "["
+                    + ", ".join(f"'{n}'" for n in RESERVED_CHECK_NAMES)
+                    + "])",
+                    "message": "a custom check may not be named "
+                    + ", ".join(RESERVED_CHECK_NAMES)
+                    + ": those names belong to the registry's built-in checks and its fetch "
+                    "step; give the check another name",
+                    "fieldPath": ".name",
+                },
+                {
+                    "rule": "self.name != 'fetch'",
+                    "message": "the name fetch belongs to the validation Pod's fetch step; "
+                    "give the check another name",
+                    "fieldPath": ".name",
+                },
             ]
         },
     )
@@ -539,6 +560,17 @@ class ValidationStatus(ApiModel):
     )
     pod_name: str | None = Field(
         default=None, max_length=253, description="The run's Pod (kept while it failed)."
+    )
+    pod_uid: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The uid of the Pod the operator created for the run: no other Pod counts.",
+    )
+    pod_spec_digest: str | None = Field(
+        default=None,
+        max_length=80,
+        description="Digest of the Pod spec the operator built (also the Pod's "
+        "modelregistry.io/pod-spec-digest annotation); a Pod whose spec differs is not read.",
     )
     recreated: int = Field(
         default=0, ge=0, description="How often the run's Pod vanished and was created again."

@@ -165,6 +165,13 @@ def _is_scalar(value: object) -> bool:
     return value is None or (isinstance(value, int | float | str) and not isinstance(value, bool))
 
 
+def printable(text: str) -> str:
+    """`text` without control characters but newline and tab (a NUL or an escape sequence
+    from a check is nothing a person should get in `kubectl describe`): C0, DEL and C1,
+    whose U+009B some terminals read as the start of an escape sequence."""
+    return "".join(c for c in text if c in "\n\t" or not (ord(c) < 32 or 127 <= ord(c) < 160))
+
+
 def from_termination_message(text: str, *, check: str, exit_code: int) -> Report:
     """Read a (custom) check container's outcome: tolerant of any message.
 
@@ -175,24 +182,46 @@ def from_termination_message(text: str, *, check: str, exit_code: int) -> Report
     details.reportedPassed.
     """
     passed = exit_code == 0
-    stripped = text.strip()
+    stripped = printable(text).strip()
     try:
         data = json.loads(stripped) if stripped else None
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
+        # Not JSON, or JSON too deep or too large for the parser (`'[' * 4096`, a
+        # number of thousands of digits): the text itself is the message.
         data = None
     if not isinstance(data, dict):
         return Report(check=check, passed=passed, message=_cut(stripped, MAX_REPORT_BYTES // 2))
     message = data.get("message")
     details = data.get("details")
     report_details: dict[str, Any] = dict(details) if isinstance(details, dict) else {}
+    if report_details and not _fits({"details": report_details}):
+        report_details = {"truncated": True}
     reported = data.get("passed")
     if isinstance(reported, bool) and reported != passed:
         report_details["reportedPassed"] = reported
     return Report(
         check=check,
         passed=passed,
-        value=data.get("value") if _is_scalar(data.get("value")) else None,
-        threshold=data.get("threshold") if _is_scalar(data.get("threshold")) else None,
-        message=_cut(message, MAX_REPORT_BYTES // 2) if isinstance(message, str) else "",
+        value=_printable_scalar(data.get("value")),
+        threshold=_printable_scalar(data.get("threshold")),
+        # JSON escapes (\u0000) decode to control characters only now.
+        message=_cut(printable(message), MAX_REPORT_BYTES // 2) if isinstance(message, str) else "",
         details=report_details,
     )
+
+
+def _printable_scalar(value: object) -> Scalar:
+    """A reported value or threshold as status may hold it: a scalar, a string printable."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _fits(data: dict[str, Any]) -> bool:
+    """Whether `data` encodes within the limit (not at all: NaN, too deep, ... is no fit)."""
+    try:
+        return _size(data) <= MAX_REPORT_BYTES
+    except (ValueError, RecursionError):
+        return False

@@ -31,6 +31,7 @@ class VersionView:
     now: datetime
     namespace: str
     name: str = ""  # metadata.name of the ModelVersion
+    uid: str = ""  # metadata.uid of the ModelVersion
 
     @property
     def model(self) -> str:
@@ -47,6 +48,7 @@ class StepResult:
     events: tuple[Event, ...] = ()
     proceed: bool = True  # False: the steps after this one wait
     retry: bool = False  # look again after a backoff, whatever the summary says
+    reverify: bool = False  # the bytes must be hashed again in this pass
 
 
 @dataclass(frozen=True)

@@ -1,155 +1,53 @@
-"""Step 4: the declared checks passed on the verified bytes (Validated).
+"""Step 4: the planned checks passed on the verified bytes, in the operator's own Pod (Validated).
 
-The checks are the version's `spec.validation`, else its Model's
-`spec.defaultValidation`. The metrics check runs here, without a Pod; the
-others run as containers of one Pod per run (built by `validationpod.py`),
-whose state the reconciler hands back on each pass. A run is identified by
-its number: a new one starts when the checks change or when the
-`modelregistry.io/revalidate` annotation gets a new value.
+The plan (`validationplan.py`) is the Model's required checks plus the
+version's own (or the Model's default). The metrics check runs here,
+without a Pod; the others run as containers of one Pod per run (built by
+`validationpod.py`), whose state the reconciler hands back on each pass. A
+run is identified by its number: a new one starts when the plan changes or
+when the `modelregistry.io/revalidate` annotation gets a new value.
+
+Only the Pod the operator created for the run is read (`podstate.distrust`);
+a Pod at the recorded name that is not it, or that was changed, is reported
+and the run goes on in a new Pod of the operator's own; a second time, the
+run fails. A run passes only when the fetch step verified the bytes and
+every planned check's container ended with exit code 0.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from modelregistry import conditions as cond
 from modelregistry.api.model import ValidationPolicy
-from modelregistry.api.modelversion import (
-    CheckResult,
-    Validation,
-    ValidationCheck,
-    ValidationStatus,
-)
+from modelregistry.api.modelversion import CheckResult, ValidationCheck, ValidationStatus
 from modelregistry.checks import report as reports
 from modelregistry.checks import thresholds as limits
 from modelregistry.conditions import DesiredCondition
-from modelregistry.decisions.passdata import StepResult, VersionView
+from modelregistry.decisions.passdata import Event, StepResult, VersionView
+from modelregistry.decisions.podspec import differences
+from modelregistry.decisions.podstate import PodRef, PodState, distrust, read_pod
+from modelregistry.decisions.validationplan import Plan
+from modelregistry.decisions.validationpod import FETCH_CONTAINER, SPEC_DIGEST_ANNOTATION
 from modelregistry.reasons import VALIDATED, Reason
 
 CONDITIONS = (VALIDATED,)
 
 REVALIDATE_ANNOTATION = "modelregistry.io/revalidate"
-FETCH_CONTAINER = "fetch"
 # The fetch container's exit codes (modelregistry.fetch).
 FETCH_CHANGED = 3
 IMAGE_PULL_REASONS = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"}
 )
-MAX_POD_NAME = 253
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The checks that apply to a version, and what they are judged against."""
-
-    validation: Validation | None
-    policy: ValidationPolicy | None = None
-
-    @property
-    def checks(self) -> list[ValidationCheck]:
-        return list(self.validation.checks) if self.validation else []
-
-    @property
-    def pod_checks(self) -> list[ValidationCheck]:
-        return [c for c in self.checks if c.builtin != "metrics"]
-
-    @property
-    def digest(self) -> str:
-        """Changes whenever what a run would do changes."""
-        content = {
-            "validation": self.validation.model_dump(mode="json", by_alias=True)
-            if self.validation
-            else None,
-            "policy": self.policy.model_dump(mode="json", by_alias=True) if self.policy else None,
-        }
-        text = json.dumps(content, sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def plan_for(
-    own: Validation | None, default: Validation | None, policy: ValidationPolicy | None
-) -> Plan:
-    return Plan(own if own is not None else default, policy)
-
-
-def pod_name(version_name: str, run: int) -> str:
-    suffix = f"-validation-{run}"
-    # A cut name must not end in '.' or '-': the suffix would start a label with '-'.
-    return version_name[: MAX_POD_NAME - len(suffix)].rstrip(".-") + suffix
-
-
-# --- the Pod as the decision reads it ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class ContainerState:
-    name: str
-    state: Literal["waiting", "running", "terminated", "unknown"]
-    reason: str = ""
-    message: str = ""
-    exit_code: int | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-
-
-@dataclass(frozen=True)
-class PodState:
-    """What a pass needs of the run's Pod, read from its status."""
-
-    name: str
-    phase: str
-    reason: str = ""
-    message: str = ""
-    unschedulable: str | None = None  # the scheduler's message
-    init: tuple[ContainerState, ...] = ()
-    containers: tuple[ContainerState, ...] = ()
-
-    def container(self, name: str) -> ContainerState | None:
-        return next((c for c in (*self.init, *self.containers) if c.name == name), None)
-
-
-def read_pod(pod: Mapping[str, Any]) -> PodState:
-    status = pod.get("status") or {}
-    unschedulable = next(
-        (
-            str(c.get("message") or "the scheduler found no node for it")
-            for c in status.get("conditions") or []
-            if c.get("type") == "PodScheduled"
-            and c.get("status") == "False"
-            and c.get("reason") == "Unschedulable"
-        ),
-        None,
-    )
-    return PodState(
-        name=pod["metadata"]["name"],
-        phase=str(status.get("phase") or "Pending"),
-        reason=str(status.get("reason") or ""),
-        message=str(status.get("message") or ""),
-        unschedulable=unschedulable,
-        init=tuple(_container(c) for c in status.get("initContainerStatuses") or []),
-        containers=tuple(_container(c) for c in status.get("containerStatuses") or []),
-    )
-
-
-def _container(raw: Mapping[str, Any]) -> ContainerState:
-    state = raw.get("state") or {}
-    for kind in ("terminated", "running", "waiting"):
-        if kind in state and state[kind] is not None:
-            detail = state[kind]
-            return ContainerState(
-                name=raw["name"],
-                state=kind,
-                reason=str(detail.get("reason") or ""),
-                message=str(detail.get("message") or ""),
-                exit_code=detail.get("exitCode"),
-                started_at=detail.get("startedAt"),
-                finished_at=detail.get("finishedAt"),
-            )
-    return ContainerState(name=raw["name"], state="unknown")
+# Times a run's Pod may vanish, or be found not the operator's, and be made again.
+MAX_RECREATED = 1
+RERUN = f"kubectl annotate modelversion <name> {REVALIDATE_ANNOTATION}=<new value>"
+REMADE = (
+    " The run's Pod was made again: the one before vanished or was not the operator's own "
+    "(kubectl describe modelversion <name> shows the Event)."
+)
 
 
 # --- the decision ------------------------------------------------------------------
@@ -159,8 +57,12 @@ def _container(raw: Mapping[str, Any]) -> ContainerState:
 class ValidationDecision:
     result: StepResult
     create_pod: bool = False  # the run's Pod must be created (or created again)
-    delete_pods: tuple[str, ...] = ()  # Pods whose results are in, or of an earlier run
+    # Pods whose results are in, or of an earlier run: deleted once status is written.
+    delete_pods: tuple[PodRef, ...] = ()
+    # Pods that must not run a moment longer (altered ones): deleted before anything else.
+    delete_now: tuple[PodRef, ...] = ()
     status: ValidationStatus | None = None
+    note: str = ""  # said in the running condition once the Pod is created
 
 
 @dataclass(frozen=True)
@@ -169,25 +71,27 @@ class Observed:
 
     plan: Plan
     token: str | None  # the revalidate annotation
-    pod: PodState | None  # the current run's Pod, when it exists
+    pod: PodState | None  # the Pod at the run's recorded name, when there is one
     metrics: Mapping[str, float] = field(default_factory=dict)
+    # Every validation Pod the index holds for this version (by its uid label).
+    pods: tuple[PodState, ...] = ()
 
 
 def decide(view: VersionView, observed: Observed) -> ValidationDecision:
     plan = observed.plan
     current = view.status.validation
-    if not plan.checks:
+    if not plan.checks and not plan.problems:
         message = (
-            "No validation checks are declared (spec.validation, or the Model's "
-            "spec.defaultValidation)."
+            "No validation checks apply: none are declared (spec.validation, or the Model's "
+            "spec.defaultValidation) and the Model requires none "
+            "(spec.policy.validation.requiredChecks)."
         )
-        stale = (current.pod_name,) if current and current.pod_name else ()
         return ValidationDecision(
             StepResult(
                 (DesiredCondition(VALIDATED, "True", Reason.NO_CHECKS, message),),
                 status={"validation": None},
             ),
-            delete_pods=stale,
+            delete_pods=_own_pods(view, observed),
         )
     if current is None or current.checks_digest != plan.digest or current.token != observed.token:
         return _start(view, observed, current)
@@ -196,13 +100,33 @@ def decide(view: VersionView, observed: Observed) -> ValidationDecision:
     return _follow(view, observed, current)
 
 
+def _own_pods(view: VersionView, observed: Observed) -> tuple[PodRef, ...]:
+    """The Pods this version controls (earlier runs', or one made before a restart)."""
+    return tuple(p.ref for p in observed.pods if p.controller_uid == view.uid and view.uid)
+
+
 def _start(
     view: VersionView, observed: Observed, previous: ValidationStatus | None
 ) -> ValidationDecision:
     plan = observed.plan
     run = (previous.run if previous else 0) + 1
     now = cond.format_time(view.now)
-    old_pods = (previous.pod_name,) if previous and previous.pod_name else ()
+    old_pods = _own_pods(view, observed)
+    if plan.problems:
+        status = ValidationStatus(
+            run=run,
+            checks_digest=plan.digest,
+            token=observed.token,
+            started_at=now,
+            finished_at=now,
+        )
+        message = (
+            f"The checks cannot run as written: {'; '.join(plan.problems)}. Fix the Model's "
+            "spec.defaultValidation or spec.policy.validation, or, since spec.validation cannot "
+            "change, register a new ModelVersion."
+        )
+        condition = DesiredCondition(VALIDATED, "False", Reason.INVALID_CHECK, message)
+        return _done(status, condition, delete=old_pods)
     try:
         metric_results = {
             c.name: _metrics(c, plan.policy, observed.metrics)
@@ -227,24 +151,89 @@ def _start(
         metric_results.get(c.name) or CheckResult(name=c.name, result="Pending", started_at=now)
         for c in plan.checks
     ]
-    name = pod_name(view.name, run) if plan.pod_checks else None
     status = ValidationStatus(
         run=run,
         checks_digest=plan.digest,
         token=observed.token,
-        pod_name=name,
         started_at=now,
         checks=results,
     )
     failed = [r for r in results if r.result == "Failed"]
-    if failed or name is None:
+    if failed or not plan.pod_checks:
         done = status.model_copy(update={"finished_at": now})
         return ValidationDecision(_verdict(done, failed), delete_pods=old_pods, status=done)
-    running = _running_condition(name, plan.pod_checks)
+    return _create(status, plan, delete=old_pods)
+
+
+def _create(
+    status: ValidationStatus,
+    plan: Plan,
+    *,
+    delete: tuple[PodRef, ...] = (),
+    delete_now: tuple[PodRef, ...] = (),
+    events: tuple[Event, ...] = (),
+    note: str = "",
+) -> ValidationDecision:
+    """The run needs a Pod: the reconciler creates it, then `pod_created` records it."""
+    names = ", ".join(c.name for c in plan.pod_checks)
+    message = f"Starting {names} in a new validation Pod.{note}"
     return ValidationDecision(
-        StepResult((running,), status={"validation": status}, proceed=False),
+        StepResult(
+            (DesiredCondition(VALIDATED, "Unknown", Reason.VALIDATION_RUNNING, message),),
+            status={"validation": status},
+            events=events,
+            proceed=False,
+        ),
         create_pod=True,
-        delete_pods=tuple(p for p in old_pods if p != name),
+        delete_pods=delete,
+        delete_now=delete_now,
+        status=status,
+        note=note,
+    )
+
+
+def pod_created(
+    view: VersionView,
+    started: ValidationDecision,
+    plan: Plan,
+    built: Mapping[str, Any],
+    created: Mapping[str, Any],
+) -> ValidationDecision:
+    """Record the Pod the API server created for the run, or refuse it if admission changed it.
+
+    `built` is the manifest the operator sent, `created` the Pod as stored:
+    a mutating admission webhook that changed what the Pod runs or can reach
+    (credentials, a sidecar, other images) makes its fingerprint differ.
+    """
+    if started.status is None:
+        raise ValueError("only a run that started has a Pod")
+    pod = read_pod(created)
+    expected = built["metadata"]["annotations"][SPEC_DIGEST_ANNOTATION]
+    if pod.fingerprint != expected:
+        changed = ", ".join(differences(built["spec"], created.get("spec") or {})) or "the spec"
+        done = started.status.model_copy(update={"finished_at": cond.format_time(view.now)})
+        message = (
+            f"The API server admitted validation Pod {pod.name} with a spec other than the one "
+            f"the operator built ({changed} differ): an admission webhook changed it, so its "
+            "checks would not run as planned, or not in the box they are meant to run in. The "
+            "Pod was deleted. Exempt the operator's validation Pods from that webhook (they are "
+            "labelled app.kubernetes.io/component=validation), then re-run with "
+            f"`{RERUN}`."
+        )
+        return _done(
+            done,
+            DesiredCondition(VALIDATED, "False", Reason.POD_ALTERED, message),
+            delete=started.delete_pods,
+            delete_now=(*started.delete_now, pod.ref),
+        )
+    status = started.status.model_copy(
+        update={"pod_name": pod.name, "pod_uid": pod.uid, "pod_spec_digest": expected}
+    )
+    condition = _running_condition(pod.name, plan.pod_checks)
+    condition = replace(condition, message=condition.message + started.note)
+    return replace(
+        started,
+        result=replace(started.result, conditions=(condition,), status={"validation": status}),
         status=status,
     )
 
@@ -260,12 +249,12 @@ def pod_refused(view: VersionView, started: ValidationDecision, answer: str) -> 
         raise ValueError("only a run that started has a Pod to refuse")
     done = started.status.model_copy(update={"finished_at": cond.format_time(view.now)})
     message = (
-        f"The API server refused validation Pod {started.status.pod_name}: {answer}. Fix the "
-        "checks' image, env or resources: in the Model's spec.defaultValidation, or, since "
+        f"The API server refused the validation Pod: {answer}. Fix the checks' image, env or "
+        "resources: in the Model's spec.defaultValidation or spec.policy.validation, or, since "
         "spec.validation cannot change, in a new ModelVersion."
     )
     condition = DesiredCondition(VALIDATED, "False", Reason.INVALID_CHECK, message)
-    return _done(done, condition, delete=started.delete_pods)
+    return _done(done, condition, delete=started.delete_pods, delete_now=started.delete_now)
 
 
 class _InvalidThreshold(Exception):
@@ -290,7 +279,7 @@ def _metrics(
     parsed = []
     for expressions, where in (
         (shared, "the Model's spec.policy.validation.metricThresholds"),
-        (own, f"the thresholds of check {check.name!r} (spec.validation)"),
+        (own, f"the thresholds of check {check.name!r}"),
     ):
         try:
             parsed += limits.parse_thresholds(expressions)
@@ -325,37 +314,37 @@ def _running_condition(pod: str, checks: Sequence[ValidationCheck]) -> DesiredCo
 
 
 def _follow(view: VersionView, observed: Observed, current: ValidationStatus) -> ValidationDecision:
-    """The run is under way: read its Pod."""
+    """The run is under way: read its Pod, if it is the operator's own."""
     pod = observed.pod
-    assert current.pod_name is not None
+    plan = observed.plan
+    if current.pod_name is None:  # decided, but the Pod was never recorded: make it now
+        return _create(current, plan)
     if pod is None:
-        if current.recreated >= 1:
-            status = current.model_copy(update={"finished_at": cond.format_time(view.now)})
-            message = (
-                f"The validation Pod {current.pod_name} vanished twice before it finished. "
-                f"Re-run with `kubectl annotate modelversion <name> {REVALIDATE_ANNOTATION}=<new "
-                "value>`."
-            )
-            return _done(status, DesiredCondition(VALIDATED, "False", Reason.POD_FAILED, message))
-        status = current.model_copy(update={"recreated": current.recreated + 1})
-        condition = _running_condition(current.pod_name, observed.plan.pod_checks)
-        message = condition.message + " Its Pod vanished mid-run and was created again."
-        return ValidationDecision(
-            StepResult(
-                (DesiredCondition(VALIDATED, "Unknown", Reason.VALIDATION_RUNNING, message),),
-                status={"validation": status},
-                proceed=False,
-            ),
-            create_pod=True,
-            status=status,
+        return _again(
+            view, current, plan, f"Its Pod {current.pod_name} vanished mid-run", Reason.POD_FAILED
+        )
+    problem = distrust(pod, current, view.uid)
+    if problem is not None:
+        ours = pod.uid is not None and pod.uid == current.pod_uid
+        return _again(
+            view,
+            current,
+            plan,
+            f"{problem}; it was not read",
+            Reason.UNTRUSTED_POD,
+            event=True,
+            delete_now=(pod.ref,) if ours else (),
         )
     results = _results(current, pod)
     status = current.model_copy(update={"checks": results})
-    verdict = _pod_verdict(pod, observed.plan)
+    verdict = _pod_verdict(pod, plan)
     if verdict is None:  # still running
+        running = _running_condition(pod.name, plan.pod_checks)
+        if current.recreated:
+            running = replace(running, message=running.message + REMADE)
         return ValidationDecision(
             StepResult(
-                (_running_condition(pod.name, observed.plan.pod_checks),),
+                (running,),
                 status={"validation": status},
                 proceed=False,
             ),
@@ -365,7 +354,7 @@ def _follow(view: VersionView, observed: Observed, current: ValidationStatus) ->
     finished = status.model_copy(update={"finished_at": cond.format_time(view.now)})
     if reason == Reason.CHECKS_PASSED:
         return _done(
-            finished, DesiredCondition(VALIDATED, "True", reason, message), delete=(pod.name,)
+            finished, DesiredCondition(VALIDATED, "True", reason, message), delete=(pod.ref,)
         )
     if reason == Reason.UNSCHEDULABLE:  # may clear up: the run goes on
         return ValidationDecision(
@@ -377,7 +366,45 @@ def _follow(view: VersionView, observed: Observed, current: ValidationStatus) ->
             status=status,
         )
     # A failed run keeps its Pod for `kubectl logs` until the next run.
-    return _done(finished, DesiredCondition(VALIDATED, "False", reason, message))
+    failed = _done(finished, DesiredCondition(VALIDATED, "False", reason, message))
+    if reason == Reason.ARTIFACT_CHANGED_BEFORE_VALIDATION:  # the verification is stale
+        return replace(failed, result=replace(failed.result, reverify=True))
+    return failed
+
+
+def _again(
+    view: VersionView,
+    current: ValidationStatus,
+    plan: Plan,
+    what: str,
+    reason: str,
+    *,
+    event: bool = False,
+    delete_now: tuple[PodRef, ...] = (),
+) -> ValidationDecision:
+    """The run's Pod is gone or not to be trusted: a new one, or, the second time, a failure."""
+    if current.recreated >= MAX_RECREATED:
+        status = current.model_copy(update={"finished_at": cond.format_time(view.now)})
+        message = (
+            f"{what}, for the second time in this run: its results cannot be relied on. "
+            f"Re-run with `{RERUN}`"
+            + (
+                "; and find out who changes Pods in this namespace."
+                if reason == Reason.UNTRUSTED_POD
+                else "."
+            )
+        )
+        return _done(
+            status, DesiredCondition(VALIDATED, "False", reason, message), delete_now=delete_now
+        )
+    status = current.model_copy(
+        update={"recreated": current.recreated + 1, "pod_name": None, "pod_uid": None}
+    )
+    note = f" {what}; the run goes on in a new Pod of the operator's own."
+    events = (
+        (Event("Warning", Reason.UNTRUSTED_POD, f"{what}.", action="Validate"),) if event else ()
+    )
+    return _create(status, plan, delete_now=delete_now, events=events, note=note)
 
 
 def _results(current: ValidationStatus, pod: PodState) -> list[CheckResult]:
@@ -408,7 +435,7 @@ def _results(current: ValidationStatus, pod: PodState) -> list[CheckResult]:
                 _result(
                     previous.name,
                     report,
-                    "Passed" if container.exit_code == 0 else "Failed",
+                    "Passed" if container.succeeded else "Failed",
                     container.started_at,
                     container.finished_at,
                 )
@@ -425,7 +452,7 @@ def _pod_verdict(pod: PodState, plan: Plan) -> tuple[str, str] | None:
         unfinished = [
             c.name
             for c in plan.pod_checks
-            if (s := pod.container(c.name)) is None or s.state != "terminated" or s.exit_code != 0
+            if (s := pod.container(c.name)) is None or not s.succeeded
         ]
         return (
             Reason.DEADLINE_EXCEEDED,
@@ -440,9 +467,9 @@ def _pod_verdict(pod: PodState, plan: Plan) -> tuple[str, str] | None:
             f"own image: {fetch.message or 'no detail from the kubelet'}. Check the operator's "
             "MODELREGISTRY_VALIDATION_IMAGE.",
         )
-    if fetch is not None and fetch.state == "terminated" and fetch.exit_code not in (0, None):
+    if fetch is not None and fetch.state == "terminated" and fetch.exit_code != 0:
         said = reports.from_termination_message(
-            fetch.message, check=FETCH_CONTAINER, exit_code=fetch.exit_code
+            fetch.message, check=FETCH_CONTAINER, exit_code=fetch.exit_code or 1
         ).message
         if fetch.exit_code == FETCH_CHANGED:
             return Reason.ARTIFACT_CHANGED_BEFORE_VALIDATION, said
@@ -458,9 +485,9 @@ def _pod_verdict(pod: PodState, plan: Plan) -> tuple[str, str] | None:
                 f"Check {check.name!r} cannot start: {container.reason} for {image}: "
                 f"{container.message or 'no detail from the kubelet'}.",
             )
-        if container.state == "terminated" and container.exit_code not in (0, None):
+        if container.state == "terminated" and container.exit_code != 0:
             said = reports.from_termination_message(
-                container.message, check=check.name, exit_code=container.exit_code
+                container.message, check=check.name, exit_code=container.exit_code or 1
             ).message
             if container.reason == "OOMKilled":
                 said = "it ran out of memory (OOMKilled): raise its resources.limits.memory."
@@ -472,11 +499,32 @@ def _pod_verdict(pod: PodState, plan: Plan) -> tuple[str, str] | None:
     if pod.phase == "Failed":
         return Reason.POD_FAILED, f"Pod {pod.name} failed: {pod.reason} {pod.message}".strip()
     if pod.phase == "Succeeded":
-        names = ", ".join(c.name for c in plan.checks)
-        return Reason.CHECKS_PASSED, f"Every check passed: {names}."
+        return _succeeded(pod, plan)
     if pod.unschedulable is not None:
         return Reason.UNSCHEDULABLE, f"Pod {pod.name} cannot be scheduled: {pod.unschedulable}"
     return None
+
+
+def _succeeded(pod: PodState, plan: Plan) -> tuple[str, str]:
+    """A Pod that ended well passes only with the fetch step's and every check's exit code 0."""
+    fetch = pod.container(FETCH_CONTAINER)
+    if fetch is None or not fetch.succeeded:
+        return (
+            Reason.POD_FAILED,
+            f"Pod {pod.name} ended, but its fetch step has no exit code 0: the bytes were not "
+            f"verified in it, so nothing it ran counts. Re-run with `{RERUN}`.",
+        )
+    missing = [
+        c.name for c in plan.pod_checks if (s := pod.container(c.name)) is None or not s.succeeded
+    ]
+    if missing:
+        return (
+            Reason.POD_FAILED,
+            f"Pod {pod.name} ended, but {', '.join(missing)} ended without exit code 0 "
+            f"(no result is no pass). Re-run with `{RERUN}`.",
+        )
+    names = ", ".join(c.name for c in plan.checks)
+    return Reason.CHECKS_PASSED, f"Every check passed: {names}."
 
 
 def _finished(
@@ -488,9 +536,10 @@ def _finished(
         failed = [r for r in current.checks if r.result == "Failed"]
         return ValidationDecision(_verdict(current, failed), status=current)
     kept = DesiredCondition(found.type, found.status, found.reason, found.message)
-    delete = (pod.name,) if pod is not None and found.status == "True" else ()
+    passed = found.status == "True"
+    delete = (pod.ref,) if pod is not None and passed and pod.uid == current.pod_uid else ()
     return ValidationDecision(
-        StepResult((kept,), proceed=found.status == "True"), delete_pods=delete, status=current
+        StepResult((kept,), proceed=passed), delete_pods=delete, status=current
     )
 
 
@@ -514,10 +563,14 @@ def _verdict(status: ValidationStatus, failed: Sequence[CheckResult]) -> StepRes
 
 
 def _done(
-    status: ValidationStatus, condition: DesiredCondition, delete: tuple[str, ...] = ()
+    status: ValidationStatus,
+    condition: DesiredCondition,
+    delete: tuple[PodRef, ...] = (),
+    delete_now: tuple[PodRef, ...] = (),
 ) -> ValidationDecision:
     return ValidationDecision(
         StepResult((condition,), status={"validation": status}, proceed=condition.status == "True"),
         delete_pods=delete,
+        delete_now=delete_now,
         status=status,
     )

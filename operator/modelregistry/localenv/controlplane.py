@@ -54,6 +54,9 @@ CONTROLLERS: Final = (
     # A Deployment (the chart's operator) gets its ReplicaSet, and that its Pod.
     "deployment-controller",
     "replicaset-controller",
+    # Fills the user-facing ClusterRoles (admin, edit, view) from their aggregated
+    # parts, so `edit` in a namespace grants what it does on any cluster.
+    "clusterrole-aggregation-controller",
 )
 _DEFAULT_SERVICE_ACCOUNT: Final = "/api/v1/namespaces/default/serviceaccounts/default"
 # Lets the API server's kubelet client reach the kubelet API (logs, exec).
@@ -193,6 +196,11 @@ class ControlPlane(LocalService):
                 f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 "--allow-privileged=true",
+                # Mutating admission policies (beta, off by default in 1.35) stand in for
+                # the mutating webhooks of real clusters (workload identity, sidecars)
+                # in the tests of what admission may do to a validation Pod.
+                "--feature-gates=MutatingAdmissionPolicy=true",
+                "--runtime-config=admissionregistration.k8s.io/v1beta1=true",
             ],
         )
         self._api_port = api_port

@@ -261,6 +261,18 @@ def busybox_archive(destination: Path | None = None, busybox: Path = Path("/bin/
     return write_oci_archive(busybox_spec(data), destination)
 
 
+def pinned_reference(archive: Path) -> str:
+    """`name@sha256:...` of the one image in an OCI archive: how a Pod names it by digest."""
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("index.json")
+        if member is None:
+            raise LocalEnvError(f"{archive} has no index.json")
+        (entry,) = json.loads(member.read())["manifests"]
+    name = entry["annotations"]["org.opencontainers.image.ref.name"]
+    repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    return f"{repository}@{entry['digest']}"
+
+
 def _kubernetes_version(explicit: str | None) -> str:
     return explicit or os.environ.get("KUBERNETES_VERSION") or "v1.35.4"
 

@@ -265,6 +265,17 @@ class Node(LocalService):
         output = self._ctr("images", "import", str(archive))
         return re.findall(r"^unpacking (\S+) \(", output, flags=re.MULTILINE)
 
+    def tag_image(self, source: str, target: str) -> str:
+        """Give an imported image a second name, e.g. `repo@sha256:...`, as a pull would.
+
+        The kubelet resolves an image named by digest only by such a name: an
+        import records the archive's names alone.
+        """
+        if not self._processes:
+            raise LocalEnvError("node not started")
+        self._ctr("images", "tag", "--force", source, target)
+        return target
+
     def _ctr(self, *args: str) -> str:
         ctr = _which("ctr")
         if ctr is None:

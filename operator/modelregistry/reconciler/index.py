@@ -201,6 +201,10 @@ class Catalog:
             (p for p in self._pods.get(owner_uid, ()) if p["metadata"]["name"] == name), None
         )
 
+    def pods_of(self, owner_uid: str) -> list[Body]:
+        """Every validation Pod labelled as this ModelVersion's (the label proves nothing)."""
+        return list(self._pods.get(owner_uid, ()))
+
     def versions(self, namespace: str, model: str) -> list[VersionEntry]:
         key = (namespace, model)
         entries = {e.uid: e for e in self._versions.get(key, ())}

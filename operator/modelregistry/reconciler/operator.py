@@ -26,6 +26,7 @@ from modelregistry.reconciler.numbering import Numbering
 from modelregistry.reconciler.packing import pack, unpack
 from modelregistry.reconciler.ports import Body, ClusterPort, VerifierPort
 from modelregistry.reconciler.requeue import Requeue
+from modelregistry.reconciler.sandbox import Sandbox, SandboxSettings
 from modelregistry.reconciler.version import PassOutcome, VersionReconciler
 from modelregistry.reconciler.workqueue import WorkQueue
 from modelregistry.settings import Settings
@@ -69,6 +70,19 @@ class Operator:
                 region=settings.default_endpoint.region,
                 addressing_style=settings.default_endpoint.addressing_style,
                 default_secret=settings.validation_secret,
+                service_account=settings.validation_service_account,
+                runtime_class=settings.validation_runtime_class,
+                resources=settings.validation_resources,
+            ),
+            sandbox=Sandbox(
+                cluster,
+                SandboxSettings(
+                    service_account=settings.validation_service_account,
+                    network_policy=settings.validation_network_policy,
+                    egress=settings.validation_egress,
+                    endpoint=settings.validation_endpoint,
+                    dns=settings.validation_dns,
+                ),
             ),
             clock=clock,
         )

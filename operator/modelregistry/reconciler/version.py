@@ -33,6 +33,8 @@ from modelregistry.api.modelversion import Validation
 from modelregistry.decisions import modelref, numbering, validation, verification
 from modelregistry.decisions import version as compose
 from modelregistry.decisions.passdata import Decision, StepResult, VersionView
+from modelregistry.decisions.podstate import PodRef, read_pod
+from modelregistry.decisions.validationplan import Plan, plan_for
 from modelregistry.decisions.validationpod import PodSettings, build_pod
 from modelregistry.decisions.verification import Hashed, Outcome
 from modelregistry.errors import CredentialsError, InvalidObjectError, ObjectRefusedError
@@ -49,6 +51,7 @@ from modelregistry.reconciler.reading import (
     parse_spec,
     parse_status,
 )
+from modelregistry.reconciler.sandbox import Sandbox
 from modelregistry.storage import ReadProgress
 from modelregistry.verifier import failure_from_error
 
@@ -90,6 +93,7 @@ class VersionReconciler:
         *,
         reverify_interval: timedelta,
         pod_settings: PodSettings,
+        sandbox: Sandbox,
         clock: Callable[[], datetime],
     ) -> None:
         self._cluster = cluster
@@ -98,6 +102,7 @@ class VersionReconciler:
         self._numbers = numbers
         self._reverify_interval = reverify_interval
         self._pod_settings = pod_settings
+        self._sandbox = sandbox
         self._clock = clock
         self._locks = Locks()
         # uid -> reason the last re-check could not read the bytes (announced once).
@@ -152,10 +157,12 @@ class VersionReconciler:
             decision = compose.invalid_spec(status, str(error), generation, self._clock())
             await self._write(body, status, decision)
             return PassOutcome()
-        view = VersionView(spec, status, generation, self._clock(), meta["namespace"], meta["name"])
+        view = VersionView(
+            spec, status, generation, self._clock(), meta["namespace"], meta["name"], meta["uid"]
+        )
 
         results: list[StepResult] = []
-        finished_pods: tuple[str, ...] = ()
+        finished_pods: tuple[PodRef, ...] = ()
         found = self._catalog.model_exists(view.namespace, view.model)
         step = modelref.decide(view, found)
         results.append(step)
@@ -177,23 +184,41 @@ class VersionReconciler:
                 body, dataclasses.replace(view, status=verified)
             )
             results.append(step)
+            if step.reverify:
+                # The bytes fetched for validation were not the verified ones: hash them
+                # again now, so ArtifactVerified says what the store holds.
+                body, view, rechecked = await self._verification(
+                    body, view, results[:-2], periodic=False, force=True
+                )
+                results[-2] = rechecked
 
         decision = compose.compose(view, results, OWNED)
         await self._write(body, view.status, decision)
         # Only once their results are in status: a restart in between runs nothing twice.
-        for name in finished_pods:
-            await self._cluster.delete_pod(view.namespace, name)
+        for pod in finished_pods:
+            await self._cluster.delete_pod(view.namespace, pod.name, pod.uid)
         return PassOutcome(retry=decision.retry)
 
     async def _verification(
-        self, body: Body, view: VersionView, earlier: list[StepResult], *, periodic: bool
+        self,
+        body: Body,
+        view: VersionView,
+        earlier: list[StepResult],
+        *,
+        periodic: bool,
+        force: bool = False,
     ) -> tuple[Body, VersionView, StepResult]:
         """Hash the bytes when due; the view returned is the baseline for the final write."""
         spec, status = view.spec, view.status
         # Events and retries hash what is not verified yet; the periodic pass also
         # re-checks verified bytes whose interval has passed.
-        due = not verification.is_verified(spec, status) or (
-            periodic and verification.reverification_due(status, view.now, self._reverify_interval)
+        due = (
+            force
+            or not verification.is_verified(spec, status)
+            or (
+                periodic
+                and verification.reverification_due(status, view.now, self._reverify_interval)
+            )
         )
         if not due:
             return body, view, verification.unchanged(view)
@@ -224,14 +249,14 @@ class VersionReconciler:
 
     async def _validation(
         self, body: Body, view: VersionView
-    ) -> tuple[StepResult, tuple[str, ...]]:
-        """Run the declared checks: metrics here, the rest in the run's Pod.
+    ) -> tuple[StepResult, tuple[PodRef, ...]]:
+        """Run the planned checks: metrics here, the rest in the run's Pod.
 
         Returns the step and the Pods to delete once the pass has written status.
         """
         meta = body["metadata"]
         model = self._catalog.model(view.namespace, view.model)
-        plan = validation.plan_for(
+        plan = plan_for(
             view.spec.validation,
             _parsed(Validation, model.default_validation if model else None),
             _parsed(ValidationPolicy, model.validation_policy if model else None),
@@ -250,17 +275,32 @@ class VersionReconciler:
             validation.Observed(
                 plan,
                 token if isinstance(token, str) else None,
-                validation.read_pod(pod) if pod is not None else None,
+                read_pod(pod) if pod is not None else None,
                 view.spec.metrics or {},
+                tuple(read_pod(p) for p in self._catalog.pods_of(meta["uid"])),
             ),
         )
+        for stale in decided.delete_now:
+            await self._cluster.delete_pod(view.namespace, stale.name, stale.uid)
         if decided.create_pod and decided.status is not None:
-            manifest = build_pod(view, meta["uid"], decided.status, plan, self._pod_settings)
-            try:
-                await self._cluster.create_pod(view.namespace, manifest)
-            except ObjectRefusedError as refused:
-                decided = validation.pod_refused(view, decided, str(refused))
+            decided = await self._create_pod(view, plan, decided)
         return decided.result, decided.delete_pods
+
+    async def _create_pod(
+        self, view: VersionView, plan: Plan, decided: validation.ValidationDecision
+    ) -> validation.ValidationDecision:
+        """Create the run's Pod in the namespace's box; record it, or refuse it if altered."""
+        assert decided.status is not None
+        manifest = build_pod(view, view.uid, decided.status, plan, self._pod_settings)
+        await self._sandbox.ensure(view.namespace)
+        try:
+            created = await self._cluster.create_pod(view.namespace, manifest)
+        except ObjectRefusedError as refused:
+            return validation.pod_refused(view, decided, str(refused))
+        decided = validation.pod_created(view, decided, plan, manifest, created)
+        for altered in decided.delete_now:
+            await self._cluster.delete_pod(view.namespace, altered.name, altered.uid)
+        return decided
 
     async def _hash(self, view: VersionView, read: ReadProgress) -> Hashed:
         """Hash the artifact, then each component, one after the other."""
