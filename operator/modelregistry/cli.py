@@ -1,4 +1,4 @@
-"""Command line: `modelregistry digest|run|crds|dev`."""
+"""Command line: `modelregistry digest|upload|run|crds|dev|approve|resolve|history|lineage`."""
 
 from __future__ import annotations
 
@@ -34,8 +34,24 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--namespace", action="append", help="watch only this namespace (repeatable)")
     run.add_argument("--verbose", action="store_true")
 
-    crds = commands.add_parser("crds", help="write the CRD manifests rendered from the API types")
-    crds.add_argument("--output-dir", type=Path, action="append", default=None)
+    crds = commands.add_parser(
+        "crds",
+        help="write the CRD manifests rendered from the API types, and the admission policies",
+    )
+    crds.add_argument(
+        "--output-dir",
+        type=Path,
+        action="append",
+        default=None,
+        help="a directory for the CRDs and the admission policies (kubectl apply -f DIR)",
+    )
+    crds.add_argument(
+        "--chart",
+        type=Path,
+        action="append",
+        default=[],
+        help="a Helm chart: its crds/ and templates/admission.yaml",
+    )
     crds.add_argument(
         "--check", action="store_true", help="fail if the files differ from the API types"
     )
@@ -58,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     from modelregistry.checks.cli import add_validate_parser, run_validate
+    from modelregistry.commands import LIFECYCLE_COMMANDS, add_parsers
 
     add_validate_parser(commands)
+    add_parsers(commands)
     fetch = commands.add_parser(
         "fetch",
         help="download a verified artifact at its pinned versions and check its digest "
@@ -91,9 +109,13 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
     if args.command == "crds":
-        return _crds(args.output_dir or [Path("crds")], check=args.check)
+        return _crds(args.output_dir or [Path("crds")], args.chart, check=args.check)
     if args.command == "validate":
         return run_validate(args)
+    if args.command in LIFECYCLE_COMMANDS:
+        from modelregistry.commands import run as run_lifecycle
+
+        return run_lifecycle(args)
     if args.command == "fetch":
         from modelregistry.fetch import run_fetch
 
@@ -153,18 +175,26 @@ def _digest(path: Path, *, as_json: bool) -> int:
     return 0
 
 
-def _crds(directories: list[Path], *, check: bool) -> int:
-    stale = []
+def _crds(directories: list[Path], charts: list[Path], *, check: bool) -> int:
+    from modelregistry import admission
+
+    files: dict[Path, str] = {}
     for directory in directories:
-        for kind in crdgen.KINDS:
-            target = directory / crdgen.crd_filename(kind)
-            text = crdgen.render(kind)
-            if check:
-                if not target.exists() or target.read_text() != text:
-                    stale.append(str(target))
-            else:
-                directory.mkdir(parents=True, exist_ok=True)
-                target.write_text(text)
+        files.update({directory / crdgen.crd_filename(k): crdgen.render(k) for k in crdgen.KINDS})
+        files[directory / admission.FILENAME] = admission.render()
+    for chart in charts:
+        files.update(
+            {chart / "crds" / crdgen.crd_filename(k): crdgen.render(k) for k in crdgen.KINDS}
+        )
+        files[chart / "templates" / "admission.yaml"] = admission.render_chart_template()
+    stale = []
+    for target, text in files.items():
+        if check:
+            if not target.exists() or target.read_text() != text:
+                stale.append(str(target))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
     if stale:
         print(f"stale CRD manifests (run `make crds`): {', '.join(stale)}", file=sys.stderr)
         return 1

@@ -354,6 +354,27 @@ class Cluster:
             _namespaced_path(api, plural, namespace, name), f"reading {plural}/{name}"
         )
 
+    async def get_cluster_object(self, api: str, plural: str, name: str) -> Body | None:
+        """A cluster-scoped object by name (`api`: `admissionregistration.k8s.io/v1`, ...)."""
+        root = "/api/v1" if api == "v1" else f"/apis/{api}"
+        return await self._get(f"{root}/{plural}/{name}", f"reading {plural}/{name}")
+
+    async def whoami(self) -> str:
+        """The user name this client authenticates as (a SelfSubjectReview)."""
+        doing = "asking the API server who this operator is"
+        reply = await self._request(
+            "POST",
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            doing=doing,
+            body={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+        )
+        if not reply.ok:
+            raise reply.error(doing)
+        user = mapping_of(mapping_of(reply.body.get("status")).get("userInfo")).get("username")
+        if not isinstance(user, str):
+            raise ClusterError(f"{doing}: the answer names no user")
+        return user
+
     async def write_namespaced(
         self, api: str, plural: str, namespace: str, body: Body, resource_version: str | None
     ) -> None:
@@ -481,6 +502,10 @@ class Cluster:
         if not reply.ok:
             raise reply.error(doing)
         return secret_credentials(reply.body, secret_name, field)
+
+
+def mapping_of(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def secret_credentials(secret: Body, secret_name: str, field: str) -> Credentials:

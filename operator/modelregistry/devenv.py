@@ -81,6 +81,7 @@ def run_dev_environment(
             kubeconfig = absolute_kubeconfig(
                 os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config"))
             )
+            operator_kubeconfig = kubeconfig
         else:
             steps.say(
                 "starting the control plane "
@@ -88,6 +89,8 @@ def run_dev_environment(
             )
             plane = stack.enter_context(ControlPlane(workdir=root / "controlplane"))
             kubeconfig = str(plane.kubeconfig)
+            # The operator has an identity of its own, apart from the people's (admin).
+            operator_kubeconfig = str(plane.operator_kubeconfig)
         node: Node | None = None
         if with_node:
             steps.say("starting the node (containerd, kubelet)")
@@ -113,7 +116,7 @@ def run_dev_environment(
 
         steps.say(f"installing the CRDs and creating the versioned bucket s3://{BUCKET}/")
         kubernetes.config.load_kube_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-        install_crds(kubernetes.client.ApiClient())
+        install_crds(kubernetes.client.ApiClient(), operator_user=user_of(operator_kubeconfig))
         create_bucket(s3.endpoint_url, s3.access_key, s3.secret_key, BUCKET)
         # The fetch step of validation Pods reads the bucket with these keys
         # (versions in `default` that name no Secret of their own).
@@ -147,6 +150,7 @@ def run_dev_environment(
                 MODELREGISTRY_VALIDATION_S3_ENDPOINT=f"http://{node.node_ip}:{forwarder.port}",
             )
         os.environ.update(settings)
+        os.environ["KUBECONFIG"] = operator_kubeconfig
         os.environ.setdefault("MODELREGISTRY_S3_ENDPOINT", s3.endpoint_url)
 
         from modelregistry.runner import run_operator
@@ -161,6 +165,18 @@ def run_dev_environment(
 
         steps.say("starting the operator; ready once it has listed every Model and ModelVersion")
         return run_operator(signals=signals, on_watching=announce)
+
+
+def user_of(kubeconfig: str) -> str:
+    """The user name a kubeconfig authenticates as (a SelfSubjectReview)."""
+    client = kubernetes.config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    review = kubernetes.client.AuthenticationV1Api(client).create_self_subject_review(
+        cast(Any, {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    )
+    user = review.to_dict().get("status", {}).get("user_info", {}).get("username")
+    if not user:
+        raise ValueError(f"{kubeconfig}: the API server names no user for it")
+    return str(user)
 
 
 def another_node_runs() -> bool:

@@ -24,6 +24,8 @@ MODEL_FOUND = "ModelFound"
 VERSION_ASSIGNED = "VersionAssigned"
 ARTIFACT_VERIFIED = "ArtifactVerified"
 VALIDATED = "Validated"
+STAGE_GRANTED = "StageGranted"
+ALIASES_RESOLVED = "AliasesResolved"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,17 @@ CONDITION_TYPES: tuple[ConditionType, ...] = (
     ConditionType(VERSION_ASSIGNED, "normal", "the version number is held by this ModelVersion"),
     ConditionType(ARTIFACT_VERIFIED, "normal", "the bytes hash to the expected (or pinned) digest"),
     ConditionType(VALIDATED, "normal", "the declared validation checks passed on those bytes"),
+    ConditionType(
+        STAGE_GRANTED,
+        "normal",
+        "the stage asked for (`spec.stage`) is the one granted (`status.stage`); informational: "
+        "it does not make the version un-Ready, since a version serves at its granted stage",
+    ),
+    ConditionType(
+        ALIASES_RESOLVED,
+        "normal",
+        "(Model) every alias in `spec.aliases` points at a Ready version of the Model",
+    ),
 )
 
 
@@ -99,6 +112,19 @@ class Reason:
     INVALID_CHECK = "InvalidCheck"
     UNTRUSTED_POD = "UntrustedPod"
     POD_ALTERED = "PodAltered"
+    GRANTED = "Granted"
+    NOT_VERIFIED = "NotVerified"
+    VALIDATION_PENDING = "ValidationPending"
+    VALIDATION_FAILED = "ValidationFailed"
+    APPROVAL_REQUIRED = "ApprovalRequired"
+    PRODUCTION_HELD = "ProductionHeld"
+    STAGE_NOT_ALLOWED = "StageNotAllowed"
+    ADMISSION_POLICY_MISSING = "AdmissionPolicyMissing"
+    REPLACED = "Replaced"
+    VERSION_LIMIT = "VersionLimit"
+    STAGE_REVOKED = "StageRevoked"
+    ALIASES_READY = "AliasesReady"
+    ALIAS_UNRESOLVED = "AliasUnresolved"
 
 
 _REASONS: tuple[ReasonInfo, ...] = (
@@ -299,7 +325,98 @@ _VALIDATION_REASONS: tuple[ReasonInfo, ...] = (
     ),
 )
 
-REASONS: dict[str, ReasonInfo] = {r.name: r for r in (*_REASONS, *_VALIDATION_REASONS)}
+_LIFECYCLE_REASONS: tuple[ReasonInfo, ...] = (
+    ReasonInfo(
+        Reason.GRANTED,
+        STAGE_GRANTED,
+        "True",
+        "the stage asked for is granted (its gates passed), or no stage is asked for",
+    ),
+    ReasonInfo(
+        Reason.NOT_VERIFIED,
+        STAGE_GRANTED,
+        "False",
+        "the bytes are not verified (ArtifactVerified is not True); a stage held is revoked",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.VALIDATION_PENDING,
+        STAGE_GRANTED,
+        "False",
+        "the checks have not passed yet (Validated is not True yet)",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.VALIDATION_FAILED,
+        STAGE_GRANTED,
+        "False",
+        "the checks failed (Validated=False); a stage held is revoked",
+    ),
+    ReasonInfo(
+        Reason.APPROVAL_REQUIRED,
+        STAGE_GRANTED,
+        "False",
+        "the Model's policy.approval asks for approvals of this stage; "
+        "`modelregistry approve VERSION --stage STAGE` (the message says how many, and whose)",
+    ),
+    ReasonInfo(
+        Reason.PRODUCTION_HELD,
+        STAGE_GRANTED,
+        "False",
+        "another version holds Production (named) and the policy's productionHandover is wait",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.STAGE_NOT_ALLOWED,
+        STAGE_GRANTED,
+        "False",
+        "the Model's policy.stages does not include the stage asked for",
+    ),
+    ReasonInfo(
+        Reason.ADMISSION_POLICY_MISSING,
+        STAGE_GRANTED,
+        "False",
+        "approvals would count, but the admission policy that checks them is not installed "
+        "(or exempts another operator): approvals cannot be trusted, the stage is not granted",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.REPLACED,
+        STAGE_GRANTED,
+        "False",
+        "another version took Production (productionHandover: replace) and this one was "
+        "archived; change spec.stage to ask again",
+    ),
+    ReasonInfo(
+        Reason.VERSION_LIMIT,
+        STAGE_GRANTED,
+        "False",
+        "archived by the Model's policy.versionLimit (the oldest versions that ask for no "
+        "stage); set spec.stage to Staging to bring it back",
+    ),
+    ReasonInfo(
+        Reason.STAGE_REVOKED,
+        STAGE_GRANTED,
+        "False",
+        "the stage held was taken away (its gates no longer pass)",
+    ),
+    ReasonInfo(
+        Reason.ALIASES_READY,
+        ALIASES_RESOLVED,
+        "True",
+        "(Model) every alias points at a Ready version",
+    ),
+    ReasonInfo(
+        Reason.ALIAS_UNRESOLVED,
+        ALIASES_RESOLVED,
+        "False",
+        "(Model) an alias points at a version that does not exist or is not Ready (named)",
+    ),
+)
+
+REASONS: dict[str, ReasonInfo] = {
+    r.name: r for r in (*_REASONS, *_VALIDATION_REASONS, *_LIFECYCLE_REASONS)
+}
 
 
 def is_transient(reason: str) -> bool:

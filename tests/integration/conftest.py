@@ -26,6 +26,7 @@ import boto3
 import kubernetes
 import pytest
 
+from modelregistry.devenv import user_of
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, Node, S3Server
 from modelregistry.localenv.image import ensure_image
@@ -64,6 +65,8 @@ class Cluster:
     api_client: kubernetes.client.ApiClient
     # The local control plane; None for the cluster in KUBECONFIG.
     plane: ControlPlane | None = None
+    # What the operator authenticates with: its own identity, apart from the tests' (admin).
+    operator_kubeconfig: Path | None = None
 
     def kubectl_run(
         self, *args: str, check: bool = True, stdin: str | None = None
@@ -93,8 +96,15 @@ def _connect(kubeconfig: Path, kubectl: Path, plane: ControlPlane | None = None)
     api_client = kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
         config_file=str(kubeconfig)
     )
-    install_crds(api_client)
-    return Cluster(kubeconfig=kubeconfig, kubectl=kubectl, api_client=api_client, plane=plane)
+    operator_kubeconfig = plane.operator_kubeconfig if plane is not None else kubeconfig
+    install_crds(api_client, operator_user=user_of(str(operator_kubeconfig)))
+    return Cluster(
+        kubeconfig=kubeconfig,
+        kubectl=kubectl,
+        api_client=api_client,
+        plane=plane,
+        operator_kubeconfig=operator_kubeconfig,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -163,7 +173,7 @@ def operator_environment(
     cluster: Cluster, s3: S3Server, pods: PodRuntime | None = None
 ) -> dict[str, str]:
     environment = {
-        "KUBECONFIG": str(cluster.kubeconfig),
+        "KUBECONFIG": str(cluster.operator_kubeconfig or cluster.kubeconfig),
         "MODELREGISTRY_S3_ENDPOINT": s3.endpoint_url,
         "AWS_ACCESS_KEY_ID": s3.access_key,
         "AWS_SECRET_ACCESS_KEY": s3.secret_key,

@@ -6,9 +6,11 @@ import pytest
 
 from modelregistry.api.model import ModelStatus, VersionCounts
 from modelregistry.decisions.model import VersionSummary, summarize_model
-from modelregistry.reasons import READY, Reason
+from modelregistry.reasons import ALIASES_RESOLVED, READY, Reason
 
 from .builders import LATER, LATER_TEXT, NOW, NOW_TEXT, conditions
+
+NO_ALIASES = (ALIASES_RESOLVED, "True", Reason.ALIASES_READY, "No aliases are set.")
 
 
 def summary(
@@ -35,9 +37,12 @@ def test_counts_latest_versions_and_stages() -> None:
         latest_ready_version=42,
         counts=VersionCounts(total=5, ready=2, stalled=1),
         stages={"Production": 1, "Staging": 42},
+        protected_versions=0,
         version_sequence=43,
         conditions=conditions(
-            7, (READY, "True", Reason.SUCCEEDED, "5 versions, 2 ready.", NOW_TEXT)
+            7,
+            (READY, "True", Reason.SUCCEEDED, "5 versions, 2 ready.", NOW_TEXT),
+            (*NO_ALIASES, NOW_TEXT),
         ),
         kopf={"progress": {}},
     )
@@ -49,8 +54,11 @@ def test_without_versions() -> None:
     assert status == ModelStatus(
         observed_generation=1,
         counts=VersionCounts(total=0, ready=0, stalled=0),
+        protected_versions=0,
         conditions=conditions(
-            1, (READY, "True", Reason.SUCCEEDED, "0 versions, 0 ready.", NOW_TEXT)
+            1,
+            (READY, "True", Reason.SUCCEEDED, "0 versions, 0 ready.", NOW_TEXT),
+            (*NO_ALIASES, NOW_TEXT),
         ),
     )
     assert status.latest_version is None
@@ -62,7 +70,9 @@ def test_one_version_is_named_in_the_singular() -> None:
     status = summarize_model([summary(1)], ModelStatus(), generation=2, now=NOW)
 
     assert status.conditions == conditions(
-        2, (READY, "True", Reason.SUCCEEDED, "1 version, 0 ready.", NOW_TEXT)
+        2,
+        (READY, "True", Reason.SUCCEEDED, "1 version, 0 ready.", NOW_TEXT),
+        (*NO_ALIASES, NOW_TEXT),
     )
     assert status.latest_version == 1
     assert status.latest_ready_version is None
@@ -107,7 +117,9 @@ def test_keeps_ready_transition_time() -> None:
     second = summarize_model([summary(1, ready=True)], first, generation=3, now=LATER)
 
     assert second.conditions == conditions(
-        3, (READY, "True", Reason.SUCCEEDED, "1 version, 1 ready.", NOW_TEXT)
+        3,
+        (READY, "True", Reason.SUCCEEDED, "1 version, 1 ready.", NOW_TEXT),
+        (*NO_ALIASES, NOW_TEXT),
     )
 
 

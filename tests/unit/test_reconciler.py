@@ -100,6 +100,7 @@ def test_a_new_version_hashed_at_once_is_ready_after_one_status_write_and_one_co
             "VersionAssigned": ("True", "VersionHeld"),
             "ArtifactVerified": ("True", "Verified"),
             "Validated": ("True", "NoChecks"),
+            "StageGranted": ("True", "Granted"),
         }
         assert status["observedGeneration"] == 1
         assert w.cluster.calls["patch modelversions/status"] == 1  # Ready, nothing before

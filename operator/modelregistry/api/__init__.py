@@ -5,13 +5,13 @@ CRD manifests under `crds/`, and the operator validates every object it reads
 with the same models.
 """
 
+from modelregistry.api.lifecycle import Stage
 from modelregistry.api.meta import GROUP, VERSION, Condition, LocalObjectReference
 from modelregistry.api.model import ModelSpec, ModelStatus
 from modelregistry.api.modelversion import (
     Artifact,
     ModelVersionSpec,
     ModelVersionStatus,
-    Stage,
     VerifiedArtifact,
 )
 

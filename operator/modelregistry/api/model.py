@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from modelregistry.api.lifecycle import (
+    ProductionHandover,
+    ProductionLock,
+    PromotionPolicy,
+    ResolvedVersion,
+    Stage,
+)
 from modelregistry.api.meta import (
     DNS_LABEL_PATTERN,
     ApiModel,
@@ -11,7 +18,7 @@ from modelregistry.api.meta import (
     LongText,
     ShortText,
 )
-from modelregistry.api.modelversion import Stage, Validation, ValidationCheck
+from modelregistry.api.modelversion import Validation, ValidationCheck
 
 
 class ApprovalPolicy(ApiModel):
@@ -25,7 +32,14 @@ class ApprovalPolicy(ApiModel):
     approvers: list[ShortText] = Field(
         default_factory=list,
         max_length=64,
-        description="Groups or users allowed to approve.",
+        description="Users or groups whose approvals count (empty: anyone who holds the "
+        "approve verb on the Model).",
+    )
+    min_approvals: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description="Distinct approvers needed for each stage in requiredFor (default 1).",
     )
 
 
@@ -80,7 +94,11 @@ class ModelPolicy(ApiModel):
     """Rules the operator enforces for every version of the model."""
 
     version_limit: int | None = Field(
-        default=None, ge=1, le=100000, description="Maximum number of versions kept."
+        default=None,
+        ge=1,
+        le=100000,
+        description="At most this many active (not Archived) versions: beyond it, the oldest "
+        "that hold no stage and no alias are archived in status.",
     )
     stages: list[Stage] = Field(
         default_factory=list,
@@ -89,8 +107,16 @@ class ModelPolicy(ApiModel):
     )
     production_exclusive: bool | None = Field(
         default=None,
-        description="When true (the default), promoting a version to Production archives the "
-        "previous Production version.",
+        description="When true (the default), at most one version holds Production at a time.",
+    )
+    production_handover: ProductionHandover | None = Field(
+        default=None,
+        description="With exclusive Production: wait (the default; a newcomer waits until the "
+        "holder leaves Production) or replace (the holder is archived when the newcomer is "
+        "granted).",
+    )
+    promotion: PromotionPolicy | None = Field(
+        default=None, description="Stages granted automatically when their gates pass."
     )
     approval: ApprovalPolicy | None = Field(default=None, description="Approval rules.")
     validation: ValidationPolicy | None = Field(
@@ -100,7 +126,10 @@ class ModelPolicy(ApiModel):
         default=None, description="How versions' bytes may be verified the first time."
     )
     archived_retention_days: int | None = Field(
-        default=None, ge=0, le=36500, description="Days an archived version is kept."
+        default=None,
+        ge=0,
+        le=36500,
+        description="Days an archived version cannot be deleted (the API server refuses it).",
     )
 
 
@@ -156,7 +185,23 @@ class ModelStatus(ApiModel):
     )
     counts: VersionCounts | None = Field(default=None, description="Version counts.")
     stages: dict[str, int] | None = Field(
-        default=None, description="Which version holds each granted stage."
+        default=None, description="Which version holds each granted stage (the newest one)."
+    )
+    resolved: dict[str, ResolvedVersion] | None = Field(
+        default=None,
+        description="Each stage held (Staging, Production) and each alias that points at a "
+        "Ready version, resolved to the verified URI, digest and versionId.",
+    )
+    production: ProductionLock | None = Field(
+        default=None,
+        description="The lock on Production: written with a resourceVersion precondition "
+        "before any version's status says Production.",
+    )
+    protected_versions: int | None = Field(
+        default=None,
+        ge=0,
+        description="Versions that may not be deleted now; the Model cannot be deleted while "
+        "there are any.",
     )
     version_sequence: int | None = Field(
         default=None,

@@ -6,6 +6,15 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, JsonValue
 
+from modelregistry.api.lifecycle import (
+    APPROVALS_LIMIT,
+    HISTORY_LIMIT,
+    Approval,
+    DeletionProtection,
+    HistoryEntry,
+    HistorySummary,
+    Stage,
+)
 from modelregistry.api.meta import (
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
@@ -27,7 +36,6 @@ _BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 # s3://bucket/key, or s3://bucket/prefix/ for a directory of files.
 S3_URI_PATTERN = rf"^s3://{_BUCKET}/(?:{_KEY_SEGMENT}/)*{_KEY_SEGMENT}/?$"
 
-Stage = Literal["None", "Staging", "Production", "Archived"]
 ArtifactFormat = Literal[
     "mlflow",
     "onnx",
@@ -605,6 +613,26 @@ class ModelVersionStatus(ApiModel):
     )
     validation: ValidationStatus | None = Field(
         default=None, description="The latest validation run and each check's result."
+    )
+    approvals: list[Approval] = Field(
+        default_factory=list,
+        max_length=APPROVALS_LIMIT,
+        description="Approvals of a stage, each appended by its approver (`modelregistry "
+        "approve`); the API server admits only the approver's own entry.",
+    )
+    history: list[HistoryEntry] = Field(
+        default_factory=list,
+        max_length=HISTORY_LIMIT,
+        description="Every change of the granted stage, oldest first; append-only (the API "
+        "server's admission policy keeps it so). Older entries are counted in historySummary.",
+    )
+    history_summary: HistorySummary | None = Field(
+        default=None, description="The oldest history entries, summarised once the list is full."
+    )
+    deletion_protection: DeletionProtection | None = Field(
+        default=None,
+        description="Set while the version may not be deleted (in Production, or archived and "
+        "within the Model's retention); the API server refuses a delete while it is set.",
     )
     conditions: list[Condition] = Field(
         default_factory=list, max_length=32, description="Ready, Reconciling, Stalled, ..."

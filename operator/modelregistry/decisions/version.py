@@ -13,23 +13,36 @@ from modelregistry.decisions.passdata import Decision, StepResult, VersionView
 from modelregistry.reasons import Reason
 
 
-def compose(view: VersionView, results: Sequence[StepResult], owned: Sequence[str]) -> Decision:
+def compose(
+    view: VersionView,
+    results: Sequence[StepResult],
+    owned: Sequence[str],
+    informational: Sequence[str] = (),
+) -> Decision:
     """The status, Events and retry wish of a pass.
 
-    `owned` lists every step's condition types in step order. A step that
+    `owned` lists every step's condition types in step order: Ready is
+    derived from them. `informational` conditions (the granted stage) are
+    written and announced, but do not make the version un-Ready. A step that
     did not run on this pass (an earlier one stopped the chain) keeps the
     conditions it wrote before.
     """
     old = view.status
     decided = {c.type: c for r in results for c in r.conditions}
-    conditions: list[DesiredCondition] = []
-    for condition_type in owned:
-        if condition_type in decided:
-            conditions.append(decided[condition_type])
-        elif (found := cond.find(old.conditions, condition_type)) is not None:
-            conditions.append(
-                DesiredCondition(found.type, found.status, found.reason, found.message)
-            )
+
+    def kept(types: Sequence[str]) -> list[DesiredCondition]:
+        found_conditions = []
+        for condition_type in types:
+            if condition_type in decided:
+                found_conditions.append(decided[condition_type])
+            elif (found := cond.find(old.conditions, condition_type)) is not None:
+                found_conditions.append(
+                    DesiredCondition(found.type, found.status, found.reason, found.message)
+                )
+        return found_conditions
+
+    conditions = kept(owned)
+    informing = kept(informational)
     updates: dict[str, object] = {}
     for result in results:
         updates.update(result.status)
@@ -40,10 +53,10 @@ def compose(view: VersionView, results: Sequence[StepResult], owned: Sequence[st
         update={
             **updates,
             "observed_generation": view.generation,
-            "stage": old.stage or "None",
+            "stage": updates.get("stage", old.stage or "None"),
             "conditions": cond.merge_conditions(
                 old.conditions,
-                [*summarized, *conditions],
+                [*summarized, *conditions, *informing],
                 generation=view.generation,
                 now=view.now,
             ),
@@ -52,7 +65,9 @@ def compose(view: VersionView, results: Sequence[StepResult], owned: Sequence[st
     events = [e for r in results for e in r.events]
     events += [
         e
-        for e in summary.transition_events(old.conditions, status.conditions, owned)
+        for e in summary.transition_events(
+            old.conditions, status.conditions, (*owned, *informational)
+        )
         if all(e.reason != seen.reason for seen in events)
     ]
     retry = retry or any(r.retry for r in results)

@@ -31,6 +31,7 @@ from modelregistry.localenv.pki import (
     ADMIN_USER,
     CONTROLLER_MANAGER_USER,
     KUBELET_CLIENT_USER,
+    OPERATOR_USER,
     SCHEDULER_USER,
     PKIFiles,
     generate_pki,
@@ -96,6 +97,11 @@ class ControlPlane(LocalService):
     def kubeconfig(self) -> Path:
         """The admin (system:masters) kubeconfig."""
         return self.workdir / "kubeconfig"
+
+    @property
+    def operator_kubeconfig(self) -> Path:
+        """The operator's own kubeconfig (user OPERATOR_USER, system:masters)."""
+        return self.workdir / "operator.kubeconfig"
 
     @property
     def server(self) -> str:
@@ -219,6 +225,14 @@ class ControlPlane(LocalService):
             client_cert=pki.admin_cert,
             client_key=pki.admin_key,
             user=ADMIN_USER,
+        )
+        write_kubeconfig(
+            self.operator_kubeconfig,
+            server=self.server,
+            ca_cert=pki.ca_cert,
+            client_cert=pki.operator_cert,
+            client_key=pki.operator_key,
+            user=OPERATOR_USER,
         )
         _create(
             api_port,

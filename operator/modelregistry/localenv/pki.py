@@ -33,6 +33,9 @@ SERVING_DNS_NAMES: Final[tuple[str, ...]] = (
 SERVING_IP_ADDRESSES: Final[tuple[str, ...]] = ("127.0.0.1", "10.0.0.1")
 
 ADMIN_USER: Final = "admin"
+# The operator's own identity, apart from the people's (admin): the admission
+# policies exempt exactly this user name from the rules for approvers.
+OPERATOR_USER: Final = "modelregistry-operator"
 CONTROLLER_MANAGER_USER: Final = "system:kube-controller-manager"
 SCHEDULER_USER: Final = "system:kube-scheduler"
 # The identity the API server presents to kubelets (logs, exec, port-forward);
@@ -61,6 +64,7 @@ class PKIMaterial:
     ca: KeyPair
     serving: KeyPair
     admin: KeyPair
+    operator: KeyPair
     controller_manager: KeyPair
     scheduler: KeyPair
     kubelet_client: KeyPair
@@ -79,6 +83,8 @@ class PKIFiles:
     serving_key: Path
     admin_cert: Path
     admin_key: Path
+    operator_cert: Path
+    operator_key: Path
     controller_manager_cert: Path
     controller_manager_key: Path
     scheduler_cert: Path
@@ -121,6 +127,7 @@ def build_pki(
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in SERVING_IP_ADDRESSES]
     serving = issue(_name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans)
     admin = issue(_name(ADMIN_USER, SUPERUSER_GROUP), ExtendedKeyUsageOID.CLIENT_AUTH)
+    operator = issue(_name(OPERATOR_USER, SUPERUSER_GROUP), ExtendedKeyUsageOID.CLIENT_AUTH)
     # The controller-manager is a superuser too: with one identity for all its
     # controllers, the namespace and garbage collectors must reach every kind.
     controller_manager = issue(
@@ -140,6 +147,7 @@ def build_pki(
         ca=KeyPair(ca_cert.public_bytes(serialization.Encoding.PEM), _private_pem(ca_key)),
         serving=serving,
         admin=admin,
+        operator=operator,
         controller_manager=controller_manager,
         scheduler=scheduler,
         kubelet_client=kubelet_client,
@@ -203,6 +211,8 @@ def write_pki(material: PKIMaterial, directory: Path) -> PKIFiles:
         serving_key=put("apiserver.key", material.serving.key, private=True),
         admin_cert=put("admin.crt", material.admin.cert),
         admin_key=put("admin.key", material.admin.key, private=True),
+        operator_cert=put("operator.crt", material.operator.cert),
+        operator_key=put("operator.key", material.operator.key, private=True),
         controller_manager_cert=put("controller-manager.crt", material.controller_manager.cert),
         controller_manager_key=put(
             "controller-manager.key", material.controller_manager.key, private=True

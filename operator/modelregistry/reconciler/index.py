@@ -18,7 +18,14 @@ from modelregistry import conditions as cond
 from modelregistry.decisions.model import VersionSummary
 from modelregistry.decisions.numbering import Claim
 from modelregistry.decisions.verification import STORE_CHECKSUM
-from modelregistry.reasons import MODEL_FOUND, READY, RECONCILING, STALLED
+from modelregistry.reasons import (
+    MODEL_FOUND,
+    READY,
+    RECONCILING,
+    STAGE_GRANTED,
+    STALLED,
+    Reason,
+)
 from modelregistry.reconciler.ports import Body
 from modelregistry.reconciler.reading import mapping, whole_number
 
@@ -47,6 +54,13 @@ class VersionEntry:
     checked_at: str | None  # status.artifactCheckedAt
     since: str | None  # when Ready last changed
     hash_owed: bool = False  # verified by the store's checksum; the bytes are hashed next
+    asked: str = "None"  # spec.stage
+    uri: str | None = None  # the verified artifact: what a stage or alias resolves to
+    digest: str | None = None
+    version_id: str | None = None
+    protected: bool = False  # status.deletionProtection is set
+    protected_until: str | None = None  # ... and ends then
+    waits_for_production: bool = False  # StageGranted=False, ProductionHeld
 
     @property
     def claim(self) -> Claim:
@@ -54,7 +68,18 @@ class VersionEntry:
 
     @property
     def summary(self) -> VersionSummary:
-        return VersionSummary(self.version, self.ready, self.stalled, self.stage)
+        return VersionSummary(
+            self.version,
+            self.ready,
+            self.stalled,
+            self.stage,
+            name=self.name,
+            asked=self.asked,
+            uri=self.uri,
+            digest=self.digest,
+            version_id=self.version_id,
+            protected=self.protected,
+        )
 
     def due(self, now: datetime, interval: timedelta) -> bool:
         """Whether the periodic pass should look at this version now.
@@ -66,6 +91,8 @@ class VersionEntry:
         """
         if self.observed_generation != self.generation or self.waiting or self.hash_owed:
             return True
+        if self.protected_until is not None and _passed(self.protected_until, now):
+            return True  # retention ended: the protection is cleared
         if not (self.ready or self.stalled):
             return True
         reference = self.checked_at or self.since
@@ -86,6 +113,9 @@ class ModelEntry:
     default_validation: Any = None
     validation_policy: Any = None
     accept_store_checksum: bool = False  # spec.policy.verification.acceptStoreChecksum
+    policy: Any = None  # spec.policy
+    aliases: Any = None  # spec.aliases
+    production: Any = None  # status.production: the lock
 
 
 def _resource_version(body: Body) -> str:
@@ -118,6 +148,10 @@ def version_entry(body: Body) -> VersionEntry | None:
         mapping(c).get("artifact") for c in status.get("components") or [] if isinstance(c, dict)
     ]
     since = mapping(conditions.get(READY)).get("lastTransitionTime")
+    artifact = mapping(status.get("artifact"))
+    protection = mapping(status.get("deletionProtection"))
+    granted = mapping(conditions.get(STAGE_GRANTED))
+    asked = spec.get("stage")
     return VersionEntry(
         namespace=meta["namespace"],
         name=meta["name"],
@@ -138,7 +172,26 @@ def version_entry(body: Body) -> VersionEntry | None:
         checked_at=checked_at if isinstance(checked_at, str) else None,
         since=since if isinstance(since, str) else None,
         hash_owed=any(mapping(r).get("verifiedBy") == STORE_CHECKSUM for r in records),
+        asked=asked if isinstance(asked, str) else "None",
+        uri=_text(artifact.get("uri")),
+        digest=_text(artifact.get("digest")),
+        version_id=_text(artifact.get("versionId")),
+        protected=bool(protection),
+        protected_until=_text(protection.get("until")),
+        waits_for_production=granted.get("status") == "False"
+        and granted.get("reason") == Reason.PRODUCTION_HELD,
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _passed(moment: str, now: datetime) -> bool:
+    try:
+        return now >= cond.parse_time(moment)
+    except ValueError:
+        return True
 
 
 def model_entry(body: Body) -> ModelEntry:
@@ -154,6 +207,9 @@ def model_entry(body: Body) -> ModelEntry:
             "acceptStoreChecksum"
         )
         is True,
+        policy=spec.get("policy"),
+        aliases=spec.get("aliases"),
+        production=mapping(body.get("status")).get("production"),
     )
 
 

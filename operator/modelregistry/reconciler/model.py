@@ -20,17 +20,18 @@ from datetime import datetime
 
 from modelregistry.api import ModelStatus
 from modelregistry.api.meta import MODELS
-from modelregistry.decisions.model import summarize_model
+from modelregistry.decisions.model import over_limit, summarize_model
 from modelregistry.mergepatch import merge_patch
 from modelregistry.reconciler.index import Catalog, ModelKey
 from modelregistry.reconciler.numbering import Numbering
 from modelregistry.reconciler.ports import ClusterPort
-from modelregistry.reconciler.reading import baseline, dump_status, parse_status
+from modelregistry.reconciler.reading import baseline, dump_status, mapping, parse_status
 
 logger = logging.getLogger(__name__)
 
-# Written only by the counter, with a precondition: never part of a summary patch.
-_COUNTER_FIELD = "versionSequence"
+# Written only with a precondition (the version counter, the Production lock):
+# never part of a summary patch.
+_LOCKED_FIELDS = ("versionSequence", "production")
 REFRESHES_PER_WINDOW = 10
 
 
@@ -43,12 +44,16 @@ class ModelRefresher:
         *,
         window: float,
         clock: Callable[[], datetime],
+        kick: Callable[[str, str, str], None] = lambda namespace, name, uid: None,
     ) -> None:
         self._cluster = cluster
         self._catalog = catalog
         self._numbers = numbers
         self._window = window
         self._clock = clock
+        self._kick = kick  # a version's pass, now
+        # (namespace, model) -> uids of the versions its version limit archives.
+        self.over_limit: dict[ModelKey, frozenset[str]] = {}
         # Marked Models, longest marked first (a dict keeps the order of insertion).
         self._marked: dict[ModelKey, None] = {}
         self._task: asyncio.Task[None] | None = None
@@ -83,15 +88,21 @@ class ModelRefresher:
         if body is None:
             return
         current = parse_status(ModelStatus, body)
+        spec = mapping(body.get("spec"))
+        aliases = _aliases(spec.get("aliases"))
+        versions = [v.summary for v in self._catalog.versions(namespace, name)]
         status = summarize_model(
-            [v.summary for v in self._catalog.versions(namespace, name)],
-            current,
-            body["metadata"].get("generation", 1),
-            self._clock(),
+            versions, current, body["metadata"].get("generation", 1), self._clock(), aliases
         )
+        limit = mapping(spec.get("policy")).get("versionLimit")
+        archived = over_limit(versions, limit if isinstance(limit, int) else None, aliases)
+        self.over_limit[(namespace, name)] = frozenset(v.uid for v in archived)
+        for version in archived:
+            self._kick(namespace, version.name, version.uid)
         old, new = baseline(body, current), dump_status(status)
         for fields in (old, new):
-            fields.pop(_COUNTER_FIELD, None)
+            for locked in _LOCKED_FIELDS:
+                fields.pop(locked, None)
         patch = merge_patch(old, new)
         if patch:
             written = await self._cluster.patch_status(MODELS, namespace, name, patch)
@@ -103,3 +114,9 @@ class ModelRefresher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def _aliases(raw: object) -> dict[str, int]:
+    """spec.aliases as written (the CRD's schema checked it): name -> version number."""
+    found = mapping(raw)
+    return {k: v for k, v in found.items() if isinstance(v, int) and not isinstance(v, bool)}

@@ -20,11 +20,13 @@ from datetime import UTC, datetime
 
 from modelregistry.decisions.validationpod import LABEL_VERSION_UID, PodSettings
 from modelregistry.errors import ModelRegistryError
+from modelregistry.reconciler.admission import AdmissionCheck
 from modelregistry.reconciler.index import Catalog, VersionEntry, version_entry
 from modelregistry.reconciler.model import ModelRefresher
 from modelregistry.reconciler.numbering import Numbering
 from modelregistry.reconciler.packing import pack, unpack
 from modelregistry.reconciler.ports import Body, ClusterPort, VerifierPort
+from modelregistry.reconciler.production import ProductionLocks
 from modelregistry.reconciler.requeue import Requeue
 from modelregistry.reconciler.sandbox import Sandbox, SandboxSettings
 from modelregistry.reconciler.version import PassOutcome, VersionReconciler
@@ -57,6 +59,15 @@ class Operator:
         self._settings = settings
         self._clock = clock
         self.numbers = Numbering(cluster, catalog)
+        self.requeue = Requeue(self._retry, settings.retry_delay)
+        self.models = ModelRefresher(
+            cluster,
+            catalog,
+            self.numbers,
+            window=settings.model_refresh_window,
+            clock=clock,
+            kick=self.requeue.now,
+        )
         self.versions = VersionReconciler(
             cluster,
             verifier,
@@ -85,11 +96,10 @@ class Operator:
                 ),
             ),
             clock=clock,
+            production=ProductionLocks(cluster, clock, self.numbers.model_written),
+            admission=AdmissionCheck(cluster),
+            limits=self.models.over_limit,
         )
-        self.models = ModelRefresher(
-            cluster, catalog, self.numbers, window=settings.model_refresh_window, clock=clock
-        )
-        self.requeue = Requeue(self._retry, settings.retry_delay)
         self.queue: WorkQueue[bytes] = WorkQueue(self._event_pass, PASS_WORKERS)
 
     # --- watch events --------------------------------------------------------------
@@ -124,6 +134,8 @@ class Operator:
     def _needs_pass(self, entry: VersionEntry | None) -> bool:
         if entry is None or entry.observed_generation != entry.generation:
             return True  # new, changed, or not readable as a version: the pass explains
+        if entry.ready and entry.asked != entry.stage and entry.asked != "None":
+            return True  # a stage asked for and not granted: an approval may have come
         # Not when a retry is scheduled, or when Ready or Stalled (the periodic pass
         # looks again when due); yes when waiting with no retry (the operator restarted).
         return not (self.requeue.pending(entry.uid) or entry.ready or entry.stalled)
@@ -135,7 +147,9 @@ class Operator:
             return
         self.models.mark(namespace, name)
         for entry in self._catalog.versions(namespace, name):
-            if entry.model_missing:  # a new Model ends the wait
+            # A new Model ends the wait for it; a freed (or changed) Production lock, or
+            # a changed policy, may end the wait for Production.
+            if entry.model_missing or entry.waits_for_production:
                 self.requeue.now(entry.namespace, entry.name, entry.uid)
 
     async def model_deleted(self, namespace: str, name: str) -> None:

@@ -53,9 +53,17 @@ def _drop(data: Any, loc: tuple[int | str, ...]) -> None:
     del data[loc[-1]]
 
 
+# Lists a version's status has only once something happened: not written while empty.
+_ONLY_WHEN_SET = ("approvals", "history")
+
+
 def dump_status(status: ModelStatus | ModelVersionStatus) -> Body:
     """The status as written: camelCase, without Kopf's old bookkeeping."""
-    return status.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"kopf"})
+    dumped = status.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"kopf"})
+    for key in _ONLY_WHEN_SET:
+        if dumped.get(key) == []:
+            del dumped[key]
+    return dumped
 
 
 def baseline(body: Body, parsed: ModelStatus | ModelVersionStatus) -> Body:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -28,22 +28,31 @@ from pydantic import ValidationError
 from modelregistry import conditions as cond
 from modelregistry.api import Artifact, ModelVersionSpec, ModelVersionStatus
 from modelregistry.api.meta import MODELVERSIONS
-from modelregistry.api.model import ValidationPolicy
+from modelregistry.api.model import ModelPolicy, ValidationPolicy
 from modelregistry.api.modelversion import Validation
-from modelregistry.decisions import modelref, numbering, validation, verification
+from modelregistry.conditions import DesiredCondition
+from modelregistry.decisions import lifecycle, modelref, numbering, validation, verification
 from modelregistry.decisions import version as compose
+from modelregistry.decisions.lifecycle import Holder
 from modelregistry.decisions.passdata import Decision, StepResult, VersionView
 from modelregistry.decisions.podstate import PodRef, read_pod
 from modelregistry.decisions.validationplan import Plan, plan_for
 from modelregistry.decisions.validationpod import PodSettings, build_pod
 from modelregistry.decisions.verification import Hashed, Outcome
-from modelregistry.errors import CredentialsError, InvalidObjectError, ObjectRefusedError
+from modelregistry.errors import (
+    ConflictError,
+    CredentialsError,
+    InvalidObjectError,
+    ObjectRefusedError,
+)
 from modelregistry.mergepatch import merge_patch
-from modelregistry.reasons import ARTIFACT_VERIFIED
-from modelregistry.reconciler.index import Catalog, version_entry
+from modelregistry.reasons import ARTIFACT_VERIFIED, VALIDATED
+from modelregistry.reconciler.admission import AdmissionCheck
+from modelregistry.reconciler.index import Catalog, ModelKey, version_entry
 from modelregistry.reconciler.locks import Locks
 from modelregistry.reconciler.numbering import Numbering
 from modelregistry.reconciler.ports import Body, ClusterPort, VerifierPort
+from modelregistry.reconciler.production import Busy, ProductionLocks, lock_of
 from modelregistry.reconciler.reading import (
     baseline,
     dump_status,
@@ -95,6 +104,9 @@ class VersionReconciler:
         pod_settings: PodSettings,
         sandbox: Sandbox,
         clock: Callable[[], datetime],
+        production: ProductionLocks,
+        admission: AdmissionCheck,
+        limits: Mapping[ModelKey, frozenset[str]],
     ) -> None:
         self._cluster = cluster
         self._verifier = verifier
@@ -103,6 +115,9 @@ class VersionReconciler:
         self._reverify_interval = reverify_interval
         self._pod_settings = pod_settings
         self._sandbox = sandbox
+        self._production = production
+        self._admission = admission
+        self._limits = limits  # the versions each Model's version limit archives
         self._clock = clock
         self._locks = Locks()
         # uid -> reason the last re-check could not read the bytes (announced once).
@@ -192,12 +207,64 @@ class VersionReconciler:
                 )
                 results[-2] = rechecked
 
-        decision = compose.compose(view, results, OWNED)
-        await self._write(body, view.status, decision)
+        stage: lifecycle.StageDecision | None = None
+        precondition: str | None = None
+        if results[0].proceed:  # the Model exists: its policy decides the stage
+            stage, precondition = await self._lifecycle(body, view, results)
+            results.append(stage.result)
+
+        decision = compose.compose(view, results, OWNED, informational=lifecycle.CONDITIONS)
+        await self._write(body, view.status, decision, resource_version=precondition)
+        if stage is not None and stage.release_production:
+            await self._production.release(view)
         # Only once their results are in status: a restart in between runs nothing twice.
         for pod in finished_pods:
             await self._cluster.delete_pod(view.namespace, pod.name, pod.uid)
         return PassOutcome(retry=decision.retry)
+
+    async def _lifecycle(
+        self, body: Body, view: VersionView, results: list[StepResult]
+    ) -> tuple[lifecycle.StageDecision, str | None]:
+        """The stage to grant; with Production taken now, the precondition of the write."""
+        model = self._catalog.model(view.namespace, view.model)
+        policy = lifecycle.Policy.of(_parsed(ModelPolicy, model.policy if model else None))
+        decided = {c.type: c for r in results for c in r.conditions}
+
+        def status_of(condition_type: str) -> str:
+            if condition_type in decided:
+                return decided[condition_type].status
+            found = cond.find(view.status.conditions, condition_type)
+            return found.status if found is not None else "Unknown"
+
+        validated = status_of(VALIDATED)
+        lock = lock_of({"status": {"production": model.production if model else None}})
+        holder = Holder(lock.holder, lock.uid) if lock.holder and lock.uid else None
+        incoming = lock.incoming
+        asked = view.spec.stage
+        observed = lifecycle.Observed(
+            policy=policy,
+            verified=status_of(ARTIFACT_VERIFIED) == "True",
+            validated=validated,
+            validated_since=_since(view, VALIDATED, decided) if validated == "True" else None,
+            admission_problem=(
+                await self._admission.problem() if asked in policy.approval_for else None
+            ),
+            holder=holder,
+            incoming=Holder(incoming.name, incoming.uid) if incoming else None,
+            over_limit=view.uid in self._limits.get((view.namespace, view.model), frozenset()),
+        )
+        stage = lifecycle.decide(view, observed)
+        if not stage.take_production:
+            return stage, None
+        taken = await self._production.acquire(view, policy)
+        if isinstance(taken, Busy):
+            if taken.holder is None and taken.incoming is None:
+                raise ConflictError(f"Model {view.model!r} is gone; looking again")
+            kept = dataclasses.replace(
+                observed, holder=taken.holder or holder, incoming=taken.incoming
+            )
+            return lifecycle.decide(view, kept), None
+        return stage, str(body["metadata"]["resourceVersion"])
 
     async def _verification(
         self,
@@ -349,18 +416,29 @@ class VersionReconciler:
         return await self._verifier.verify(artifact, credentials, field, checksum_may_prove, read)
 
     async def _write(
-        self, body: Body, current: ModelVersionStatus, decision: Decision
+        self,
+        body: Body,
+        current: ModelVersionStatus,
+        decision: Decision,
+        *,
+        resource_version: str | None = None,
     ) -> Body | None:
         """Write the decided status where it differs and post its Events.
 
-        Returns the object as written (None when nothing was written, or it is gone).
+        With `resource_version`, only if the object is still that version (the
+        write that says Production). Returns the object as written (None when
+        nothing was written, or it is gone).
         """
         meta = body["metadata"]
         patch = merge_patch(baseline(body, current), dump_status(decision.status))
         written: Body | None = None
         if patch:
             written = await self._cluster.patch_status(
-                MODELVERSIONS, meta["namespace"], meta["name"], patch
+                MODELVERSIONS,
+                meta["namespace"],
+                meta["name"],
+                patch,
+                resource_version=resource_version,
             )
             self.status_writes += 1
             if written is not None:
@@ -392,7 +470,7 @@ def _claim(body: Body) -> numbering.Claim:
     return entry.claim
 
 
-ParsedT = TypeVar("ParsedT", Validation, ValidationPolicy)
+ParsedT = TypeVar("ParsedT", Validation, ValidationPolicy, ModelPolicy)
 
 
 def _parsed(model: type[ParsedT], raw: object) -> ParsedT | None:
@@ -404,3 +482,14 @@ def _parsed(model: type[ParsedT], raw: object) -> ParsedT | None:
     except ValidationError:
         logger.warning("ignoring an unreadable %s in a Model's spec", model.__name__)
         return None
+
+
+def _since(
+    view: VersionView, condition_type: str, decided: Mapping[str, DesiredCondition]
+) -> datetime:
+    """When the condition took the status this pass gives it: now, if this pass changed it."""
+    old = cond.find(view.status.conditions, condition_type)
+    new = decided.get(condition_type)
+    if old is not None and (new is None or new.status == old.status):
+        return cond.parse_time(old.last_transition_time)
+    return view.now

@@ -1,0 +1,352 @@
+"""Who may do what, enforced by the API server: admission policies and ClusterRoles.
+
+Rendered from here into crds/ (and the chart) by `make crds`, and installed
+with the CRDs by `install.py`; a unit test keeps the committed files in step.
+
+- `modelregistry-approvals` (UPDATE of modelversions/status, by anyone but
+  the operator): a request may add exactly one entry at the end of
+  status.approvals and change nothing else in status; the entry names the
+  requester and only groups the requester is in; the requester holds the
+  custom verb `approve` on the version's Model (RBAC `resourceNames` narrows
+  it to one Model); the version is Validated, and the entry is not dated
+  before it became so. This is how Kubernetes approves a
+  CertificateSigningRequest and cert-manager a CertificateRequest.
+- `modelregistry-history` (UPDATE of modelversions/status, by everyone, the
+  operator included): status.history only grows at its end, except that its
+  oldest entries may move into historySummary, whose count grows by exactly
+  as many; status.approvals only grows at its end.
+- `modelregistry-deletion` (DELETE of a ModelVersion): refused while the
+  version holds Production or its status.deletionProtection is set (CEL has
+  no clock: the operator keeps that field and clears it when retention ends).
+- `modelregistry-model-deletion` (DELETE of a Model): refused while any of
+  its versions is protected (status.protectedVersions, kept by the operator).
+
+The operator is exempt from the first policy by its user name, which the
+policy carries as an annotation too, so the operator can tell at start that
+the policy installed is the one that exempts it (`reconciler/admission.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import yaml
+
+from modelregistry.api import ModelVersionStatus
+from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
+
+APPROVALS: Final = "modelregistry-approvals"
+HISTORY: Final = "modelregistry-history"
+DELETION: Final = "modelregistry-deletion"
+MODEL_DELETION: Final = "modelregistry-model-deletion"
+POLICY_NAMES: Final = (APPROVALS, HISTORY, DELETION, MODEL_DELETION)
+OPERATOR_ANNOTATION: Final = f"{GROUP}/operator"
+APPROVE_VERB: Final = "approve"
+# The chart's operator ServiceAccount in the namespace the README installs it to.
+DEFAULT_OPERATOR: Final = "system:serviceaccount:modelregistry-system:modelregistry-operator"
+ADMISSION_API: Final = "admissionregistration.k8s.io/v1"
+RBAC_API: Final = "rbac.authorization.k8s.io/v1"
+_LABELS: Final = {"app.kubernetes.io/name": "modelregistry"}
+
+
+def _status_fields_but(kept: str) -> list[str]:
+    """Every status field (as on the wire) but `kept`."""
+    return [
+        field.alias or name
+        for name, field in ModelVersionStatus.model_fields.items()
+        if (field.alias or name) != kept
+    ]
+
+
+def _rules(plural: str, operations: list[str]) -> dict[str, Any]:
+    return {
+        "resourceRules": [
+            {
+                "apiGroups": [GROUP],
+                "apiVersions": [VERSION],
+                "operations": operations,
+                "resources": [plural],
+            }
+        ]
+    }
+
+
+def _policy(
+    name: str,
+    constraints: dict[str, Any],
+    validations: list[dict[str, str]],
+    *,
+    variables: list[dict[str, str]] | None = None,
+    match_conditions: list[dict[str, str]] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"failurePolicy": "Fail", "matchConstraints": constraints}
+    if match_conditions:
+        spec["matchConditions"] = match_conditions
+    if variables:
+        spec["variables"] = variables
+    spec["validations"] = validations
+    metadata: dict[str, Any] = {"name": name, "labels": dict(_LABELS)}
+    if annotations:
+        metadata["annotations"] = annotations
+    return {
+        "apiVersion": ADMISSION_API,
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def _binding(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": ADMISSION_API,
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name, "labels": dict(_LABELS)},
+        "spec": {"policyName": name, "validationActions": ["Deny"]},
+    }
+
+
+def approvals_policy(operator: str) -> dict[str, Any]:
+    unchanged = " && ".join(
+        f"object.?status.?{field} == oldObject.?status.?{field}"
+        for field in _status_fields_but("approvals")
+    )
+    validated = (
+        "oldObject.?status.?conditions.orValue([]).exists(c, c.type == 'Validated' && "
+        "c.status == 'True'"
+    )
+    return _policy(
+        APPROVALS,
+        _rules(f"{MODELVERSIONS}/status", ["UPDATE"]),
+        match_conditions=[
+            {"name": "not-the-operator", "expression": f"request.userInfo.username != {operator!r}"}
+        ],
+        annotations={OPERATOR_ANNOTATION: operator},
+        variables=[
+            {"name": "before", "expression": "oldObject.?status.?approvals.orValue([])"},
+            {"name": "after", "expression": "object.?status.?approvals.orValue([])"},
+            {
+                "name": "added",
+                "expression": "size(variables.after) == size(variables.before) + 1 && "
+                "variables.after.slice(0, size(variables.before)) == variables.before",
+            },
+            # Read only where `added` holds (CEL's || absorbs the error otherwise).
+            {"name": "entry", "expression": "variables.after[size(variables.after) - 1]"},
+        ],
+        validations=[
+            {
+                "expression": unchanged,
+                "message": "only the operator writes a ModelVersion's status: an approver may "
+                "add one entry to status.approvals and change nothing else (stage, conditions, "
+                "artifact, validation and history are the operator's)",
+                "reason": "Forbidden",
+            },
+            {
+                "expression": "variables.added",
+                "message": "an approval adds exactly one entry at the end of status.approvals "
+                "and changes no earlier one (modelregistry approve VERSION --stage STAGE)",
+                "reason": "Forbidden",
+            },
+            {
+                "expression": "!variables.added || variables.entry.user == "
+                "request.userInfo.username",
+                "messageExpression": "'an approval must name its approver: user ' + "
+                "request.userInfo.username + ', not ' + variables.entry.user",
+                "reason": "Forbidden",
+            },
+            {
+                "expression": "!variables.added || variables.entry.?groups.orValue([]).all(g, "
+                "g in request.userInfo.groups)",
+                "messageExpression": "'an approval may name only groups its approver is in ("
+                "' + request.userInfo.groups.join(', ') + ')'",
+                "reason": "Forbidden",
+            },
+            {
+                "expression": f"authorizer.group('{GROUP}').resource('{MODELS}')"
+                ".namespace(object.metadata.namespace).name(object.spec.modelRef.name)"
+                f".check('{APPROVE_VERB}').allowed()",
+                "messageExpression": "'user ' + request.userInfo.username + ' may not approve "
+                f"versions of Model ' + object.spec.modelRef.name + ': approving needs the "
+                f"{APPROVE_VERB} verb on {MODELS}/' + object.spec.modelRef.name + ' in namespace "
+                "' + object.metadata.namespace + ' (a RoleBinding to the modelregistry-approver "
+                "ClusterRole)'",
+                "reason": "Forbidden",
+            },
+            {
+                "expression": f"!variables.added || {validated})",
+                "message": "a version can be approved only once it is Validated (its checks "
+                "passed): wait for Validated=True",
+                "reason": "Forbidden",
+            },
+            {
+                "expression": f"!variables.added || {validated} && "
+                "timestamp(variables.entry.time) >= timestamp(c.lastTransitionTime))",
+                "message": "an approval cannot be dated before the version became Validated: "
+                "set time to now",
+                "reason": "Forbidden",
+            },
+        ],
+    )
+
+
+def history_policy() -> dict[str, Any]:
+    return _policy(
+        HISTORY,
+        _rules(f"{MODELVERSIONS}/status", ["UPDATE"]),
+        variables=[
+            {"name": "before", "expression": "oldObject.?status.?history.orValue([])"},
+            {"name": "after", "expression": "object.?status.?history.orValue([])"},
+            {
+                "name": "moved",
+                "expression": "object.?status.?historySummary.?count.orValue(0) - "
+                "oldObject.?status.?historySummary.?count.orValue(0)",
+            },
+            {"name": "approvalsBefore", "expression": "oldObject.?status.?approvals.orValue([])"},
+            {"name": "approvalsAfter", "expression": "object.?status.?approvals.orValue([])"},
+        ],
+        validations=[
+            {
+                "expression": "variables.moved >= 0 && variables.moved <= size(variables.before) "
+                "&& size(variables.after) >= size(variables.before) - variables.moved && "
+                "variables.after.slice(0, size(variables.before) - variables.moved) == "
+                "variables.before.slice(variables.moved, size(variables.before))",
+                "message": "status.history is append-only: entries are added at its end, and "
+                "the oldest leave it only into historySummary, counted",
+                "reason": "Forbidden",
+            },
+            {
+                "expression": "size(variables.approvalsAfter) >= size(variables.approvalsBefore)"
+                " && variables.approvalsAfter.slice(0, size(variables.approvalsBefore)) == "
+                "variables.approvalsBefore",
+                "message": "status.approvals is append-only: no approval is changed or removed",
+                "reason": "Forbidden",
+            },
+        ],
+    )
+
+
+def deletion_policy() -> dict[str, Any]:
+    return _policy(
+        DELETION,
+        _rules(MODELVERSIONS, ["DELETE"]),
+        validations=[
+            {
+                "expression": "oldObject.?status.?stage.orValue('None') != 'Production' && "
+                "!oldObject.?status.?deletionProtection.hasValue()",
+                "messageExpression": "oldObject.?status.?deletionProtection.?until.hasValue() ? "
+                "'ModelVersion ' + oldObject.metadata.name + ' is archived and kept by its "
+                "Model\\'s retention policy (policy.archivedRetentionDays): it can be deleted "
+                "from ' + oldObject.status.deletionProtection.until : 'ModelVersion ' + "
+                "oldObject.metadata.name + ' holds Production and cannot be deleted: move "
+                "another version to Production, or set spec.stage to Archived first'",
+                "reason": "Forbidden",
+            }
+        ],
+    )
+
+
+def model_deletion_policy() -> dict[str, Any]:
+    return _policy(
+        MODEL_DELETION,
+        _rules(MODELS, ["DELETE"]),
+        validations=[
+            {
+                "expression": "oldObject.?status.?protectedVersions.orValue(0) == 0",
+                "messageExpression": "'Model ' + oldObject.metadata.name + ' has ' + "
+                "string(oldObject.status.protectedVersions) + ' protected versions (in "
+                "Production, or archived and within retention): it can be deleted once none "
+                "is'",
+                "reason": "Forbidden",
+            }
+        ],
+    )
+
+
+def cluster_roles() -> list[dict[str, Any]]:
+    """The roles people get: view and edit (aggregated into Kubernetes' own), and approver."""
+    resources = [MODELS, MODELVERSIONS]
+    read = ["get", "list", "watch"]
+
+    def role(name: str, rules: list[dict[str, Any]], aggregate: tuple[str, ...]) -> dict[str, Any]:
+        labels = dict(_LABELS)
+        labels.update({f"rbac.authorization.k8s.io/aggregate-to-{a}": "true" for a in aggregate})
+        return {
+            "apiVersion": RBAC_API,
+            "kind": "ClusterRole",
+            "metadata": {"name": name, "labels": labels},
+            "rules": rules,
+        }
+
+    return [
+        role(
+            "modelregistry-view",
+            [
+                {
+                    "apiGroups": [GROUP],
+                    "resources": [*resources, *(f"{r}/status" for r in resources)],
+                    "verbs": read,
+                }
+            ],
+            ("view", "edit", "admin"),
+        ),
+        role(
+            "modelregistry-edit",
+            [
+                {
+                    "apiGroups": [GROUP],
+                    "resources": resources,
+                    "verbs": ["create", "update", "patch", "delete", "deletecollection"],
+                }
+            ],
+            ("edit", "admin"),
+        ),
+        # Not aggregated: bind it where someone may approve (narrow it to one Model
+        # with a Role of your own naming the Model in resourceNames).
+        role(
+            "modelregistry-approver",
+            [
+                {"apiGroups": [GROUP], "resources": [MODELS], "verbs": [APPROVE_VERB, *read]},
+                {
+                    "apiGroups": [GROUP],
+                    "resources": [f"{MODELVERSIONS}/status"],
+                    "verbs": ["get", "patch", "update"],
+                },
+                {"apiGroups": [GROUP], "resources": [MODELVERSIONS], "verbs": read},
+            ],
+            (),
+        ),
+    ]
+
+
+def manifests(operator: str) -> list[dict[str, Any]]:
+    """Every policy, its binding, and the ClusterRoles, for an operator running as `operator`."""
+    policies = [
+        approvals_policy(operator),
+        history_policy(),
+        deletion_policy(),
+        model_deletion_policy(),
+    ]
+    return [*policies, *(_binding(p["metadata"]["name"]) for p in policies), *cluster_roles()]
+
+
+HEADER = "# Generated by `make crds` from operator/modelregistry/admission.py; do not edit.\n"
+FILENAME = f"{GROUP}_admission.yaml"
+
+
+def render(operator: str = DEFAULT_OPERATOR) -> str:
+    return HEADER + yaml.safe_dump_all(manifests(operator), sort_keys=False, width=100)
+
+
+# The chart's own operator ServiceAccount (templates/serviceaccount.yaml).
+CHART_OPERATOR: Final = (
+    "system:serviceaccount:{{ .Release.Namespace }}:{{ .Release.Name }}-operator"
+)
+_PLACEHOLDER: Final = "operator-user-placeholder"
+
+
+def render_chart_template() -> str:
+    """The chart's templates/admission.yaml: the policies for the release's own operator."""
+    text = yaml.safe_dump_all(manifests(_PLACEHOLDER), sort_keys=False, width=100)
+    return HEADER.replace("admission.py", "admission.py (a Helm template)") + text.replace(
+        _PLACEHOLDER, CHART_OPERATOR
+    )

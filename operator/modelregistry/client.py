@@ -1,0 +1,251 @@
+"""The registry from a person's or a pipeline's side: approve, resolve, history, lineage.
+
+Every call goes to the API server as the caller (KUBECONFIG, or
+impersonated with `as_user`), so what the API server's RBAC and admission
+policies allow is exactly what succeeds; a refusal is raised as
+`Refused`, with the API server's own words.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
+from modelregistry.conditions import format_time
+
+Body = dict[str, Any]
+MAX_CONFLICTS = 5
+
+
+class RegistryError(Exception):
+    """What a command could not do, said for a person."""
+
+
+class Refused(RegistryError):
+    """The API server refused the request; the message is its own."""
+
+
+@dataclass(frozen=True)
+class Session:
+    """An API client for the caller, and the namespace to work in."""
+
+    api: kubernetes.client.ApiClient
+    namespace: str
+
+    @classmethod
+    def connect(
+        cls,
+        namespace: str | None = None,
+        *,
+        as_user: str | None = None,
+        as_groups: Sequence[str] = (),
+    ) -> Session:
+        try:
+            kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+        api = kubernetes.client.ApiClient()
+        if as_user is not None:
+            api.set_default_header("Impersonate-User", as_user)  # type: ignore[no-untyped-call]
+        for group in as_groups:  # the client keeps one value per header: one group
+            api.set_default_header("Impersonate-Group", group)  # type: ignore[no-untyped-call]
+        if namespace is None:
+            try:
+                _, context = kubernetes.config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+                namespace = context.get("context", {}).get("namespace") or "default"
+            except kubernetes.config.ConfigException:
+                namespace = "default"
+        return cls(api, namespace)
+
+    @property
+    def custom(self) -> kubernetes.client.CustomObjectsApi:
+        return kubernetes.client.CustomObjectsApi(self.api)
+
+    def get(self, plural: str, name: str) -> Body:
+        try:
+            return cast(
+                Body,
+                self.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, self.namespace, plural, name
+                ),
+            )
+        except ApiException as error:
+            if error.status == 404:
+                kind = "ModelVersion" if plural == MODELVERSIONS else "Model"
+                raise RegistryError(
+                    f"{kind} {name!r} does not exist in namespace {self.namespace!r}"
+                ) from None
+            raise Refused(_said(error)) from None
+
+    def whoami(self) -> tuple[str, list[str]]:
+        review = kubernetes.client.AuthenticationV1Api(self.api).create_self_subject_review(
+            cast(Any, {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+        )
+        info = review.to_dict().get("status", {}).get("user_info", {}) or {}
+        return str(info.get("username") or ""), list(info.get("groups") or [])
+
+
+def _said(error: ApiException) -> str:
+    """The API server's message (an admission policy's denial reads as it wrote it)."""
+    try:
+        return str(json.loads(str(error.body))["message"])
+    except (TypeError, ValueError, KeyError):
+        return f"{error.status} {error.reason}"
+
+
+def approve(
+    session: Session,
+    version: str,
+    stage: str,
+    comment: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> Body:
+    """Append this caller's approval of `stage` to the version's status.approvals.
+
+    The entry names the caller (and those of the caller's groups the Model's
+    approvers list names); the API server's admission policy refuses it
+    unless the caller holds `approve` on the Model. Returns the entry.
+    """
+    user, groups = session.whoami()
+    for _ in range(MAX_CONFLICTS):
+        body = session.get(MODELVERSIONS, version)
+        model = session.get(MODELS, body["spec"]["modelRef"]["name"])
+        approvers = set(
+            (((model.get("spec") or {}).get("policy") or {}).get("approval") or {}).get("approvers")
+            or []
+        )
+        entry: Body = {
+            "stage": stage,
+            "user": user,
+            "groups": sorted(g for g in groups if g in approvers),
+            "time": format_time(now or datetime.now(UTC)),
+        }
+        if comment:
+            entry["comment"] = comment
+        approvals = list((body.get("status") or {}).get("approvals") or [])
+        patch = {
+            "metadata": {"resourceVersion": body["metadata"]["resourceVersion"]},
+            "status": {"approvals": [*approvals, entry]},
+        }
+        try:
+            session.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, session.namespace, MODELVERSIONS, version, patch
+            )
+        except ApiException as error:
+            if error.status == 409:
+                continue  # someone else wrote the status meanwhile: read it again
+            raise Refused(_said(error)) from None
+        return entry
+    raise RegistryError(f"the status of {version} kept changing; try again")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """`model@target`: target is a stage (Staging, Production), an alias, or a version number."""
+
+    model: str
+    target: str
+
+    @classmethod
+    def parse(cls, text: str) -> Reference:
+        model, at, target = text.partition("@")
+        if not at or not model or not target:
+            raise RegistryError(
+                f"{text!r}: write MODEL@TARGET, e.g. churn@champion, churn@Production or churn@3"
+            )
+        return cls(model, target)
+
+
+def resolve(session: Session, reference: Reference) -> Body:
+    """The verified version a stage, an alias or a number names: version, name, URI, digest."""
+    model = session.get(MODELS, reference.model)
+    status = model.get("status") or {}
+    resolved = status.get("resolved") or {}
+    if reference.target in resolved:
+        return cast(Body, resolved[reference.target])
+    if reference.target.isdigit():
+        return _by_number(session, reference.model, int(reference.target))
+    aliases = (model.get("spec") or {}).get("aliases") or {}
+    if reference.target in aliases:
+        why = next(
+            (
+                c["message"]
+                for c in status.get("conditions") or []
+                if c.get("type") == "AliasesResolved" and c.get("status") == "False"
+            ),
+            "the operator has not resolved it yet",
+        )
+        raise RegistryError(f"{reference.model}@{reference.target} does not resolve: {why}")
+    held = ", ".join(sorted(resolved)) or "none"
+    raise RegistryError(
+        f"Model {reference.model!r} has no stage or alias {reference.target!r} (resolved: {held})"
+    )
+
+
+def _by_number(session: Session, model: str, number: int) -> Body:
+    listing = cast(
+        Body,
+        session.custom.list_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            session.namespace,
+            MODELVERSIONS,
+            field_selector=f"spec.modelRef.name={model}",
+        ),
+    )
+    for item in listing["items"]:
+        status = item.get("status") or {}
+        artifact = status.get("artifact") or {}
+        if status.get("version") == number and artifact.get("digest"):
+            found = {
+                "version": number,
+                "name": item["metadata"]["name"],
+                "stage": status.get("stage") or "None",
+                "uri": artifact["uri"],
+                "digest": artifact["digest"],
+            }
+            if artifact.get("versionId"):
+                found["versionId"] = artifact["versionId"]
+            return found
+    raise RegistryError(f"Model {model!r} has no verified version {number}")
+
+
+def history(session: Session, version: str) -> tuple[Body | None, list[Body]]:
+    """The summary of older entries (if any) and the history entries, oldest first."""
+    status = session.get(MODELVERSIONS, version).get("status") or {}
+    return status.get("historySummary"), list(status.get("history") or [])
+
+
+def lineage(session: Session, version: str) -> Body:
+    """What the version came from, and which versions name it as their parent."""
+    body = session.get(MODELVERSIONS, version)
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    own = {
+        "model": spec["modelRef"]["name"],
+        "version": status.get("version") or spec.get("version"),
+    }
+    listing = cast(
+        Body,
+        session.custom.list_namespaced_custom_object(
+            GROUP, VERSION, session.namespace, MODELVERSIONS
+        ),
+    )
+    children = sorted(
+        item["metadata"]["name"]
+        for item in listing["items"]
+        if own
+        in [
+            {"model": p.get("model"), "version": p.get("version")}
+            for p in ((item.get("spec") or {}).get("lineage") or {}).get("parents") or []
+        ]
+    )
+    return {"version": own, "lineage": spec.get("lineage") or {}, "children": children}

@@ -1,0 +1,424 @@
+"""Step 5: the stage asked for (`spec.stage`) and the stage granted (`status.stage`).
+
+A chain of small gates, each a (reason, message) or nothing, as
+cert-manager's policies: the stage must be allowed by the Model's policy,
+the bytes verified, the checks passed, the approvals the policy asks for
+given (and checked at the API server), and, for Production with exclusive
+holding, no other holder where the policy says to wait. None and Archived
+need no gate; restoring a stage is asking for it again, and the gates apply
+again. A stage held is taken away when the bytes or the checks stop
+passing, with a history entry and an Event.
+
+The step owns `StageGranted`, which is informational: a version waiting for
+a person still serves at its granted stage, so it stays Ready (and kstatus
+Current); a pipeline waits on `status.stage` itself.
+
+Taking Production when it is held exclusively needs the Model's lock
+(`reconciler/production.py`): the decision says so, and the reconciler
+takes the lock before the write that says Production, or turns the grant
+into a wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Final
+
+from modelregistry import conditions as cond
+from modelregistry.api.lifecycle import Approval, DeletionProtection, HistoryEntry, Stage
+from modelregistry.api.model import ModelPolicy
+from modelregistry.conditions import DesiredCondition
+from modelregistry.decisions import history
+from modelregistry.decisions.passdata import Event, StepResult, VersionView
+from modelregistry.reasons import STAGE_GRANTED, Reason
+
+CONDITIONS = (STAGE_GRANTED,)
+GATED: Final = ("Staging", "Production")
+# An approval dated further ahead than this (a clock far off) does not count yet.
+CLOCK_SKEW: Final = timedelta(minutes=5)
+AUTO_STAGING: Final = "policy:autoStaging"
+VERSION_LIMIT: Final = "policy:versionLimit"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The parts of a Model's spec.policy the lifecycle reads, with their safe defaults."""
+
+    allowed: frozenset[str] | None = None  # None: every stage
+    exclusive: bool = True
+    handover: str = "wait"
+    approval_for: frozenset[str] = frozenset()
+    approvers: frozenset[str] = frozenset()
+    min_approvals: int = 1
+    auto_staging: bool = False
+    retention_days: int | None = None
+
+    @classmethod
+    def of(cls, policy: ModelPolicy | None) -> Policy:
+        if policy is None:
+            return cls()
+        approval = policy.approval
+        return cls(
+            allowed=frozenset(policy.stages) if policy.stages else None,
+            exclusive=policy.production_exclusive is not False,
+            handover=policy.production_handover or "wait",
+            approval_for=frozenset(approval.required_for) if approval else frozenset(),
+            approvers=frozenset(approval.approvers) if approval else frozenset(),
+            min_approvals=(approval.min_approvals or 1) if approval else 1,
+            auto_staging=bool(policy.promotion and policy.promotion.auto_staging),
+            retention_days=policy.archived_retention_days,
+        )
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The version that holds the Model's Production lock."""
+
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the reconciler gathered for this step."""
+
+    policy: Policy = field(default_factory=Policy)
+    verified: bool = False  # ArtifactVerified is True, as this pass decided it
+    validated: str = "Unknown"  # the Validated condition's status, as this pass decided it
+    validated_since: datetime | None = None  # when Validated last turned True
+    # Why approvals cannot be trusted now (the admission policy is missing), or None.
+    admission_problem: str | None = None
+    holder: Holder | None = None  # the Production lock's holder, when another version
+    # A version the lock is being handed to right now (another pass is mid-way).
+    incoming: Holder | None = None
+    over_limit: bool = False  # the version limit archives this version
+
+
+@dataclass(frozen=True)
+class StageDecision:
+    result: StepResult
+    take_production: bool = False  # Production is granted now: the lock comes first
+    release_production: bool = False  # Production was left: the lock goes after the write
+
+
+Gate = Callable[[str, VersionView, Observed], tuple[str, str] | None]
+
+
+def _allowed(stage: str, view: VersionView, observed: Observed) -> tuple[str, str] | None:
+    allowed = observed.policy.allowed
+    if allowed is None or stage in allowed:
+        return None
+    names = ", ".join(s for s in ("None", "Staging", "Production", "Archived") if s in allowed)
+    return (
+        Reason.STAGE_NOT_ALLOWED,
+        f"Model {view.model!r} allows the stages {names} (spec.policy.stages), not {stage}: "
+        "set spec.stage to one of them.",
+    )
+
+
+def _verified(stage: str, view: VersionView, observed: Observed) -> tuple[str, str] | None:
+    if observed.verified:
+        return None
+    return (
+        Reason.NOT_VERIFIED,
+        f"{stage} needs verified bytes, and ArtifactVerified is not True: see its message.",
+    )
+
+
+def _validated(stage: str, view: VersionView, observed: Observed) -> tuple[str, str] | None:
+    if observed.validated == "True":
+        return None
+    if observed.validated == "False":
+        return (
+            Reason.VALIDATION_FAILED,
+            f"{stage} needs passed checks, and Validated is False: see its message.",
+        )
+    return (
+        Reason.VALIDATION_PENDING,
+        f"{stage} is granted once the checks pass; they have not yet (Validated).",
+    )
+
+
+def _approved(stage: str, view: VersionView, observed: Observed) -> tuple[str, str] | None:
+    policy = observed.policy
+    if stage not in policy.approval_for:
+        return None
+    if observed.admission_problem is not None:
+        return Reason.ADMISSION_POLICY_MISSING, observed.admission_problem
+    given = counted_approvals(
+        stage, view.status.approvals, observed.validated_since, policy.approvers, view.now
+    )
+    if len(given) >= policy.min_approvals:
+        return None
+    whose = (
+        f" from {', '.join(sorted(policy.approvers))}"
+        if policy.approvers
+        else " from holders of the approve verb on the Model"
+    )
+    have = f"; has {len(given)} ({', '.join(a.user for a in given)})" if given else ""
+    return (
+        Reason.APPROVAL_REQUIRED,
+        f"{stage} needs {policy.min_approvals} approval{'s' * (policy.min_approvals > 1)}"
+        f"{whose} given since the version became Validated{have}: "
+        f"modelregistry approve {view.name} --stage {stage} --comment '...'",
+    )
+
+
+def _exclusive(stage: str, view: VersionView, observed: Observed) -> tuple[str, str] | None:
+    policy, holder, incoming = observed.policy, observed.holder, observed.incoming
+    if stage != "Production" or not policy.exclusive:
+        return None
+    if incoming is not None and incoming.uid != view.uid:
+        return (
+            Reason.PRODUCTION_HELD,
+            f"ModelVersion {incoming.name} is taking Production over (Model {view.model!r}); "
+            "this version asks again once it is done.",
+        )
+    if holder is None or holder.uid == view.uid or policy.handover == "replace":
+        return None
+    return (
+        Reason.PRODUCTION_HELD,
+        f"ModelVersion {holder.name} holds Production (Model {view.model!r}, "
+        "spec.policy.productionHandover: wait): set its spec.stage to Archived (or to "
+        "Staging), or set the handover to replace.",
+    )
+
+
+# In order: what a person can fix first is said first.
+GATES: Final[tuple[Gate, ...]] = (_allowed, _verified, _validated, _approved, _exclusive)
+# What a stage already held must keep passing; the rest is checked when it is granted.
+HOLDING: Final[tuple[Gate, ...]] = (_verified, _validated)
+
+
+def first_failure(
+    stage: str, view: VersionView, observed: Observed, gates: Sequence[Gate] = GATES
+) -> tuple[str, str] | None:
+    return next((f for g in gates if (f := g(stage, view, observed)) is not None), None)
+
+
+def counted_approvals(
+    stage: str,
+    approvals: Sequence[Approval],
+    validated_since: datetime | None,
+    approvers: frozenset[str],
+    now: datetime,
+) -> list[Approval]:
+    """The approvals that count for `stage`: one per user, given since the version became
+    Validated (and not from a clock far ahead), by a listed user or group where a list is set."""
+    if validated_since is None:
+        return []
+    counted: dict[str, Approval] = {}
+    for approval in approvals:
+        try:
+            given = cond.parse_time(approval.time)
+        except ValueError:
+            continue
+        listed = (
+            not approvers or approval.user in approvers or bool(approvers & set(approval.groups))
+        )
+        if approval.stage == stage and validated_since <= given <= now + CLOCK_SKEW and listed:
+            counted.setdefault(approval.user, approval)
+    return list(counted.values())
+
+
+def target(view: VersionView, observed: Observed) -> tuple[Stage, str | None]:
+    """The stage to grant if its gates pass, and the policy that asks for it (if not spec)."""
+    asked, current = view.spec.stage, view.status.stage or "None"
+    held = cond.find(view.status.conditions, STAGE_GRANTED)
+    if asked == "Production" and _replaced_at_this_generation(view):
+        return "Archived", None
+    if asked != "None":
+        return asked, None
+    if observed.over_limit and current != "Production":
+        return "Archived", VERSION_LIMIT
+    if current == "Archived" and held is not None and held.reason == Reason.VERSION_LIMIT:
+        return "Archived", VERSION_LIMIT
+    if observed.policy.auto_staging:
+        return "Staging", AUTO_STAGING
+    return "None", None
+
+
+def _replaced_at_this_generation(view: VersionView) -> bool:
+    """Another version took Production from this one, and its spec has not changed since."""
+    last = view.status.history[-1] if view.status.history else None
+    return (
+        view.status.stage == "Archived"
+        and last is not None
+        and last.reason == Reason.REPLACED
+        and last.generation == view.generation
+    )
+
+
+def decide(view: VersionView, observed: Observed) -> StageDecision:
+    current: Stage = view.status.stage or "None"
+    wanted, by_policy = target(view, observed)
+    failure = first_failure(wanted, view, observed) if wanted in GATED else None
+    if failure is None:
+        granted: Stage = wanted
+        condition = _granted_condition(view, wanted, by_policy)
+        change_reason = Reason.VERSION_LIMIT if by_policy == VERSION_LIMIT else Reason.GRANTED
+    else:
+        reason, message = failure
+        granted = current
+        change_reason = Reason.STAGE_REVOKED
+        if current in GATED and first_failure(current, view, observed, HOLDING) is not None:
+            granted = "None"
+            message += f" {current} was taken away."
+        condition = DesiredCondition(STAGE_GRANTED, "False", reason, message)
+    if wanted == "Archived" and _replaced_at_this_generation(view):
+        condition = DesiredCondition(
+            STAGE_GRANTED,
+            "False",
+            Reason.REPLACED,
+            f"{view.status.history[-1].message} Change spec.stage (to Staging, say, then "
+            "Production) to ask for Production again.",
+        )
+    elif wanted == "Archived" and by_policy == VERSION_LIMIT:
+        condition = DesiredCondition(
+            STAGE_GRANTED,
+            "False",
+            Reason.VERSION_LIMIT,
+            f"Archived: Model {view.model!r} keeps at most its spec.policy.versionLimit active "
+            "versions, and this is one of the oldest that ask for no stage. Set spec.stage to "
+            "Staging to bring it back.",
+        )
+    return _decision(view, observed, current, granted, condition, change_reason, by_policy)
+
+
+def _granted_condition(view: VersionView, stage: str, by_policy: str | None) -> DesiredCondition:
+    if stage == "None":
+        message = "No stage is asked for (spec.stage: None)."
+    elif by_policy == AUTO_STAGING:
+        message = "Staging, granted by the Model's spec.policy.promotion.autoStaging."
+    else:
+        message = f"{stage} is granted."
+    return DesiredCondition(STAGE_GRANTED, "True", Reason.GRANTED, message)
+
+
+def _decision(
+    view: VersionView,
+    observed: Observed,
+    current: Stage,
+    granted: Stage,
+    condition: DesiredCondition,
+    change_reason: str,
+    by_policy: str | None,
+) -> StageDecision:
+    status = view.status
+    updates: dict[str, object] = {"stage": granted}
+    events: list[Event] = []
+    if granted != current:
+        actor = by_policy or _approvers(view, observed, granted)
+        message = (
+            f"Version {status.version} of Model {view.model!r}: {current} -> {granted}."
+            if change_reason != Reason.STAGE_REVOKED
+            else f"Version {status.version} of Model {view.model!r} lost {current}: "
+            f"{condition.message}"
+        )
+        entry = HistoryEntry(
+            time=cond.format_time(view.now),
+            from_stage=current,
+            to=granted,
+            actor=actor,
+            reason=change_reason,
+            message=message,
+            generation=view.generation,
+        )
+        kept = history.append(status.history, status.history_summary, [entry])
+        updates["history"] = list(kept.entries)
+        updates["history_summary"] = kept.summary
+        if change_reason == Reason.STAGE_REVOKED:
+            events.append(Event("Warning", change_reason, message, action="Promote"))
+        else:
+            events.append(Event("Normal", change_reason, message, action="Promote"))
+    protection = deletion_protection(granted, view, observed.policy)
+    updates["deletion_protection"] = protection
+    return StageDecision(
+        StepResult((condition,), status=updates, events=tuple(events)),
+        take_production=granted == "Production"
+        and current != "Production"
+        and observed.policy.exclusive,
+        release_production=current == "Production" and granted != "Production",
+    )
+
+
+def _approvers(view: VersionView, observed: Observed, stage: str) -> str | None:
+    if stage not in observed.policy.approval_for:
+        return None
+    given = counted_approvals(
+        stage,
+        view.status.approvals,
+        observed.validated_since,
+        observed.policy.approvers,
+        view.now,
+    )
+    return ", ".join(a.user for a in given) or None
+
+
+def deletion_protection(
+    granted: str, view: VersionView, policy: Policy
+) -> DeletionProtection | None:
+    """What keeps the version from being deleted now (None: nothing)."""
+    if granted == "Production":
+        return DeletionProtection(reason="Production")
+    if granted != "Archived" or not policy.retention_days:
+        return None
+    kept = view.status.deletion_protection
+    if kept is not None and kept.reason == "Retention" and kept.until:
+        until = cond.parse_time(kept.until)
+    else:
+        moved = history.last_move_to(view.status.history, "Archived")
+        since = cond.parse_time(moved.time) if moved is not None else view.now
+        until = since + timedelta(days=policy.retention_days)
+    if view.now >= until:
+        return None
+    return DeletionProtection(reason="Retention", until=cond.format_time(until))
+
+
+def fence(view: VersionView, by: str, policy: Policy) -> dict[str, object]:
+    """The status write that takes Production (or its lock) from this version for `by`.
+
+    It always changes the status, so a write this version had under way,
+    made with its resourceVersion as a precondition, fails.
+    """
+    status = view.status
+    current = status.stage or "None"
+    moved = current == "Production"
+    granted = "Archived" if moved else current
+    message = (
+        f"ModelVersion {by} took Production (spec.policy.productionHandover: "
+        f"{policy.handover}); "
+        f"version {status.version} was archived."
+        if moved
+        else f"ModelVersion {by} took the Production lock, which this version held without "
+        "holding Production."
+    )
+    entry = HistoryEntry(
+        time=cond.format_time(view.now),
+        from_stage=current,
+        to=granted,
+        actor=by,
+        reason=Reason.REPLACED,
+        message=message,
+        generation=view.generation,
+    )
+    kept = history.append(status.history, status.history_summary, [entry])
+    updates: dict[str, object] = {
+        "stage": granted,
+        "history": [
+            e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in kept.entries
+        ],
+    }
+    if kept.summary is not None:
+        updates["historySummary"] = kept.summary.model_dump(mode="json", by_alias=True)
+    if moved:
+        archived = replace(view, status=status.model_copy(update={"history": kept.entries}))
+        protection = deletion_protection("Archived", archived, policy)
+        updates["deletionProtection"] = (
+            protection.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if protection
+            else None
+        )
+    return updates
