@@ -13,7 +13,7 @@ import yaml
 
 from modelregistry import crdgen
 from modelregistry.api.meta import SHA256_DIGEST_PATTERN
-from modelregistry.api.modelversion import IMMUTABLE_SPEC_FIELDS
+from modelregistry.api.modelversion import IMMUTABLE_SPEC_FIELDS, RESERVED_CHECK_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 # Makefile's check-crds covers both copies.
@@ -257,3 +257,76 @@ def test_kopf_bookkeeping_is_free_form() -> None:
         assert kopf["type"] == "object"
         assert kopf["x-kubernetes-preserve-unknown-fields"] is True
         assert kopf["description"].strip()
+
+
+# --- validation checks: the names a check may take, and the Model's floor -------------------------
+
+RESERVED_RULE = {
+    "rule": "has(self.builtin) || !(self.name in "
+    "['format', 'metrics', 'loadandpredict', 'load-and-predict', 'fetch'])",
+    "message": "a custom check may not be named format, metrics, loadandpredict, "
+    "load-and-predict, fetch: those names belong to the registry's built-in checks and its "
+    "fetch step; give the check another name",
+    "fieldPath": ".name",
+}
+FETCH_RULE = {
+    "rule": "self.name != 'fetch'",
+    "message": "the name fetch belongs to the validation Pod's fetch step; give the check "
+    "another name",
+    "fieldPath": ".name",
+}
+BUILTIN_OR_IMAGE_RULE = {
+    "rule": "has(self.builtin) != has(self.image)",
+    "message": "set either builtin (format, metrics, loadAndPredict) or image",
+}
+
+
+def node_at(schema: dict[str, Any], path: str) -> dict[str, Any]:
+    """The schema node at a dotted path; `[]` steps into a list's items."""
+    node = schema
+    for part in path.split("."):
+        if part.endswith("[]"):
+            node = node["properties"][part[:-2]]["items"]
+        else:
+            node = node["properties"][part]
+    return node
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"),
+    [
+        ("ModelVersion", "spec.validation.checks[]"),
+        ("Model", "spec.defaultValidation.checks[]"),
+        ("Model", "spec.policy.validation.requiredChecks[]"),
+    ],
+)
+def test_every_check_is_refused_a_reserved_name_at_apply(kind: str, path: str) -> None:
+    check = node_at(open_api_schema(KINDS[kind]), path)
+
+    assert check["x-kubernetes-validations"] == [BUILTIN_OR_IMAGE_RULE, RESERVED_RULE, FETCH_RULE]
+
+
+def test_the_reserved_rule_names_every_reserved_name() -> None:
+    assert all(f"'{name}'" in RESERVED_RULE["rule"] for name in RESERVED_CHECK_NAMES)
+
+
+def test_required_checks_must_be_builtins_and_are_a_map_by_name() -> None:
+    required = node_at(open_api_schema(KINDS["Model"]), "spec.policy.validation.requiredChecks")
+
+    assert required["x-kubernetes-validations"] == [
+        {
+            "rule": "self.all(c, has(c.builtin))",
+            "message": "required checks must be built-in checks (builtin: format, metrics or "
+            "loadAndPredict)",
+        }
+    ]
+    assert (required["type"], required["maxItems"]) == ("array", 8)
+    assert required["x-kubernetes-list-type"] == "map"
+    assert required["x-kubernetes-list-map-keys"] == ["name"]
+
+
+def test_the_validation_status_records_the_pod_s_uid_and_spec_digest() -> None:
+    run = node_at(open_api_schema(KINDS["ModelVersion"]), "status.validation")["properties"]
+
+    assert (run["podUid"]["type"], run["podUid"]["maxLength"]) == ("string", 64)
+    assert (run["podSpecDigest"]["type"], run["podSpecDigest"]["maxLength"]) == ("string", 80)

@@ -226,6 +226,49 @@ def test_manifest_accepts_ordinary_relative_paths(path: str) -> None:
     assert check_relative_path(path) == path
 
 
+ABSOLUTE = "paths must be relative, without './'"
+SEGMENT = "every path segment must be a name (no empty segment, '.' or '..')"
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("", ABSOLUTE),
+        ("/etc/passwd", ABSOLUTE),
+        ("./model.bin", ABSOLUTE),
+        (".", SEGMENT),
+        ("..", SEGMENT),
+        ("../model.bin", SEGMENT),
+        ("a/../../etc/passwd", SEGMENT),
+        ("a/..", SEGMENT),
+        ("a/./b", SEGMENT),
+        ("a/.", SEGMENT),
+        ("a//b", SEGMENT),
+        ("a/", SEGMENT),
+        ("dir/sub/", SEGMENT),
+        ("a/b/../c", SEGMENT),
+    ],
+)
+def test_every_segment_must_be_a_name(path: str, problem: str) -> None:
+    with pytest.raises(InvalidArtifactPathError) as refused:
+        check_relative_path(path)
+
+    assert str(refused.value) == f"{path!r}: {problem}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["...", ".hidden", "..data", "a/.b", "a..b/c", "a/b.", "a/...", " /x", "a/ ", "-"],
+)
+def test_segments_that_only_look_like_dots_are_names(path: str) -> None:
+    assert check_relative_path(path) == path
+
+
+def test_the_segment_rule_comes_before_the_character_rules() -> None:
+    with pytest.raises(InvalidArtifactPathError, match="every path segment must be a name"):
+        check_relative_path("a/../new\nline")
+
+
 # --- directories --------------------------------------------------------------
 
 TREES: dict[str, dict[str, bytes]] = {

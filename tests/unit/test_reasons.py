@@ -82,6 +82,40 @@ def test_only_verified_checksum_accepted_and_checks_passed_are_announced(name: s
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "doc"),
+    [
+        (
+            "UNTRUSTED_POD",
+            "UntrustedPod",
+            "the run's Pod was, twice, not the one the operator created (another uid, owner or "
+            "spec): nothing it reported counts; re-run, and find who changes Pods in the "
+            "namespace",
+        ),
+        (
+            "POD_ALTERED",
+            "PodAltered",
+            "admission changed the validation Pod the operator built (a mutating webhook "
+            "injected credentials, a sidecar or another image); the Pod was deleted unread",
+        ),
+    ],
+)
+def test_a_pod_that_is_not_the_operator_s_own_fails_validation_for_good(
+    name: str, value: str, doc: str
+) -> None:
+    info = REASONS[getattr(Reason, name)]
+
+    assert info == reasons.ReasonInfo(value, reasons.VALIDATED, "False", doc)
+    assert (info.transient, info.announce) == (False, False)
+
+
+def test_no_checks_says_that_none_are_declared_and_none_required() -> None:
+    assert REASONS[Reason.NO_CHECKS].doc == (
+        "no checks apply: none declared (spec.validation, or the Model's spec.defaultValidation) "
+        "and none required (the Model's spec.policy.validation.requiredChecks)"
+    )
+
+
 @pytest.mark.parametrize("name", ["", "NoSuchReason", "verified", "Ready"])
 def test_unknown_reasons_are_neither_transient_nor_announced(name: str) -> None:
     assert is_transient(name) is False

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from modelregistry.settings import Settings
+from modelregistry.decisions.validationpod import ResourceBox
+from modelregistry.settings import Settings, dns_selector, egress
 from modelregistry.storage import Endpoint
 
 NUMERIC = (
@@ -197,4 +198,202 @@ def test_an_unknown_pull_policy_is_refused_naming_the_choices() -> None:
     assert str(refused.value) == (
         "MODELREGISTRY_VALIDATION_IMAGE_PULL_POLICY='Sometimes': expected one of Always, "
         "IfNotPresent, Never"
+    )
+
+
+# --- the validation box ---------------------------------------------------------------------------
+
+
+def test_the_validation_box_defaults() -> None:
+    settings = Settings.from_environment({})
+
+    assert settings.validation_service_account == "modelregistry-validation"
+    assert settings.validation_runtime_class is None
+    assert settings.validation_resources == ResourceBox(
+        requests={"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "64Mi"},
+        limits={"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+        maximum={"cpu": "4", "memory": "8Gi", "ephemeral-storage": "10Gi"},
+        scratch="256Mi",
+    )
+    assert settings.validation_network_policy is True
+    assert settings.validation_egress == ()
+    assert settings.validation_dns == "kube-system/k8s-app=kube-dns"
+
+
+def test_the_validation_box_is_read_from_the_environment() -> None:
+    settings = Settings.from_environment(
+        {
+            "MODELREGISTRY_VALIDATION_SERVICE_ACCOUNT": "mr-box",
+            "MODELREGISTRY_VALIDATION_RUNTIME_CLASS": "gvisor",
+            "MODELREGISTRY_VALIDATION_REQUESTS": "cpu=250m, memory=512Mi",
+            "MODELREGISTRY_VALIDATION_LIMITS": "ephemeral-storage=2Gi",
+            "MODELREGISTRY_VALIDATION_MAX_LIMITS": "cpu=2,memory=4Gi,ephemeral-storage= 5Gi ",
+            "MODELREGISTRY_VALIDATION_SCRATCH_SIZE": "1Gi",
+            "MODELREGISTRY_VALIDATION_NETWORK_POLICY": "false",
+            "MODELREGISTRY_VALIDATION_EGRESS": "10.0.0.5:9000, 10.1.0.0/16:443",
+            "MODELREGISTRY_VALIDATION_DNS": "dns/app=coredns",
+        }
+    )
+
+    assert settings.validation_service_account == "mr-box"
+    assert settings.validation_runtime_class == "gvisor"
+    assert settings.validation_resources == ResourceBox(
+        requests={"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "64Mi"},
+        limits={"cpu": "1", "memory": "1Gi", "ephemeral-storage": "2Gi"},
+        maximum={"cpu": "2", "memory": "4Gi", "ephemeral-storage": "5Gi"},
+        scratch="1Gi",
+    )
+    assert settings.validation_network_policy is False
+    assert settings.validation_egress == (("10.0.0.5/32", 9000), ("10.1.0.0/16", 443))
+    assert settings.validation_dns == "dns/app=coredns"
+
+
+def test_empty_validation_values_mean_the_default() -> None:
+    names = (
+        "SERVICE_ACCOUNT",
+        "RUNTIME_CLASS",
+        "REQUESTS",
+        "LIMITS",
+        "MAX_LIMITS",
+        "SCRATCH_SIZE",
+        "NETWORK_POLICY",
+        "EGRESS",
+    )
+
+    assert Settings.from_environment(
+        {f"MODELREGISTRY_VALIDATION_{n}": "" for n in names}
+    ) == Settings.from_environment({})
+
+
+@pytest.mark.parametrize(
+    ("raw", "flag"),
+    [
+        *[("true", True), ("True", True), ("1", True), ("yes", True), ("YES", True)],
+        *[("false", False), ("FALSE", False), ("0", False), ("no", False), ("No", False)],
+    ],
+)
+def test_the_network_policy_flag(raw: str, flag: bool) -> None:
+    settings = Settings.from_environment({"MODELREGISTRY_VALIDATION_NETWORK_POLICY": raw})
+
+    assert settings.validation_network_policy is flag
+
+
+@pytest.mark.parametrize("raw", ["on", "off", "2", "ture"])
+def test_a_flag_that_is_neither_true_nor_false_is_refused(raw: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        Settings.from_environment({"MODELREGISTRY_VALIDATION_NETWORK_POLICY": raw})
+
+    assert str(refused.value) == (
+        f"MODELREGISTRY_VALIDATION_NETWORK_POLICY={raw!r}: expected true or false"
+    )
+
+
+@pytest.mark.parametrize("name", ["REQUESTS", "LIMITS", "MAX_LIMITS"])
+@pytest.mark.parametrize("raw", ["cpu", "gpu=1", "cpu=1,", "cpu:1", "CPU=1", "=1"])
+def test_resources_name_the_kinds_they_take(name: str, raw: str) -> None:
+    variable = f"MODELREGISTRY_VALIDATION_{name}"
+
+    with pytest.raises(ValueError) as refused:
+        Settings.from_environment({variable: raw})
+
+    assert str(refused.value) == (
+        f"{variable}={raw!r}: expected cpu=QUANTITY,memory=QUANTITY,ephemeral-storage=QUANTITY"
+    )
+
+
+@pytest.mark.parametrize("name", ["REQUESTS", "LIMITS", "MAX_LIMITS"])
+def test_a_resource_that_is_not_a_quantity_is_refused_naming_the_variable(name: str) -> None:
+    variable = f"MODELREGISTRY_VALIDATION_{name}"
+
+    with pytest.raises(ValueError) as refused:
+        Settings.from_environment({variable: "cpu=1,memory=lots"})
+
+    assert str(refused.value) == (
+        f"{variable}: memory: 'lots' is not a Kubernetes quantity (such as 500m, 2 or 1Gi)"
+    )
+
+
+def test_a_scratch_size_that_is_not_a_quantity_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ValueError) as refused:
+        Settings.from_environment({"MODELREGISTRY_VALIDATION_SCRATCH_SIZE": "1GB"})
+
+    assert str(refused.value) == (
+        "MODELREGISTRY_VALIDATION_SCRATCH_SIZE: '1GB' is not a Kubernetes quantity (such as "
+        "500m, 2 or 1Gi)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "pairs"),
+    [
+        (None, ()),
+        ("", ()),
+        (" , ", ()),
+        ("10.0.0.5:9000", (("10.0.0.5/32", 9000),)),
+        ("10.0.0.5/24:9000", (("10.0.0.0/24", 9000),)),
+        ("[fd00::1]:443", (("fd00::1/128", 443),)),
+        ("[fd00::/64]:443", (("fd00::/64", 443),)),
+        ("0.0.0.0/0:1", (("0.0.0.0/0", 1),)),
+        (" 10.0.0.5:80 ,10.0.0.6:65535 ", (("10.0.0.5/32", 80), ("10.0.0.6/32", 65535))),
+    ],
+)
+def test_egress_is_address_or_cidr_and_port(
+    raw: str | None, pairs: tuple[tuple[str, int], ...]
+) -> None:
+    assert egress(raw) == pairs
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "10.0.0.5",
+        "10.0.0.5:",
+        "10.0.0.5:0",
+        "10.0.0.5:65536",
+        "10.0.0.5:http",
+        "minio.storage:9000",
+        ":9000",
+        "10.0.0.300:9000",
+        "10.0.0.5:-1",
+    ],
+)
+def test_an_egress_item_that_is_not_an_address_and_port_is_refused_naming_it(item: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        Settings.from_environment({"MODELREGISTRY_VALIDATION_EGRESS": f"10.0.0.1:80,{item}"})
+
+    assert str(refused.value) == (
+        f"MODELREGISTRY_VALIDATION_EGRESS: {item!r}: expected ADDRESS[/BITS]:PORT, "
+        "e.g. 10.0.0.0/24:9000"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "selector"),
+    [
+        (None, "kube-system/k8s-app=kube-dns"),
+        ("", None),
+        ("   ", None),
+        ("kube-system/k8s-app=coredns", "kube-system/k8s-app=coredns"),
+        (" dns/app.kubernetes.io/name=coredns ", "dns/app.kubernetes.io/name=coredns"),
+        ("dns/app=", "dns/app="),
+    ],
+)
+def test_dns_is_a_namespace_and_a_label_or_nothing(raw: str | None, selector: str | None) -> None:
+    assert dns_selector(raw) == selector
+
+
+def test_an_empty_dns_setting_means_no_dns_not_the_default() -> None:
+    settings = Settings.from_environment({"MODELREGISTRY_VALIDATION_DNS": ""})
+
+    assert settings.validation_dns is None
+
+
+@pytest.mark.parametrize("raw", ["kube-dns", "kube-system", "kube-system/k8s-app", "/k8s-app=x"])
+def test_a_dns_setting_that_names_no_namespace_and_label_is_refused(raw: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        Settings.from_environment({"MODELREGISTRY_VALIDATION_DNS": raw})
+
+    assert str(refused.value) == (
+        f"MODELREGISTRY_VALIDATION_DNS={raw!r}: expected NAMESPACE/LABEL=VALUE, "
+        "e.g. kube-system/k8s-app=kube-dns, or empty for no DNS"
     )
