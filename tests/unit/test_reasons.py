@@ -20,6 +20,12 @@ TRANSIENT = {
     Reason.CREDENTIALS_NOT_FOUND,
     Reason.STORAGE_ERROR,
     Reason.UNSCHEDULABLE,
+    # A stage waits for what may come by itself: verification, checks, the Production
+    # holder's handover, the admission policy's installation.
+    Reason.NOT_VERIFIED,
+    Reason.VALIDATION_PENDING,
+    Reason.PRODUCTION_HELD,
+    Reason.ADMISSION_POLICY_MISSING,
 }
 
 
@@ -32,6 +38,8 @@ def test_condition_types_in_order() -> None:
         (reasons.VERSION_ASSIGNED, "normal"),
         (reasons.ARTIFACT_VERIFIED, "normal"),
         (reasons.VALIDATED, "normal"),
+        (reasons.STAGE_GRANTED, "normal"),
+        (reasons.ALIASES_RESOLVED, "normal"),
     ]
     assert (reasons.READY, reasons.RECONCILING, reasons.STALLED) == (
         "Ready",
@@ -42,6 +50,11 @@ def test_condition_types_in_order() -> None:
         "ModelFound",
         "VersionAssigned",
         "ArtifactVerified",
+    )
+    assert (reasons.VALIDATED, reasons.STAGE_GRANTED, reasons.ALIASES_RESOLVED) == (
+        "Validated",
+        "StageGranted",
+        "AliasesResolved",
     )
 
 
