@@ -2,8 +2,10 @@
 
 It applies status patches the way the API server does (merge patch,
 resourceVersion precondition, a new resourceVersion per write), counts every
-call, and plays the watch: `deliver()` hands each changed object to the
-operator as Kopf would, after updating the indexes Kopf keeps.
+call, records every status write in order, and plays the watch: `deliver()`
+hands each changed ModelVersion to the operator as Kopf would, after updating
+the indexes Kopf keeps (`deliver_models()` the Models). It holds cluster-scoped
+objects too (admission policies), and answers `whoami` with `user`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from modelregistry.api.modelversion import Artifact
@@ -27,6 +29,7 @@ from tests.unit.mergepatches import apply_merge_patch
 
 Body = dict[str, Any]
 HEX = "a" * 64
+OPERATOR_USER = "system:serviceaccount:modelregistry-system:modelregistry-operator"
 
 
 class MemoryCluster:
@@ -44,6 +47,13 @@ class MemoryCluster:
         self.versions_index: dict[tuple[str, str], list[VersionEntry]] = defaultdict(list)
         self.models_index: dict[tuple[str, str], list[ModelEntry]] = defaultdict(list)
         self.secrets: dict[str, Credentials] = {}
+        self.user = OPERATOR_USER  # who the operator authenticates as
+        self.cluster_objects: dict[tuple[str, str], Body] = {}  # (plural, name)
+        # Every status write that landed, in order: (plural, name, the status after it).
+        self.writes: list[tuple[str, str, Body]] = []
+        # Awaited before each status patch is applied (another writer gets in first).
+        self.before_write: Callable[[str, str, Body], Awaitable[None]] | None = None
+        self._models_delivered: dict[str, str] = {}
 
     # --- objects -------------------------------------------------------------------
 
@@ -82,6 +92,23 @@ class MemoryCluster:
     def status(self, plural: str, name: str) -> Body:
         return copy.deepcopy(self.objects[(plural, name)].get("status") or {})
 
+    def edit_spec(self, plural: str, name: str, **changes: Any) -> Body:
+        """A person changes the spec: a new generation."""
+        body = self.objects[(plural, name)]
+        body["spec"].update(copy.deepcopy(changes))
+        body["metadata"]["generation"] += 1
+        body["metadata"]["resourceVersion"] = self._next_revision()
+        return copy.deepcopy(body)
+
+    def patch_status_as_someone_else(self, plural: str, name: str, patch: Body) -> None:
+        """A person or another controller writes the status (not recorded in `writes`)."""
+        body = self.objects[(plural, name)]
+        body["status"] = apply_merge_patch(body.get("status") or {}, copy.deepcopy(patch))
+        body["metadata"]["resourceVersion"] = self._next_revision()
+
+    def add_cluster_object(self, plural: str, body: Body) -> None:
+        self.cluster_objects[(plural, body["metadata"]["name"])] = copy.deepcopy(body)
+
     # --- ClusterPort -----------------------------------------------------------------
 
     async def get_model(self, namespace: str, name: str) -> Body | None:
@@ -107,13 +134,17 @@ class MemoryCluster:
     ) -> Body | None:
         self.calls[f"patch {plural}/status"] += 1
         await asyncio.sleep(0)
+        if self.before_write is not None:
+            await self.before_write(plural, name, status)
         body = self.objects.get((plural, name))
         if body is None:
             return None
         if resource_version is not None and resource_version != body["metadata"]["resourceVersion"]:
+            self.calls[f"conflict {plural}/status"] += 1
             raise ConflictError(f"{plural}/{name} changed since it was read")
         body["status"] = apply_merge_patch(body.get("status") or {}, status)
         body["metadata"]["resourceVersion"] = self._next_revision()
+        self.writes.append((plural, name, copy.deepcopy(body["status"])))
         return copy.deepcopy(body)
 
     async def get_pod(self, namespace: str, name: str) -> Body | None:
@@ -169,6 +200,16 @@ class MemoryCluster:
         written["metadata"]["resourceVersion"] = self._next_revision()
         self.objects[key] = written
 
+    async def get_cluster_object(self, api: str, plural: str, name: str) -> Body | None:
+        self.calls[f"get {plural}"] += 1
+        await asyncio.sleep(0)
+        found = self.cluster_objects.get((plural, name))
+        return copy.deepcopy(found) if found else None
+
+    async def whoami(self) -> str:
+        self.calls["create selfsubjectreviews"] += 1
+        return self.user
+
     async def post_event(self, regarding: Body, event: Event) -> None:
         self.calls["create events"] += 1
         self.events.append((regarding["metadata"]["name"], event))
@@ -216,6 +257,21 @@ class MemoryCluster:
             self._delivered[body["metadata"]["uid"]] = body["metadata"]["resourceVersion"]
         await asyncio.gather(*(operator.version_event("MODIFIED", body) for body in changed))
         await operator.drain()
+        return len(changed)
+
+    async def deliver_models(self, operator: Operator) -> int:
+        """Hand every Model changed since the last delivery to the operator; returns how many."""
+        self.reindex()
+        changed = [
+            copy.deepcopy(body)
+            for (plural, _), body in sorted(self.objects.items())
+            if plural == "models"
+            and self._models_delivered.get(body["metadata"]["uid"])
+            != body["metadata"]["resourceVersion"]
+        ]
+        for body in changed:
+            self._models_delivered[body["metadata"]["uid"]] = body["metadata"]["resourceVersion"]
+            await operator.model_event("MODIFIED", body)
         return len(changed)
 
     async def settle(self, operator: Operator, rounds: int = 10) -> None:

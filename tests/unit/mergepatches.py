@@ -11,8 +11,10 @@ def apply_merge_patch(document: dict[str, Any], patch: dict[str, Any]) -> dict[s
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
-        elif isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = apply_merge_patch(result[key], value)
+        elif isinstance(value, dict):
+            # A key that is not an object yet becomes one: the patch's nulls leave nothing.
+            target = result.get(key)
+            result[key] = apply_merge_patch(target if isinstance(target, dict) else {}, value)
         else:
             result[key] = value
     return result

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelregistry import cli, crdgen
+from modelregistry import admission, cli, crdgen
 from modelregistry.digest import digest_local_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,8 +151,9 @@ def test_crds_writes_files_that_then_pass_the_check(tmp_path: Path) -> None:
 
     for directory in (first, second):
         assert sorted(p.name for p in directory.iterdir()) == sorted(
-            crdgen.crd_filename(kind) for kind in crdgen.KINDS
+            [*(crdgen.crd_filename(kind) for kind in crdgen.KINDS), admission.FILENAME]
         )
         for kind in crdgen.KINDS:
             assert (directory / crdgen.crd_filename(kind)).read_text() == crdgen.render(kind)
+        assert (directory / admission.FILENAME).read_text() == admission.render()
     assert cli.main(["crds", "--check", "--output-dir", str(first)]) == 0

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from modelregistry.api.meta import ConditionStatus
 from modelregistry.api.model import ModelStatus, VersionCounts
 from modelregistry.decisions.model import VersionSummary, summarize_model
 from modelregistry.reasons import ALIASES_RESOLVED, READY, Reason
 
 from .builders import LATER, LATER_TEXT, NOW, NOW_TEXT, conditions
 
-NO_ALIASES = (ALIASES_RESOLVED, "True", Reason.ALIASES_READY, "No aliases are set.")
+NO_ALIASES: tuple[str, ConditionStatus, str, str] = (
+    ALIASES_RESOLVED,
+    "True",
+    Reason.ALIASES_READY,
+    "No aliases are set.",
+)
 
 
 def summary(

@@ -309,6 +309,7 @@ def _decision(
     status = view.status
     updates: dict[str, object] = {"stage": granted}
     events: list[Event] = []
+    recorded = view  # with this pass's history entry: retention runs from this move
     if granted != current:
         actor = by_policy or _approvers(view, observed, granted)
         message = (
@@ -329,11 +330,12 @@ def _decision(
         kept = history.append(status.history, status.history_summary, [entry])
         updates["history"] = list(kept.entries)
         updates["history_summary"] = kept.summary
+        recorded = replace(view, status=status.model_copy(update={"history": kept.entries}))
         if change_reason == Reason.STAGE_REVOKED:
             events.append(Event("Warning", change_reason, message, action="Promote"))
         else:
             events.append(Event("Normal", change_reason, message, action="Promote"))
-    protection = deletion_protection(granted, view, observed.policy)
+    protection = deletion_protection(granted, recorded, observed.policy)
     updates["deletion_protection"] = protection
     return StageDecision(
         StepResult((condition,), status=updates, events=tuple(events)),

@@ -74,6 +74,7 @@ class VersionEntry:
             self.stalled,
             self.stage,
             name=self.name,
+            uid=self.uid,
             asked=self.asked,
             uri=self.uri,
             digest=self.digest,

@@ -26,7 +26,7 @@ from datetime import datetime
 
 from modelregistry import conditions as cond
 from modelregistry.api import ModelVersionSpec, ModelVersionStatus
-from modelregistry.api.lifecycle import ProductionLock
+from modelregistry.api.lifecycle import ProductionIncoming, ProductionLock
 from modelregistry.api.meta import MODELS, MODELVERSIONS
 from modelregistry.decisions import lifecycle
 from modelregistry.decisions.lifecycle import Holder, Policy
@@ -103,9 +103,12 @@ class ProductionLocks:
         if lock.uid is not None and lock.holder is not None and lock.uid != me.uid:
             holder = await self._version(view.namespace, lock.holder, lock.uid)
             if holder is not None and policy.handover == "wait" and _holds(holder):
+                if lock.incoming is not None:
+                    # Named before the holder asked again: step back, or each waits on the other.
+                    await self._write_lock(view, model, lock.model_copy(update={"incoming": None}))
                 return Busy(holder=Holder(lock.holder, lock.uid))
         if holder is not None and lock.incoming is None:
-            incoming = {"name": me.name, "uid": me.uid}
+            incoming = ProductionIncoming(name=me.name, uid=me.uid)
             await self._write_lock(view, model, lock.model_copy(update={"incoming": incoming}))
             return None
         if holder is not None:
@@ -135,9 +138,8 @@ class ProductionLocks:
     async def _write_lock(
         self, view: VersionView, model: Body, lock: ProductionLock | None
     ) -> None:
-        value = (
-            None if lock is None else lock.model_dump(mode="json", by_alias=True, exclude_none=True)
-        )
+        # Nulls included: a merge patch removes a key only when it says null.
+        value = None if lock is None else lock.model_dump(mode="json", by_alias=True)
         written = await self._cluster.patch_status(
             MODELS,
             view.namespace,

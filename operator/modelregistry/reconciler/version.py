@@ -240,19 +240,26 @@ class VersionReconciler:
         lock = lock_of({"status": {"production": model.production if model else None}})
         holder = Holder(lock.holder, lock.uid) if lock.holder and lock.uid else None
         incoming = lock.incoming
-        asked = view.spec.stage
         observed = lifecycle.Observed(
             policy=policy,
             verified=status_of(ARTIFACT_VERIFIED) == "True",
             validated=validated,
             validated_since=_since(view, VALIDATED, decided) if validated == "True" else None,
-            admission_problem=(
-                await self._admission.problem() if asked in policy.approval_for else None
-            ),
             holder=holder,
             incoming=Holder(incoming.name, incoming.uid) if incoming else None,
             over_limit=view.uid in self._limits.get((view.namespace, view.model), frozenset()),
         )
+        # The stage to grant may be the policy's own (autoStaging), not spec.stage.
+        if lifecycle.target(view, observed)[0] in policy.approval_for:
+            observed = dataclasses.replace(
+                observed, admission_problem=await self._admission.problem()
+            )
+        # The number this pass assigned, for the history entry and the Event.
+        number = next((r.status["version"] for r in results if "version" in r.status), None)
+        if number is not None:
+            view = dataclasses.replace(
+                view, status=view.status.model_copy(update={"version": number})
+            )
         stage = lifecycle.decide(view, observed)
         if not stage.take_production:
             return stage, None

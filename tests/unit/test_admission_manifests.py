@@ -1,0 +1,715 @@
+"""The admission policies and ClusterRoles, exactly as rendered; and their CEL, compiled and
+run against the status changes they must admit or deny.
+
+The CEL half needs `cel-expr-python` (CEL's own C++ runtime, with the optional-field syntax
+`a.?b` that Kubernetes' policies use and the pure-Python `cel-python` cannot parse); it is
+skipped where that package is not installed. Kubernetes' own list `slice()` and the
+`authorizer` are stood in for here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from modelregistry import admission
+from modelregistry.api import ModelVersionStatus
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATOR = "system:serviceaccount:ops:registry"
+Body = dict[str, Any]
+
+# Every status field of a ModelVersion as on the wire; only approvals is an approver's.
+STATUS_FIELDS = [
+    "observedGeneration",
+    "version",
+    "stage",
+    "artifact",
+    "components",
+    "artifactCheckedAt",
+    "validation",
+    "history",
+    "historySummary",
+    "deletionProtection",
+    "conditions",
+    "kopf",
+]
+LABELS = {"app.kubernetes.io/name": "modelregistry"}
+
+
+def by_name(operator: str = OPERATOR) -> dict[tuple[str, str], Body]:
+    return {(m["kind"], m["metadata"]["name"]): m for m in admission.manifests(operator)}
+
+
+def rules(resource: str, operation: str) -> Body:
+    return {
+        "resourceRules": [
+            {
+                "apiGroups": ["modelregistry.io"],
+                "apiVersions": ["v1alpha1"],
+                "operations": [operation],
+                "resources": [resource],
+            }
+        ]
+    }
+
+
+# --- the manifests ----------------------------------------------------------------------
+
+
+def test_four_policies_their_bindings_and_three_roles_in_order() -> None:
+    assert [
+        (m["apiVersion"], m["kind"], m["metadata"]["name"]) for m in admission.manifests("x")
+    ] == [
+        *(
+            ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", name)
+            for name in admission.POLICY_NAMES
+        ),
+        *(
+            ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding", name)
+            for name in admission.POLICY_NAMES
+        ),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole", "modelregistry-view"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole", "modelregistry-edit"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole", "modelregistry-approver"),
+    ]
+    assert admission.POLICY_NAMES == (
+        "modelregistry-approvals",
+        "modelregistry-history",
+        "modelregistry-deletion",
+        "modelregistry-model-deletion",
+    )
+
+
+@pytest.mark.parametrize("name", admission.POLICY_NAMES)
+def test_every_binding_denies(name: str) -> None:
+    assert by_name()[("ValidatingAdmissionPolicyBinding", name)] == {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name, "labels": LABELS},
+        "spec": {"policyName": name, "validationActions": ["Deny"]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "constraints"),
+    [
+        ("modelregistry-approvals", rules("modelversions/status", "UPDATE")),
+        ("modelregistry-history", rules("modelversions/status", "UPDATE")),
+        ("modelregistry-deletion", rules("modelversions", "DELETE")),
+        ("modelregistry-model-deletion", rules("models", "DELETE")),
+    ],
+)
+def test_what_each_policy_matches_and_that_it_fails_closed(name: str, constraints: Body) -> None:
+    spec = by_name()[("ValidatingAdmissionPolicy", name)]["spec"]
+
+    assert spec["matchConstraints"] == constraints
+    assert spec["failurePolicy"] == "Fail"
+    assert all(v["reason"] == "Forbidden" for v in spec["validations"])
+
+
+def test_only_the_approvals_policy_exempts_the_operator_and_names_it() -> None:
+    policies = {k[1]: m for k, m in by_name().items() if k[0] == "ValidatingAdmissionPolicy"}
+
+    approvals = policies.pop("modelregistry-approvals")
+    assert approvals["metadata"] == {
+        "name": "modelregistry-approvals",
+        "labels": LABELS,
+        "annotations": {"modelregistry.io/operator": OPERATOR},
+    }
+    assert approvals["spec"]["matchConditions"] == [
+        {
+            "name": "not-the-operator",
+            "expression": "request.userInfo.username != 'system:serviceaccount:ops:registry'",
+        }
+    ]
+    for name, policy in policies.items():
+        assert policy["metadata"] == {"name": name, "labels": LABELS}
+        assert "matchConditions" not in policy["spec"]
+
+
+def test_an_approver_may_change_no_status_field_but_approvals() -> None:
+    spec = by_name()[("ValidatingAdmissionPolicy", "modelregistry-approvals")]["spec"]
+
+    assert [f.alias or n for n, f in ModelVersionStatus.model_fields.items()] == [
+        *STATUS_FIELDS[:7],
+        "approvals",
+        *STATUS_FIELDS[7:],
+    ]
+    assert spec["validations"][0]["expression"] == " && ".join(
+        f"object.?status.?{f} == oldObject.?status.?{f}" for f in STATUS_FIELDS
+    )
+
+
+def test_the_approvals_policy_variables_and_rules() -> None:
+    spec = by_name()[("ValidatingAdmissionPolicy", "modelregistry-approvals")]["spec"]
+    validated = (
+        "oldObject.?status.?conditions.orValue([]).exists(c, c.type == 'Validated' && "
+        "c.status == 'True'"
+    )
+
+    assert spec["variables"] == [
+        {"name": "before", "expression": "oldObject.?status.?approvals.orValue([])"},
+        {"name": "after", "expression": "object.?status.?approvals.orValue([])"},
+        {
+            "name": "added",
+            "expression": "size(variables.after) == size(variables.before) + 1 && "
+            "variables.after.slice(0, size(variables.before)) == variables.before",
+        },
+        {"name": "entry", "expression": "variables.after[size(variables.after) - 1]"},
+    ]
+    assert [v["expression"] for v in spec["validations"][1:]] == [
+        "variables.added",
+        "!variables.added || variables.entry.user == request.userInfo.username",
+        "!variables.added || variables.entry.?groups.orValue([]).all(g, "
+        "g in request.userInfo.groups)",
+        "authorizer.group('modelregistry.io').resource('models')"
+        ".namespace(object.metadata.namespace).name(object.spec.modelRef.name)"
+        ".check('approve').allowed()",
+        f"!variables.added || {validated})",
+        f"!variables.added || {validated} && "
+        "timestamp(variables.entry.time) >= timestamp(c.lastTransitionTime))",
+    ]
+
+
+def test_the_history_policy_binds_the_operator_too() -> None:
+    spec = by_name()[("ValidatingAdmissionPolicy", "modelregistry-history")]["spec"]
+
+    assert [v["name"] for v in spec["variables"]] == [
+        "before",
+        "after",
+        "moved",
+        "approvalsBefore",
+        "approvalsAfter",
+    ]
+    assert [v["message"] for v in spec["validations"]] == [
+        "status.history is append-only: entries are added at its end, and the oldest leave it "
+        "only into historySummary, counted",
+        "status.approvals is append-only: no approval is changed or removed",
+    ]
+
+
+def test_the_deletion_policies_read_what_the_operator_keeps() -> None:
+    policies = by_name()
+    version = policies[("ValidatingAdmissionPolicy", "modelregistry-deletion")]["spec"]
+    model = policies[("ValidatingAdmissionPolicy", "modelregistry-model-deletion")]["spec"]
+
+    assert [v["expression"] for v in version["validations"]] == [
+        "oldObject.?status.?stage.orValue('None') != 'Production' && "
+        "!oldObject.?status.?deletionProtection.hasValue()"
+    ]
+    assert [v["expression"] for v in model["validations"]] == [
+        "oldObject.?status.?protectedVersions.orValue(0) == 0"
+    ]
+
+
+def test_the_cluster_roles_and_their_aggregation() -> None:
+    roles = {k[1]: m for k, m in by_name().items() if k[0] == "ClusterRole"}
+    read = ["get", "list", "watch"]
+
+    def labels(*to: str) -> dict[str, str]:
+        return {**LABELS, **{f"rbac.authorization.k8s.io/aggregate-to-{a}": "true" for a in to}}
+
+    assert roles == {
+        "modelregistry-view": {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "modelregistry-view", "labels": labels("view", "edit", "admin")},
+            "rules": [
+                {
+                    "apiGroups": ["modelregistry.io"],
+                    "resources": [
+                        "models",
+                        "modelversions",
+                        "models/status",
+                        "modelversions/status",
+                    ],
+                    "verbs": read,
+                }
+            ],
+        },
+        "modelregistry-edit": {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "modelregistry-edit", "labels": labels("edit", "admin")},
+            "rules": [
+                {
+                    "apiGroups": ["modelregistry.io"],
+                    "resources": ["models", "modelversions"],
+                    "verbs": ["create", "update", "patch", "delete", "deletecollection"],
+                }
+            ],
+        },
+        "modelregistry-approver": {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "modelregistry-approver", "labels": LABELS},
+            "rules": [
+                {
+                    "apiGroups": ["modelregistry.io"],
+                    "resources": ["models"],
+                    "verbs": ["approve", *read],
+                },
+                {
+                    "apiGroups": ["modelregistry.io"],
+                    "resources": ["modelversions/status"],
+                    "verbs": ["get", "patch", "update"],
+                },
+                {"apiGroups": ["modelregistry.io"], "resources": ["modelversions"], "verbs": read},
+            ],
+        },
+    }
+
+
+def test_render_is_the_header_and_every_manifest() -> None:
+    text = admission.render(OPERATOR)
+
+    assert text.startswith(
+        "# Generated by `make crds` from operator/modelregistry/admission.py; do not edit.\n"
+    )
+    assert list(yaml.safe_load_all(text)) == admission.manifests(OPERATOR)
+    assert list(yaml.safe_load_all(admission.render())) == admission.manifests(
+        "system:serviceaccount:modelregistry-system:modelregistry-operator"
+    )
+
+
+def test_the_chart_template_exempts_the_releases_own_operator() -> None:
+    text = admission.render_chart_template()
+
+    assert text.startswith(
+        "# Generated by `make crds` from operator/modelregistry/admission.py (a Helm template);"
+        " do not edit.\n"
+    )
+    assert "placeholder" not in text
+    assert list(yaml.safe_load_all(text)) == admission.manifests(
+        "system:serviceaccount:{{ .Release.Namespace }}:{{ .Release.Name }}-operator"
+    )
+
+
+def test_the_committed_files_are_the_rendered_ones() -> None:
+    assert (ROOT / "crds" / admission.FILENAME).read_text() == admission.render()
+    chart = ROOT / "charts" / "modelregistry" / "templates" / "admission.yaml"
+    assert chart.read_text() == admission.render_chart_template()
+
+
+# --- the CEL: compiled, and run on the changes it must admit or deny ----------------------
+
+
+def expressions(policy: Body) -> list[tuple[str, str]]:
+    """(kind, expression) of everything CEL in a policy."""
+    spec = policy["spec"]
+    found = [("variable", v["expression"]) for v in spec.get("variables", [])]
+    found += [("condition", c["expression"]) for c in spec.get("matchConditions", [])]
+    for v in spec["validations"]:
+        found.append(("validation", v["expression"]))
+        if "messageExpression" in v:
+            found.append(("message", v["messageExpression"]))
+    return found
+
+
+class Cel:
+    """CEL as Kubernetes' admission policies have it, stood in for where it is Kubernetes' own."""
+
+    def __init__(self, may_approve: Callable[[str, str, str], bool] | None = None) -> None:
+        self.cel = pytest.importorskip("cel_expr_python.cel")
+        ext_optional = pytest.importorskip("cel_expr_python.ext.ext_optional")
+        ext_strings = pytest.importorskip("cel_expr_python.ext.ext_strings")
+        dyn, string = self.cel.Type.DYN, self.cel.Type.STRING
+        may = may_approve or (lambda user, namespace, model: True)
+
+        authorizer = self.cel.Type.Map(string, dyn)
+
+        def member(
+            name: str, impl: Callable[..., Any], *params: Any, on: Any = authorizer, returns: Any
+        ) -> Any:
+            overload = self.cel.Overload(
+                id=f"{name}_member",
+                return_type=returns,
+                parameters=[on, *params],
+                is_member=True,
+                impl=impl,
+            )
+            return self.cel.FunctionDecl(name, [overload])
+
+        def slice_(items: list[Any], start: int, end: int) -> list[Any]:
+            if not 0 <= start <= end <= len(items):
+                raise IndexError(f"slice({start}, {end}) of {len(items)}")
+            return items[start:end]
+
+        # The authorizer is a dict that each call narrows, as Kubernetes' builder does.
+        def narrow(key: str) -> Callable[[Body, str], Body]:
+            return lambda request, value: {**request, key: value}
+
+        self.env = self.cel.NewEnv(
+            variables={
+                n: dyn for n in ("object", "oldObject", "request", "variables", "authorizer")
+            },
+            extensions=[ext_optional.ExtOptional(), ext_strings.ExtStrings()],
+            functions=[
+                member(
+                    "slice",
+                    slice_,
+                    self.cel.Type.INT,
+                    self.cel.Type.INT,
+                    on=self.cel.Type.List(dyn),
+                    returns=self.cel.Type.List(dyn),
+                ),
+                *(
+                    member(k, narrow(k), string, returns=authorizer)
+                    for k in ("group", "resource", "namespace", "name")
+                ),
+                member("check", narrow("verb"), string, returns=authorizer),
+                member(
+                    "allowed",
+                    lambda a: (
+                        a["verb"] == admission.APPROVE_VERB
+                        and a["group"] == "modelregistry.io"
+                        and a["resource"] == "models"
+                        and may(a["user"], a["namespace"], a["name"])
+                    ),
+                    returns=self.cel.Type.BOOL,
+                ),
+            ],
+        )
+
+    def type_of(self, expression: str) -> str:
+        return str(self.env.compile(expression).return_type().name())
+
+    def run(self, expression: str, data: Body) -> Any:
+        """The value, or the error as an exception."""
+        value = self.env.compile(expression).eval(data=data)
+        if value.type() == self.cel.Type.ERROR:
+            raise ValueError(str(value.plain_value()))
+        return value.plain_value()
+
+    def denials(
+        self, policy: Body, old: Body | None, new: Body | None, user: str, groups: list[str]
+    ) -> list[str] | None:
+        """The messages of the failing validations; None when the policy does not match."""
+        request = {"userInfo": {"username": user, "groups": groups}}
+        data: Body = {
+            "object": new,
+            "oldObject": old,
+            "request": request,
+            "authorizer": {"user": user},
+        }
+        spec = policy["spec"]
+        if not all(self.run(c["expression"], data) for c in spec.get("matchConditions", [])):
+            return None
+        variables: Body = {}
+        for variable in spec.get("variables", []):
+            # A variable in error is an error only where it is read.
+            with contextlib.suppress(ValueError):
+                variables[variable["name"]] = self.run(
+                    variable["expression"], {**data, "variables": variables}
+                )
+        data["variables"] = variables
+        denied = []
+        for validation in spec["validations"]:
+            try:
+                passed = self.run(validation["expression"], data) is True
+            except ValueError:
+                passed = False
+            if not passed:
+                message = validation.get("message")
+                if "messageExpression" in validation:
+                    message = self.run(validation["messageExpression"], data)
+                denied.append(str(message))
+        return denied
+
+
+@pytest.mark.parametrize("policy", admission.manifests(OPERATOR)[:4], ids=admission.POLICY_NAMES)
+def test_every_expression_compiles_to_the_type_its_place_needs(policy: Body) -> None:
+    cel = Cel()
+    wanted = {"validation": {"bool", "dyn"}, "condition": {"bool"}, "message": {"string"}}
+
+    for kind, expression in expressions(policy):
+        assert cel.type_of(expression).lower() in wanted.get(kind, {"bool", "dyn", "int"}), (
+            expression
+        )
+
+
+def test_a_misspelt_expression_is_refused_so_the_compile_check_means_something() -> None:
+    cel = Cel()
+
+    for wrong in ("object.?status.?x.orValeu(1)", "size(variables.a) + 'b'", "a &&"):
+        with pytest.raises(Exception, match="INVALID_ARGUMENT"):
+            cel.type_of(wrong)
+
+
+VALIDATED = {
+    "type": "Validated",
+    "status": "True",
+    "reason": "Passed",
+    "message": "ok",
+    "lastTransitionTime": "2030-01-02T03:00:00Z",
+}
+
+
+def version_body(**status: Any) -> Body:
+    return {
+        "metadata": {"name": "fraud-3", "namespace": "team-a"},
+        "spec": {"modelRef": {"name": "fraud"}},
+        "status": {"stage": "Staging", "conditions": [VALIDATED], **status},
+    }
+
+
+def approval_entry(user: str = "alice", time: str = "2030-01-02T03:00:00Z", **more: Any) -> Body:
+    return {"stage": "Production", "user": user, "time": time, **more}
+
+
+def policy_named(name: str) -> Body:
+    return by_name()[("ValidatingAdmissionPolicy", name)]
+
+
+ONLY_APPROVALS = (
+    "only the operator writes a ModelVersion's status: an approver may add one entry to "
+    "status.approvals and change nothing else (stage, conditions, artifact, validation and "
+    "history are the operator's)"
+)
+ONE_ENTRY = (
+    "an approval adds exactly one entry at the end of status.approvals and changes no earlier "
+    "one (modelregistry approve VERSION --stage STAGE)"
+)
+NOT_VALIDATED = (
+    "a version can be approved only once it is Validated (its checks passed): wait for "
+    "Validated=True"
+)
+TOO_EARLY = "an approval cannot be dated before the version became Validated: set time to now"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "user", "groups", "expected"),
+    [
+        # The approver's own entry, naming a group of theirs: admitted.
+        (
+            version_body(),
+            version_body(approvals=[approval_entry(groups=["sre"])]),
+            "alice",
+            ["sre", "ml"],
+            [],
+        ),
+        (
+            version_body(approvals=[approval_entry("bob")]),
+            version_body(approvals=[approval_entry("bob"), approval_entry()]),
+            "alice",
+            [],
+            [],
+        ),
+        # The stage granted in the same patch.
+        (
+            version_body(),
+            version_body(stage="Production", approvals=[approval_entry()]),
+            "alice",
+            [],
+            [ONLY_APPROVALS],
+        ),
+        # A condition's message edited, nothing approved.
+        (
+            version_body(),
+            {
+                **version_body(),
+                "status": {"stage": "Staging", "conditions": [{**VALIDATED, "message": "x"}]},
+            },
+            "alice",
+            [],
+            [ONLY_APPROVALS, ONE_ENTRY],
+        ),
+        (
+            version_body(),
+            version_body(approvals=[approval_entry("bob")]),
+            "alice",
+            [],
+            ["an approval must name its approver: user alice, not bob"],
+        ),
+        (
+            version_body(),
+            version_body(approvals=[approval_entry(groups=["admins"])]),
+            "alice",
+            ["sre"],
+            ["an approval may name only groups its approver is in (sre)"],
+        ),
+        (
+            version_body(),
+            version_body(approvals=[approval_entry(), approval_entry()]),
+            "alice",
+            [],
+            [ONE_ENTRY],
+        ),
+        (
+            version_body(approvals=[approval_entry("bob")]),
+            version_body(approvals=[approval_entry("carol"), approval_entry()]),
+            "alice",
+            [],
+            [ONE_ENTRY],
+        ),
+        (
+            version_body(),
+            version_body(approvals=[approval_entry(time="2030-01-02T02:59:59Z")]),
+            "alice",
+            [],
+            [TOO_EARLY],
+        ),
+        (
+            {**version_body(), "status": {"stage": "None"}},
+            {**version_body(), "status": {"stage": "None", "approvals": [approval_entry()]}},
+            "alice",
+            [],
+            [NOT_VALIDATED, TOO_EARLY],
+        ),
+    ],
+)
+def test_the_approvals_policy_admits_only_the_approvers_own_single_entry(
+    old: Body, new: Body, user: str, groups: list[str], expected: list[str]
+) -> None:
+    cel = Cel()
+
+    assert cel.denials(policy_named("modelregistry-approvals"), old, new, user, groups) == expected
+
+
+def test_approving_needs_the_approve_verb_on_the_versions_model() -> None:
+    cel = Cel(may_approve=lambda user, namespace, model: (namespace, model) == ("team-a", "other"))
+    new = version_body(approvals=[approval_entry()])
+
+    assert cel.denials(
+        policy_named("modelregistry-approvals"), version_body(), new, "alice", []
+    ) == [
+        "user alice may not approve versions of Model fraud: approving needs the approve verb on "
+        "models/fraud in namespace team-a (a RoleBinding to the modelregistry-approver "
+        "ClusterRole)"
+    ]
+
+
+def test_the_operator_is_not_held_by_the_approvals_policy() -> None:
+    cel = Cel()
+    new = version_body(stage="Production")
+
+    assert (
+        cel.denials(policy_named("modelregistry-approvals"), version_body(), new, OPERATOR, [])
+        is None
+    )
+    assert cel.denials(policy_named("modelregistry-approvals"), version_body(), new, "x", []) == [
+        ONLY_APPROVALS,
+        ONE_ENTRY,
+    ]
+
+
+def history_entry(minute: int) -> Body:
+    return {
+        "time": f"2030-01-02T03:{minute:02d}:00Z",
+        "from": "None",
+        "to": "Staging",
+        "reason": "Granted",
+    }
+
+
+HISTORY_ONLY_GROWS = (
+    "status.history is append-only: entries are added at its end, and the oldest leave it "
+    "only into historySummary, counted"
+)
+APPROVALS_ONLY_GROW = "status.approvals is append-only: no approval is changed or removed"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ({}, {"history": [history_entry(1)]}, []),
+        ({"history": [history_entry(1)]}, {"history": [history_entry(1), history_entry(2)]}, []),
+        # The oldest into the summary, counted.
+        (
+            {"history": [history_entry(1), history_entry(2)], "historySummary": {"count": 3}},
+            {"history": [history_entry(2), history_entry(3)], "historySummary": {"count": 4}},
+            [],
+        ),
+        ({"history": [history_entry(1)]}, {"history": []}, [HISTORY_ONLY_GROWS]),
+        ({"history": [history_entry(1)]}, {"history": [history_entry(2)]}, [HISTORY_ONLY_GROWS]),
+        # Dropped without being counted, or a count that shrinks.
+        (
+            {"history": [history_entry(1), history_entry(2)]},
+            {"history": [history_entry(2), history_entry(3)]},
+            [HISTORY_ONLY_GROWS],
+        ),
+        (
+            {"history": [history_entry(1)], "historySummary": {"count": 2}},
+            {"history": [history_entry(1)], "historySummary": {"count": 1}},
+            [HISTORY_ONLY_GROWS],
+        ),
+        ({"approvals": [approval_entry()]}, {"approvals": []}, [APPROVALS_ONLY_GROW]),
+        (
+            {"approvals": [approval_entry()]},
+            {"approvals": [approval_entry("mallory")]},
+            [APPROVALS_ONLY_GROW],
+        ),
+    ],
+)
+def test_the_history_policy_keeps_history_and_approvals_append_only(
+    old: Body, new: Body, expected: list[str]
+) -> None:
+    cel = Cel()
+    policy = policy_named("modelregistry-history")
+
+    assert cel.denials(policy, {"status": old}, {"status": new}, OPERATOR, []) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ({}, []),
+        ({"stage": "Staging"}, []),
+        (
+            {"stage": "Production", "deletionProtection": {"reason": "Production"}},
+            [
+                "ModelVersion fraud-3 holds Production and cannot be deleted: move another "
+                "version to Production, or set spec.stage to Archived first"
+            ],
+        ),
+        (
+            {
+                "stage": "Archived",
+                "deletionProtection": {"reason": "Retention", "until": "2037-01-01T00:00:00Z"},
+            },
+            [
+                "ModelVersion fraud-3 is archived and kept by its Model's retention policy "
+                "(policy.archivedRetentionDays): it can be deleted from 2037-01-01T00:00:00Z"
+            ],
+        ),
+    ],
+)
+def test_the_deletion_policy_reads_the_protection_the_operator_keeps(
+    status: Body, expected: list[str]
+) -> None:
+    cel = Cel()
+    old = {"metadata": {"name": "fraud-3"}, "status": status}
+
+    assert cel.denials(policy_named("modelregistry-deletion"), old, None, "admin", []) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ({}, []),
+        ({"protectedVersions": 0}, []),
+        (
+            {"protectedVersions": 2},
+            [
+                "Model fraud has 2 protected versions (in Production, or archived and within "
+                "retention): it can be deleted once none is"
+            ],
+        ),
+    ],
+)
+def test_a_model_with_protected_versions_cannot_be_deleted(
+    status: Body, expected: list[str]
+) -> None:
+    cel = Cel()
+    old = {"metadata": {"name": "fraud"}, "status": status}
+
+    assert (
+        cel.denials(policy_named("modelregistry-model-deletion"), old, None, "admin", [])
+        == expected
+    )
