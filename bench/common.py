@@ -42,7 +42,8 @@ def operator_environment(plane: ControlPlane, s3: S3Server, **settings: str) -> 
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(OPERATOR_SOURCE), os.environ.get("PYTHONPATH")) if p
         ),
-        "KUBECONFIG": str(plane.kubeconfig),
+        # The operator's own identity, which the admission policies exempt.
+        "KUBECONFIG": str(plane.operator_kubeconfig),
         "MODELREGISTRY_S3_ENDPOINT": s3.endpoint_url,
         "AWS_ACCESS_KEY_ID": s3.access_key,
         "AWS_SECRET_ACCESS_KEY": s3.secret_key,

@@ -41,6 +41,7 @@ from typing import Any, cast
 from common import api_client, operator_environment, versioned_bucket, workdir
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, S3Server
+from modelregistry.localenv.pki import OPERATOR_USER
 from modelregistry.upload import upload_artifact
 from registry_throughput import Child
 
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         plane = stack.enter_context(ControlPlane(workdir=work / "controlplane"))
         s3 = stack.enter_context(S3Server(workdir=work / "s3"))
         api = api_client(plane)
-        install_crds(api)
+        install_crds(api, operator_user=OPERATOR_USER)
         os.environ.update(
             AWS_ENDPOINT_URL=s3.endpoint_url,
             AWS_ACCESS_KEY_ID=s3.access_key,

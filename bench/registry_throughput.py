@@ -77,6 +77,7 @@ from typing import Any, Final
 from common import OPERATOR_SOURCE, api_client, operator_environment, versioned_bucket, workdir
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, S3Server
+from modelregistry.localenv.pki import OPERATOR_USER
 from modelregistry.localenv.tools import cache_root
 
 REPO: Final = Path(__file__).resolve().parents[1]
@@ -112,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for repetition in range(args.repeat):
             run: Json = {"repetition": repetition}
             sides = ["mlflow", "registry"]
+            if args.version_limit is not None:
+                sides.append("limited")
             if repetition % 2:  # neither side always runs in the other's wake
                 sides.reverse()
             for side in sides:
@@ -127,6 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     run["registry"] = asdict(_registry_run(args))
                     _log(f"[{repetition}] registry: {_brief(run['registry'])}")
                     failed = failed or not run["registry"]["complete"]
+                elif side == "limited":
+                    _quiesce()
+                    _log(f"[{repetition}] registry, versionLimit {args.version_limit}: N={args.n}")
+                    run["limited"] = asdict(_registry_run(args, args.version_limit))
+                    _log(f"[{repetition}] limited: {_brief(run['limited'])}")
+                    failed = failed or not run["limited"]["complete"]
             runs.append(run)
     except KeyboardInterrupt:
         _log("interrupted; every process started has been stopped")
@@ -143,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "idle_seconds": args.idle_seconds,
             "settle_seconds": args.settle_seconds,
             "mlflow_version": None if args.skip_mlflow else args.mlflow_version,
+            "version_limit": args.version_limit,
         },
         "machine": _machine(args),
         "summary": summary,
@@ -189,6 +199,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=None,
         help="seconds to wait for all Ready (default max(600, N))",
+    )
+    parser.add_argument(
+        "--version-limit",
+        type=int,
+        default=None,
+        help="also run the registry side with every Model's policy.versionLimit at this, side "
+        "by side with the run without (the online-learning case: most versions get archived)",
     )
     parser.add_argument("--output", type=Path, default=None, help="JSON result file")
     parser.add_argument(
@@ -884,12 +901,12 @@ class RegistryResult:
     watch_error: str | None
 
 
-def _registry_run(args: argparse.Namespace) -> RegistryResult:
+def _registry_run(args: argparse.Namespace, version_limit: int | None = None) -> RegistryResult:
     with contextlib.ExitStack() as stack:
         work = stack.enter_context(workdir(args.workdir, "registry"))
         plane = stack.enter_context(ControlPlane(workdir=work / "controlplane"))
         s3 = stack.enter_context(S3Server(workdir=work / "s3"))
-        install_crds(api_client(plane))
+        install_crds(api_client(plane), operator_user=OPERATOR_USER)
         digest = _upload_artifact(s3)
         pki = plane.pki
         tls = ssl.create_default_context(cafile=str(pki.ca_cert))
@@ -902,7 +919,7 @@ def _registry_run(args: argparse.Namespace) -> RegistryResult:
         )
         stack.callback(operator.stop)
         try:
-            return _registry_measure(api, operator, digest, args)
+            return _registry_measure(api, operator, digest, args, version_limit)
         except Exception:
             _log(f"operator log tail:\n{operator.tail()}")
             raise
@@ -919,13 +936,16 @@ def _path(plural: str, namespace: str) -> str:
     return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}"
 
 
-def _model_body(name: str) -> bytes:
+def _model_body(name: str, version_limit: int | None = None) -> bytes:
+    spec: Json = {"description": "registry throughput benchmark"}
+    if version_limit is not None:
+        spec["policy"] = {"versionLimit": version_limit}
     return json.dumps(
         {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "Model",
             "metadata": {"name": name},
-            "spec": {"description": "registry throughput benchmark"},
+            "spec": spec,
         }
     ).encode()
 
@@ -954,14 +974,18 @@ def _create(session: Session, path: str, body: bytes) -> float:
 
 
 def _registry_measure(
-    api: Endpoint, operator: Child, digest: str, args: argparse.Namespace
+    api: Endpoint,
+    operator: Child,
+    digest: str,
+    args: argparse.Namespace,
+    version_limit: int | None = None,
 ) -> RegistryResult:
     session = Session(api)
     for namespace in (WARMUP_NAMESPACE, NAMESPACE):
         session.json("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
     models = [f"model-{i:03d}" for i in range(args.models)]
     for name in ["sequential", *models]:
-        _create(session, _path("models", NAMESPACE), _model_body(name))
+        _create(session, _path("models", NAMESPACE), _model_body(name, version_limit))
 
     # The operator is up once a first version is Ready: it watches and verifies.
     warmup = Tracker()
@@ -1290,6 +1314,11 @@ METRICS: Final = (
     Metric("registry.operator_hwm_mb", "Operator peak RSS MB"),
     Metric("registry.idle_cpu_percent", "Operator idle CPU % of one core", "≈ 0", 2),
     Metric("registry.idle_writes", "Writes during the idle window", "", 0),
+    Metric("limited.rate", "With versionLimit: versions/s, first create → all Ready"),
+    Metric("limit_cost", "**rate with versionLimit / without** (paired per repetition)", "", 2),
+    Metric("limited.writes_per_version", "With versionLimit: status writes per version", "", 2),
+    Metric("limited.operator_cpu_ms_per_version", "With versionLimit: operator CPU ms per version"),
+    Metric("limited.api_calls_per_version", "With versionLimit: API requests per version", "", 2),
 )
 
 
@@ -1299,6 +1328,11 @@ def _value(run: Json, key: str) -> float | None:
             return None
         ratio: float = run["registry"]["rate"] / run["mlflow"]["rate"]
         return ratio
+    if key == "limit_cost":
+        if "limited" not in run or "registry" not in run or not run["registry"]["rate"]:
+            return None
+        cost: float = run["limited"]["rate"] / run["registry"]["rate"]
+        return cost
     side, _, name = key.partition(".")
     found = run.get(side, {}).get(name)
     return float(found) if isinstance(found, int | float) else None

@@ -78,6 +78,7 @@ from modelregistry.digest import digest_local_path
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, Node, S3Server
 from modelregistry.localenv.image import ensure_image
+from modelregistry.localenv.pki import OPERATOR_USER
 from registry_throughput import (
     CLOCK_TICKS,
     Child,
@@ -660,7 +661,7 @@ def _run(args: argparse.Namespace) -> Json:
         forwarder = node.forward(port, name="s3")
         pod_s3 = f"http://{node.node_ip}:{forwarder.port}"
 
-        install_crds(api_client(plane))
+        install_crds(api_client(plane), operator_user=OPERATOR_USER)
         model_dir = _make_model(work / "model")
         digest = _upload(s3, model_dir)
         pki = plane.pki

@@ -26,12 +26,13 @@ import boto3
 import kubernetes
 import pytest
 
+from modelregistry import admission
 from modelregistry.devenv import user_of
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, Node, S3Server
 from modelregistry.localenv.image import ensure_image
 from modelregistry.localenv.images import busybox_archive, pinned_reference
-from tests.integration.support import Objects, OperatorProcess
+from tests.integration.support import Objects, OperatorProcess, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -212,7 +213,47 @@ def temporary_namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
     core = kubernetes.client.CoreV1Api(cluster.api_client)
     core.create_namespace(cast(Any, {"metadata": {"name": name}}))
     yield name
-    core.delete_namespace(name)
+    if not holds_protected_versions(cluster, name):
+        core.delete_namespace(name)
+        return
+    # What the admission policies protect cannot be deleted, not even with its
+    # namespace: lift the deletion guards while this test's namespace goes.
+    policies = kubernetes.client.AdmissionregistrationV1Api(cluster.api_client)
+    guards = (admission.DELETION, admission.MODEL_DELETION)
+    for guard in guards:
+        policies.delete_validating_admission_policy_binding(guard)
+    try:
+        core.delete_namespace(name)
+        wait_until(lambda: _gone(core, name), timeout=120, what=f"namespace {name} to go")
+    finally:
+        bindings = [
+            m
+            for m in admission.manifests("unused")
+            if m["kind"] == "ValidatingAdmissionPolicyBinding" and m["metadata"]["name"] in guards
+        ]
+        for binding in bindings:
+            policies.create_validating_admission_policy_binding(cast(Any, binding))
+
+
+def holds_protected_versions(cluster: Cluster, namespace: str) -> bool:
+    listing = kubernetes.client.CustomObjectsApi(cluster.api_client).list_namespaced_custom_object(
+        "modelregistry.io", "v1alpha1", namespace, "modelversions"
+    )
+    return any(
+        (item.get("status") or {}).get("deletionProtection")
+        or (item.get("status") or {}).get("stage") == "Production"
+        for item in cast(dict[str, Any], listing)["items"]
+    )
+
+
+def _gone(core: kubernetes.client.CoreV1Api, name: str) -> bool:
+    try:
+        core.read_namespace(name)
+    except kubernetes.client.exceptions.ApiException as error:
+        if error.status == 404:
+            return True
+        raise
+    return False
 
 
 @pytest.fixture

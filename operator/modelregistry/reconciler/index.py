@@ -24,7 +24,7 @@ from modelregistry.reasons import (
     RECONCILING,
     STAGE_GRANTED,
     STALLED,
-    Reason,
+    is_transient,
 )
 from modelregistry.reconciler.ports import Body
 from modelregistry.reconciler.reading import mapping, whole_number
@@ -60,7 +60,9 @@ class VersionEntry:
     version_id: str | None = None
     protected: bool = False  # status.deletionProtection is set
     protected_until: str | None = None  # ... and ends then
-    waits_for_production: bool = False  # StageGranted=False, ProductionHeld
+    # StageGranted=False for a reason that may clear up (Production held by another,
+    # the admission policy missing, checks not passed yet): looked at again.
+    stage_waits: bool = False
 
     @property
     def claim(self) -> Claim:
@@ -91,6 +93,8 @@ class VersionEntry:
         on every pass.
         """
         if self.observed_generation != self.generation or self.waiting or self.hash_owed:
+            return True
+        if self.stage_waits:
             return True
         if self.protected_until is not None and _passed(self.protected_until, now):
             return True  # retention ended: the protection is cleared
@@ -179,8 +183,7 @@ def version_entry(body: Body) -> VersionEntry | None:
         version_id=_text(artifact.get("versionId")),
         protected=bool(protection),
         protected_until=_text(protection.get("until")),
-        waits_for_production=granted.get("status") == "False"
-        and granted.get("reason") == Reason.PRODUCTION_HELD,
+        stage_waits=granted.get("status") == "False" and is_transient(str(granted.get("reason"))),
     )
 
 

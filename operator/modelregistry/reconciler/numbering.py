@@ -52,6 +52,7 @@ class Numbering:
         # The Model's resourceVersion and counter as this operator last wrote them.
         self._counters: dict[ModelKey, tuple[str, int]] = {}
         self.writes = 0  # counter writes, for the benchmark and the scaling test
+        self.conflicts = 0  # counter writes that lost a race (409) and were made again
 
     def forget(self, uid: str) -> None:
         self._handed_out.pop(uid, None)
@@ -159,6 +160,7 @@ class Numbering:
                     resource_version=resource_version,
                 )
             except ConflictError:
+                self.conflicts += 1
                 self._counters.pop(key, None)  # someone else wrote: read again
                 continue
             self.writes += 1

@@ -149,7 +149,7 @@ class Operator:
         for entry in self._catalog.versions(namespace, name):
             # A new Model ends the wait for it; a freed (or changed) Production lock, or
             # a changed policy, may end the wait for Production.
-            if entry.model_missing or entry.waits_for_production:
+            if entry.model_missing or entry.stage_waits:
                 self.requeue.now(entry.namespace, entry.name, entry.uid)
 
     async def model_deleted(self, namespace: str, name: str) -> None:
