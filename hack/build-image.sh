@@ -275,7 +275,7 @@ if [[ -s "$archive" ]]; then
   exit 0
 fi
 
-say "building $reference (the first build takes about 10 minutes; after a source edit, seconds)"
+say "building $reference (the first build takes about 5 minutes; after a source edit, seconds)"
 ensure_base_image
 collect_package_settings
 say "building the Dockerfile with this machine's ${secret_names[*]:-(no)} settings as secrets"

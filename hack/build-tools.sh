@@ -142,7 +142,7 @@ for target in "${targets[@]}"; do
 done
 ((steps)) || exit 0
 command -v go >/dev/null || { log "Go >= 1.26 is needed to build them, and there is no go on PATH"; exit 1; }
-say "tools to build: $steps, into $CACHE_ROOT with $(go env GOVERSION) (all of them: about 8 minutes on 2 cores)"
+say "tools to build: $steps, into $CACHE_ROOT with $(go env GOVERSION) (all of them: 8 to 15 minutes on 2 cores)"
 for target in "${targets[@]}"; do
   case "$target" in
     etcd) build_single etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 ;;

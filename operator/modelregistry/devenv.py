@@ -68,7 +68,7 @@ def run_dev_environment(
     with_node = with_node and not use_kubeconfig
     image = find_cached_image() if with_node else None
     if with_node and image is None:
-        # Now, not once Pods wait for it: a first build takes about 10 minutes.
+        # Now, not once Pods wait for it: a first build takes about 5 minutes.
         steps.say("building the project's image for validation Pods (once per source change)")
         image = ensure_image()
     # Absolute: it is in the env file, for a shell in any directory, and

@@ -132,7 +132,7 @@ def ensure_image(
 ) -> ImageArchive:
     """Return the image for the current sources, building it first if needed.
 
-    A cold build (Debian bootstrap, Python dependencies) takes about ten
+    A cold build (Debian bootstrap, Python dependencies) takes about five
     minutes; afterwards a source change rebuilds in seconds and unchanged
     sources return at once. The script's progress lines go to `progress` as
     they come (default: stderr). Raises `LocalEnvError` with the script's last
