@@ -809,6 +809,24 @@ def test_a_version_replaced_at_this_generation_says_so_and_stays_archived() -> N
     )
 
 
+def test_the_replaced_condition_quotes_the_newest_entry() -> None:
+    history = [entry("None", "Staging"), *replaced_history()]
+    view = version_view("Production", stage="Archived", history=history)
+
+    condition = lifecycle.decide(view, passing()).result.conditions[0]
+
+    assert condition.message.startswith(f"{history[-1].message} Change spec.stage")
+
+
+def test_a_change_with_room_in_the_history_keeps_its_summary() -> None:
+    summary = HistorySummary(count=40, first=at(NOW - 900 * HOUR), last=at(NOW - 800 * HOUR))
+    view = version_view("Staging", history=[entry("None", "None")], summary=summary)
+
+    status = lifecycle.decide(view, passing()).result.status
+
+    assert status["history_summary"] == summary
+
+
 def test_a_replaced_version_asking_again_at_a_new_generation_takes_production() -> None:
     view = version_view("Production", stage="Archived", history=replaced_history(), generation=2)
     message = moved("Archived", "Production")
