@@ -186,10 +186,18 @@ def _exclusive(stage: str, view: VersionView, observed: Observed) -> tuple[str, 
     )
 
 
+def _not_failed(stage: str, view: VersionView, observed: Observed) -> tuple[str, str] | None:
+    """A stage held survives checks that run again; it goes when they fail."""
+    if observed.validated != "False":
+        return None
+    return _validated(stage, view, observed)
+
+
 # In order: what a person can fix first is said first.
 GATES: Final[tuple[Gate, ...]] = (_allowed, _verified, _validated, _approved, _exclusive)
-# What a stage already held must keep passing; the rest is checked when it is granted.
-HOLDING: Final[tuple[Gate, ...]] = (_verified, _validated)
+# What a stage already held must keep passing: its bytes verified, its checks not failed.
+# The rest (policy, approvals, the lock) is checked when it is granted.
+HOLDING: Final[tuple[Gate, ...]] = (_verified, _not_failed)
 
 
 def first_failure(
@@ -254,7 +262,8 @@ def _replaced_at_this_generation(view: VersionView) -> bool:
 def decide(view: VersionView, observed: Observed) -> StageDecision:
     current: Stage = view.status.stage or "None"
     wanted, by_policy = target(view, observed)
-    failure = first_failure(wanted, view, observed) if wanted in GATED else None
+    gates = HOLDING if wanted == current else GATES
+    failure = first_failure(wanted, view, observed, gates) if wanted in GATED else None
     if failure is None:
         granted: Stage = wanted
         condition = _granted_condition(view, wanted, by_policy)
