@@ -21,13 +21,15 @@ with the CRDs by `install.py`; a unit test keeps the committed files in step.
 - `modelregistry-model-deletion` (DELETE of a Model): refused while any of
   its versions is protected (status.protectedVersions, kept by the operator).
 
-The operator is exempt from the first policy by its user name, which the
-policy carries as an annotation too, so the operator can tell at start that
-the policy installed is the one that exempts it (`reconciler/admission.py`).
+The operators are exempt from the first policy by their user names (one,
+or one per shard when several releases share the cluster), which the policy
+carries as an annotation too, so an operator can tell that the policy
+installed is one that exempts it (`reconciler/admission.py`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import yaml
@@ -40,7 +42,8 @@ HISTORY: Final = "modelregistry-history"
 DELETION: Final = "modelregistry-deletion"
 MODEL_DELETION: Final = "modelregistry-model-deletion"
 POLICY_NAMES: Final = (APPROVALS, HISTORY, DELETION, MODEL_DELETION)
-OPERATOR_ANNOTATION: Final = f"{GROUP}/operator"
+# The exempt operators' user names, comma-separated.
+OPERATOR_ANNOTATION: Final = f"{GROUP}/operators"
 APPROVE_VERB: Final = "approve"
 # The chart's operator ServiceAccount in the namespace the README installs it to.
 DEFAULT_OPERATOR: Final = "system:serviceaccount:modelregistry-system:modelregistry-operator"
@@ -106,7 +109,7 @@ def _binding(name: str) -> dict[str, Any]:
     }
 
 
-def approvals_policy(operator: str) -> dict[str, Any]:
+def approvals_policy(operators: Sequence[str]) -> dict[str, Any]:
     unchanged = " && ".join(
         f"object.?status.?{field} == oldObject.?status.?{field}"
         for field in _status_fields_but("approvals")
@@ -119,9 +122,14 @@ def approvals_policy(operator: str) -> dict[str, Any]:
         APPROVALS,
         _rules(f"{MODELVERSIONS}/status", ["UPDATE"]),
         match_conditions=[
-            {"name": "not-the-operator", "expression": f"request.userInfo.username != {operator!r}"}
+            {
+                "name": "not-the-operator",
+                "expression": "!(request.userInfo.username in ["
+                + ", ".join(repr(o) for o in operators)
+                + "])",
+            }
         ],
-        annotations={OPERATOR_ANNOTATION: operator},
+        annotations={OPERATOR_ANNOTATION: ",".join(operators)},
         variables=[
             {"name": "before", "expression": "oldObject.?status.?approvals.orValue([])"},
             {"name": "after", "expression": "object.?status.?approvals.orValue([])"},
@@ -318,10 +326,10 @@ def cluster_roles() -> list[dict[str, Any]]:
     ]
 
 
-def manifests(operator: str) -> list[dict[str, Any]]:
-    """Every policy, its binding, and the ClusterRoles, for an operator running as `operator`."""
+def manifests(operator: str, *more: str) -> list[dict[str, Any]]:
+    """Every policy, its binding, and the ClusterRoles, for operators running as these users."""
     policies = [
-        approvals_policy(operator),
+        approvals_policy([operator, *more]),
         history_policy(),
         deletion_policy(),
         model_deletion_policy(),
@@ -337,16 +345,30 @@ def render(operator: str = DEFAULT_OPERATOR) -> str:
     return HEADER + yaml.safe_dump_all(manifests(operator), sort_keys=False, width=100)
 
 
-# The chart's own operator ServiceAccount (templates/serviceaccount.yaml).
+# The chart's own operator ServiceAccount (templates/serviceaccount.yaml), and the
+# operators of other releases (shards) sharing the cluster (`admission.extraOperators`).
 CHART_OPERATOR: Final = (
     "system:serviceaccount:{{ .Release.Namespace }}:{{ .Release.Name }}-operator"
 )
 _PLACEHOLDER: Final = "operator-user-placeholder"
+# Inside the single-quoted YAML scalar of the CEL expression, where a quote is doubled.
+_CHART_LIST: Final = (
+    f"''{CHART_OPERATOR}''{{{{ range .Values.admission.extraOperators }}}}, ''{{{{ . }}}}''"
+    "{{ end }}"
+)
+_CHART_ANNOTATION: Final = (
+    f"{CHART_OPERATOR}{{{{ range .Values.admission.extraOperators }}}},{{{{ . }}}}{{{{ end }}}}"
+)
 
 
 def render_chart_template() -> str:
-    """The chart's templates/admission.yaml: the policies for the release's own operator."""
+    """The chart's templates/admission.yaml: the policies for the release's own operator
+    (and those of `admission.extraOperators`), installed where `admission.install` is true."""
     text = yaml.safe_dump_all(manifests(_PLACEHOLDER), sort_keys=False, width=100)
-    return HEADER.replace("admission.py", "admission.py (a Helm template)") + text.replace(
-        _PLACEHOLDER, CHART_OPERATOR
+    text = text.replace(f"''{_PLACEHOLDER}''", _CHART_LIST).replace(_PLACEHOLDER, _CHART_ANNOTATION)
+    return (
+        HEADER.replace("admission.py", "admission.py (a Helm template)")
+        + "{{- if .Values.admission.install }}\n"
+        + text
+        + "{{- end }}\n"
     )

@@ -4,7 +4,7 @@ policies and ClusterRoles that go with them (`admission.py`)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import kubernetes
@@ -19,11 +19,13 @@ def install_crds(
     timeout: float = 60,
     *,
     operator_user: str | None = None,
+    other_operators: Sequence[str] = (),
 ) -> None:
     """Create or replace both CRDs, then wait until the API server serves them.
 
     With `operator_user` (the user name the operator will run as), also the
-    admission policies that exempt it, their bindings, and the ClusterRoles.
+    admission policies that exempt it (and `other_operators`: other shards'),
+    their bindings, and the ClusterRoles.
     """
     api = kubernetes.client.ApiextensionsV1Api(api_client)
     for kind in crdgen.KINDS:
@@ -41,7 +43,7 @@ def install_crds(
                 manifest["metadata"]["resourceVersion"] = current.metadata.resource_version
             api.replace_custom_resource_definition(name, cast(Any, manifest))
     if operator_user is not None:
-        install_admission(api_client, operator_user)
+        install_admission(api_client, operator_user, *other_operators)
     deadline = time.monotonic() + timeout
     for kind in crdgen.KINDS:
         name = f"{kind.plural}.{GROUP}"
@@ -57,7 +59,9 @@ def _established(api: kubernetes.client.ApiextensionsV1Api, name: str) -> bool:
     return any(c.type == "Established" and c.status == "True" for c in conditions)
 
 
-def install_admission(api_client: kubernetes.client.ApiClient, operator_user: str) -> None:
+def install_admission(
+    api_client: kubernetes.client.ApiClient, operator_user: str, *other_operators: str
+) -> None:
     """Create or replace the admission policies, their bindings and the ClusterRoles."""
     policies = kubernetes.client.AdmissionregistrationV1Api(api_client)
     rbac = kubernetes.client.RbacAuthorizationV1Api(api_client)
@@ -78,7 +82,7 @@ def install_admission(api_client: kubernetes.client.ApiClient, operator_user: st
             rbac.replace_cluster_role,
         ),
     }
-    for manifest in admission.manifests(operator_user):
+    for manifest in admission.manifests(operator_user, *other_operators):
         read, create, replace = calls[manifest["kind"]]
         name = manifest["metadata"]["name"]
         try:

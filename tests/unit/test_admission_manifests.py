@@ -120,17 +120,33 @@ def test_only_the_approvals_policy_exempts_the_operator_and_names_it() -> None:
     assert approvals["metadata"] == {
         "name": "modelregistry-approvals",
         "labels": LABELS,
-        "annotations": {"modelregistry.io/operator": OPERATOR},
+        "annotations": {"modelregistry.io/operators": OPERATOR},
     }
     assert approvals["spec"]["matchConditions"] == [
         {
             "name": "not-the-operator",
-            "expression": "request.userInfo.username != 'system:serviceaccount:ops:registry'",
+            "expression": "!(request.userInfo.username in ['system:serviceaccount:ops:registry'])",
         }
     ]
     for name, policy in policies.items():
         assert policy["metadata"] == {"name": name, "labels": LABELS}
         assert "matchConditions" not in policy["spec"]
+
+
+def test_every_shard_s_operator_is_exempt_and_named() -> None:
+    (approvals,) = [
+        m
+        for m in admission.manifests(OPERATOR, "system:serviceaccount:team-b:registry")
+        if m["metadata"]["name"] == "modelregistry-approvals" and "policyName" not in m["spec"]
+    ]
+
+    assert approvals["metadata"]["annotations"] == {
+        "modelregistry.io/operators": f"{OPERATOR},system:serviceaccount:team-b:registry"
+    }
+    assert approvals["spec"]["matchConditions"][0]["expression"] == (
+        "!(request.userInfo.username in ['system:serviceaccount:ops:registry', "
+        "'system:serviceaccount:team-b:registry'])"
+    )
 
 
 def test_an_approver_may_change_no_status_field_but_approvals() -> None:
@@ -286,9 +302,20 @@ def test_the_chart_template_exempts_the_releases_own_operator() -> None:
         " do not edit.\n"
     )
     assert "placeholder" not in text
-    assert list(yaml.safe_load_all(text)) == admission.manifests(
-        "system:serviceaccount:{{ .Release.Namespace }}:{{ .Release.Name }}-operator"
+    # As Helm renders it for release `mr` in `ops` with one other shard's operator.
+    rendered = (
+        text.replace("{{- if .Values.admission.install }}\n", "")
+        .replace("{{- end }}\n", "")
+        .replace("{{ .Release.Namespace }}", "ops")
+        .replace("{{ .Release.Name }}", "mr")
+        .replace("{{ range .Values.admission.extraOperators }}", "")
+        .replace("{{ . }}", "system:serviceaccount:b:op")
+        .replace("{{ end }}", "")
     )
+    assert list(yaml.safe_load_all(rendered)) == admission.manifests(
+        "system:serviceaccount:ops:mr-operator", "system:serviceaccount:b:op"
+    )
+    assert "{{- if .Values.admission.install }}" in text
 
 
 def test_the_committed_files_are_the_rendered_ones() -> None:

@@ -537,8 +537,8 @@ def missing(name: str) -> str:
         ),
         (
             lambda c: install_admission(c, "someone-else"),
-            "The admission policy modelregistry-approvals exempts 'someone-else', not this "
-            "operator (me): approvals are not counted. " + INSTALL.format("me"),
+            "The admission policy modelregistry-approvals exempts someone-else, not this one "
+            "(me): approvals are not counted. " + INSTALL.format("me"),
         ),
     ],
 )

@@ -64,14 +64,15 @@ class AdmissionCheck:
                 return f"The binding of admission policy {name} does not Deny. {install}"
             found[name] = policy
         exempt = _annotation(found[APPROVALS])
-        if exempt != self._user:
+        if self._user not in exempt:
             return (
-                f"The admission policy {APPROVALS} exempts {exempt!r}, not this operator "
-                f"({self._user}): approvals are not counted. {install}"
+                f"The admission policy {APPROVALS} exempts {', '.join(exempt) or 'no operator'}, "
+                f"not this one ({self._user}): approvals are not counted. {install}"
             )
         return None
 
 
-def _annotation(body: Body) -> str | None:
+def _annotation(body: Body) -> list[str]:
+    """The exempt operators the policy names."""
     value = mapping(body["metadata"].get("annotations")).get(OPERATOR_ANNOTATION)
-    return value if isinstance(value, str) else None
+    return [name for name in value.split(",") if name] if isinstance(value, str) else []
