@@ -43,7 +43,8 @@ class Settings:
     model_refresh_window: float
     """Seconds a Model's status waits after a change of its versions, so a burst is one write."""
     namespaces: tuple[str, ...]
-    """Watch only these namespaces (comma-separated); empty watches all, the default."""
+    """Watch only these namespaces: whitespace-separated patterns, each as Kopf's --namespace
+    takes it (`team-a`, `team-*,!team-test`); empty watches all, the default."""
     validation_service_account: str = SERVICE_ACCOUNT
     """The ServiceAccount (no token) the operator keeps in each namespace for validation Pods."""
     validation_runtime_class: str | None = None
@@ -56,6 +57,21 @@ class Settings:
     """(address or CIDR, port) validation Pods may reach; empty: the validation S3 endpoint."""
     validation_dns: str | None = "kube-system/k8s-app=kube-dns"
     """`namespace/label=value` of the cluster DNS Pods validation Pods may ask; None: no DNS."""
+    label_selector: str | None = None
+    """Only Models and ModelVersions with these labels (a shard of the registry)."""
+    http_port: int = 8080
+    """Port of /healthz, /readyz and /metrics; 0 serves none."""
+    log_format: str = "text"
+    """text, or json: one object per line with the object's namespace, name and uid."""
+    leader_election: bool = False
+    """Only the replica holding the Lease works; the others stand by, ready to take over."""
+    leader_election_namespace: str | None = None
+    """Where the Lease is (default: the Pod's own namespace)."""
+    leader_election_name: str = "modelregistry-operator"
+    """The Lease's name: one per shard."""
+    admission_policies: str = "check"
+    """check: count approvals only while the admission policies are seen installed; installed:
+    trust the installer that they are (an operator with no cluster-wide read rights)."""
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -116,6 +132,20 @@ class Settings:
                 return False
             raise ValueError(f"{PREFIX}{name}={raw!r}: expected true or false")
 
+        def port(name: str, default: int) -> int:
+            raw = read(name)
+            if raw is None:
+                return default
+            if not raw.isdigit() or int(raw) > 65535:
+                raise ValueError(f"{PREFIX}{name}={raw!r}: expected a port, 0 to 65535 (0: none)")
+            return int(raw)
+
+        def choice(name: str, choices: tuple[str, ...]) -> str:
+            raw = read(name) or choices[0]
+            if raw not in choices:
+                raise ValueError(f"{PREFIX}{name}={raw!r}: expected one of {', '.join(choices)}")
+            return raw
+
         box = ResourceBox()
         resources = ResourceBox(
             requests=quantities("VALIDATION_REQUESTS", box.requests),
@@ -162,7 +192,16 @@ class Settings:
             or env.get("AWS_ENDPOINT_URL")
             or None,
             validation_secret=read("VALIDATION_SECRET"),
-            namespaces=tuple(n.strip() for n in (read("NAMESPACES") or "").split(",") if n.strip()),
+            namespaces=tuple((read("NAMESPACES") or "").split()),
+            label_selector=read("LABEL_SELECTOR"),
+            http_port=port("HTTP_PORT", 8080),
+            log_format=choice("LOG_FORMAT", ("text", "json")),
+            leader_election=flag("LEADER_ELECTION", False),
+            leader_election_namespace=read("LEADER_ELECTION_NAMESPACE")
+            or env.get("POD_NAMESPACE")
+            or None,
+            leader_election_name=read("LEADER_ELECTION_NAME") or "modelregistry-operator",
+            admission_policies=choice("ADMISSION_POLICIES", ("check", "installed")),
             validation_service_account=read("VALIDATION_SERVICE_ACCOUNT") or SERVICE_ACCOUNT,
             validation_runtime_class=read("VALIDATION_RUNTIME_CLASS"),
             validation_resources=resources,

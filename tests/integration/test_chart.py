@@ -77,7 +77,7 @@ def test_chart_pod_meets_the_restricted_profile_with_every_value_set(
     pod = deployment["spec"]["template"]["spec"]
     [container] = pod["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["MODELREGISTRY_NAMESPACES"] == f"{namespace},other"
+    assert env["MODELREGISTRY_NAMESPACES"] == f"{namespace} other"
     assert env["KUBERNETES_SERVICE_HOST"] == "kubernetes.default.svc"
     assert env["KUBERNETES_SERVICE_PORT"] == "443"
     assert env["MODELREGISTRY_RETRY_BASE_DELAY"] == "0.5"

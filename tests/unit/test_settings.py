@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -103,12 +104,77 @@ def test_aws_endpoint_url_is_the_fallback_endpoint() -> None:
 
 def test_reads_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELREGISTRY_FILE_WORKERS", "3")
-    monkeypatch.setenv("MODELREGISTRY_NAMESPACES", "from-env, other")
+    monkeypatch.setenv("MODELREGISTRY_NAMESPACES", "from-env other")
 
     settings = Settings.from_environment()
 
     assert settings.file_workers == 3
     assert settings.namespaces == ("from-env", "other")
+
+
+@pytest.mark.parametrize(
+    ("value", "patterns"),
+    [
+        # One pattern, as `--namespace 'team-*,!team-test'` takes it: commas stay inside.
+        ("team-*,!team-test", ("team-*,!team-test",)),
+        ("team-a team-b", ("team-a", "team-b")),
+        ("  team-a\n\tteam-*,!team-test  ", ("team-a", "team-*,!team-test")),
+        ("", ()),
+    ],
+)
+def test_namespaces_are_whitespace_separated_kopf_patterns(
+    value: str, patterns: tuple[str, ...]
+) -> None:
+    assert Settings.from_environment({"MODELREGISTRY_NAMESPACES": value}).namespaces == patterns
+
+
+def test_the_sharding_and_serving_settings() -> None:
+    settings = Settings.from_environment(
+        {
+            "MODELREGISTRY_LABEL_SELECTOR": "shard=b",
+            "MODELREGISTRY_HTTP_PORT": "0",
+            "MODELREGISTRY_LOG_FORMAT": "json",
+            "MODELREGISTRY_LEADER_ELECTION": "true",
+            "POD_NAMESPACE": "registry",
+            "MODELREGISTRY_LEADER_ELECTION_NAME": "shard-b",
+            "MODELREGISTRY_ADMISSION_POLICIES": "installed",
+        }
+    )
+
+    assert (
+        settings.label_selector,
+        settings.http_port,
+        settings.log_format,
+        settings.leader_election,
+        settings.leader_election_namespace,
+        settings.leader_election_name,
+        settings.admission_policies,
+    ) == ("shard=b", 0, "json", True, "registry", "shard-b", "installed")
+    defaults = Settings.from_environment({})
+    assert (
+        defaults.label_selector,
+        defaults.http_port,
+        defaults.log_format,
+        defaults.leader_election,
+        defaults.leader_election_namespace,
+        defaults.leader_election_name,
+        defaults.admission_policies,
+    ) == (None, 8080, "text", False, None, "modelregistry-operator", "check")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("MODELREGISTRY_HTTP_PORT", "http", "expected a port, 0 to 65535 (0: none)"),
+        ("MODELREGISTRY_HTTP_PORT", "70000", "expected a port, 0 to 65535 (0: none)"),
+        ("MODELREGISTRY_LOG_FORMAT", "yaml", "expected one of text, json"),
+        ("MODELREGISTRY_ADMISSION_POLICIES", "assume", "expected one of check, installed"),
+        ("MODELREGISTRY_LEADER_ELECTION", "maybe", "expected true or false"),
+    ],
+)
+def test_a_bad_serving_setting_names_itself(variable: str, value: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"{variable}={value!r}: {problem}")):
+        Settings.from_environment({variable: value})
 
 
 @pytest.mark.parametrize("variable", NUMERIC)
