@@ -233,11 +233,15 @@ class Cluster:
 
     # --- lists and watches: what feeds the index ---------------------------------
 
-    async def list_page(self, path: str, continue_token: str | None, limit: int) -> Body:
+    async def list_page(
+        self, path: str, continue_token: str | None, limit: int, label_selector: str | None = None
+    ) -> Body:
         """One page of a LIST (`path` names a collection); its metadata holds `continue`."""
         params = {"limit": str(limit)}
         if continue_token:
             params["continue"] = continue_token
+        if label_selector:
+            params["labelSelector"] = label_selector
         doing = f"listing {path}"
         reply = await self._request("GET", path, doing=doing, params=params)
         if not reply.ok:
@@ -245,7 +249,11 @@ class Cluster:
         return reply.body
 
     async def watch(
-        self, path: str, resource_version: str, timeout_seconds: int
+        self,
+        path: str,
+        resource_version: str,
+        timeout_seconds: int,
+        label_selector: str | None = None,
     ) -> AsyncGenerator[Body, None]:
         """The events of a WATCH from `resource_version`, until the server ends it.
 
@@ -258,6 +266,8 @@ class Cluster:
         }
         if resource_version:
             params["resourceVersion"] = resource_version
+        if label_selector:
+            params["labelSelector"] = label_selector
         doing = f"watching {path}"
         if self._watch_session is None or self._watch_session.closed:
             # Watches hold their connection for minutes: apart from the calls' pool.

@@ -18,7 +18,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -27,6 +30,7 @@ from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
 from modelregistry.cluster import Cluster
 from modelregistry.decisions.validationpod import LABEL_VERSION_UID, MANAGED_BY
 from modelregistry.informer import Grouped, Informer, Watches, in_scope, is_pattern
+from modelregistry.leadership import LeaderElector, identity
 from modelregistry.reconciler import Catalog, Operator
 from modelregistry.reconciler.index import (
     ModelEntry,
@@ -42,6 +46,7 @@ from modelregistry.verifier import Verifier
 logger = logging.getLogger(__name__)
 
 API_VERSION = f"{GROUP}/{VERSION}"
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
 @kopf.index("pods", labels={"app.kubernetes.io/managed-by": MANAGED_BY})
@@ -72,6 +77,7 @@ def _watches(
     namespaces: list[str],
     versions: Grouped[ModelKey, VersionEntry],
     models: Grouped[ModelKey, ModelEntry],
+    label_selector: str | None = None,
 ) -> Watches:
     # Plain names: an informer each. Patterns: cluster-wide, filtered.
     patterns = any(is_pattern(n) for n in namespaces)
@@ -97,6 +103,7 @@ def _watches(
                 operator.model_event,
                 model_deleted,
                 namespaces=matched,
+                label_selector=label_selector,
             )
             for scope in scopes
         ],
@@ -111,6 +118,7 @@ def _watches(
                 operator.version_event,
                 version_deleted,
                 namespaces=matched,
+                label_selector=label_selector,
             )
             for scope in scopes
         ],
@@ -126,6 +134,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     # more follow. A Pod's event only schedules a pass, so a worker has nothing to
     # wait for: with Kopf's 5 s, many validation runs keep idle workers alive.
     settings.queueing.idle_timeout = 0.5
+    scope = list(memo.namespaces or [])
+    if scope and not any(is_pattern(n) for n in scope):
+        # Named namespaces only: Kopf need not list namespaces or CRDs cluster-wide,
+        # so an operator with Roles in those namespaces alone has all it needs.
+        settings.scanning.disabled = True
     verifier = Verifier(
         ArtifactStore(file_workers=config.file_workers),
         config.default_endpoint,
@@ -136,16 +149,47 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     # Kopf's Pod index is a live mapping; a Pod not in it yet is read by name.
     catalog = Catalog(versions, models, kwargs["validation_pods"])
     memo.cluster = Cluster.connect()
-    memo.operator = Operator(memo.cluster, verifier, catalog, config)
-    watches = _watches(memo.cluster, memo.operator, list(memo.namespaces or []), versions, models)
+    elector = _elector(memo.cluster, config)
+    memo.operator = Operator(
+        memo.cluster,
+        verifier,
+        catalog,
+        config,
+        leading=elector.leading if elector is not None else None,
+    )
+    watches = _watches(memo.cluster, memo.operator, scope, versions, models, config.label_selector)
     memo.tasks = [
         asyncio.create_task(watches.run(), name="watches"),
         asyncio.create_task(_periodically(watches, memo.operator), name="periodic pass"),
     ]
+    if elector is not None:
+        memo.tasks.append(asyncio.create_task(_lead(elector), name="leader election"))
     if memo.get("on_watching") is not None:
         memo.tasks.append(
             asyncio.create_task(_announce(watches, memo.on_watching), name="announce watching")
         )
+
+
+def _elector(cluster: Cluster, config: Settings) -> LeaderElector | None:
+    if not config.leader_election:
+        return None
+    namespace = config.leader_election_namespace or _own_namespace()
+    return LeaderElector(cluster, namespace, config.leader_election_name, identity())
+
+
+def _own_namespace() -> str:
+    """The Pod's namespace, from its service account; `default` outside a Pod."""
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
+async def _lead(elector: LeaderElector) -> None:
+    await elector.acquire()
+    # Losing the Lease stops the process the way a Ctrl-C does: before anyone else
+    # may take the Lease over, nothing of this replica writes any more.
+    await elector.keep(lost=lambda: os.kill(os.getpid(), signal.SIGTERM))
 
 
 async def _periodically(watches: Watches, operator: Operator) -> None:

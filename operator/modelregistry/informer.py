@@ -53,10 +53,16 @@ BACKOFF_SECONDS: Final = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 
 
 class WatchPort(Protocol):
-    async def list_page(self, path: str, continue_token: str | None, limit: int) -> Body: ...
+    async def list_page(
+        self, path: str, continue_token: str | None, limit: int, label_selector: str | None = None
+    ) -> Body: ...
 
     def watch(
-        self, path: str, resource_version: str, timeout_seconds: int
+        self,
+        path: str,
+        resource_version: str,
+        timeout_seconds: int,
+        label_selector: str | None = None,
     ) -> AsyncGenerator[Body, None]: ...
 
 
@@ -172,6 +178,7 @@ class Informer(Generic[K, V]):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         *,
         namespaces: Callable[[str], bool] | None = None,
+        label_selector: str | None = None,
     ) -> None:
         self._cluster = cluster
         self._path = path
@@ -184,6 +191,8 @@ class Informer(Generic[K, V]):
         self._sleep = sleep
         # Which namespaces count, when the scope is patterns: the rest are not seen.
         self._namespaces = namespaces
+        # Only objects with these labels (a shard): the API server filters them.
+        self._label_selector = label_selector
         self._known: dict[str, Known[K, V]] = {}
         # Where the watch resumes; None: list (again) first.
         self._resource_version: str | None = None
@@ -260,7 +269,7 @@ class Informer(Generic[K, V]):
         items: list[Body] = []
         token: str | None = None
         while True:
-            page = await self._cluster.list_page(self._path, token, LIST_PAGE)
+            page = await self._cluster.list_page(self._path, token, LIST_PAGE, self._label_selector)
             for item in _items(page):
                 if not self._wanted(item):
                     continue
@@ -275,7 +284,9 @@ class Informer(Generic[K, V]):
 
     async def _watch(self) -> int:
         """Follow one WATCH to its end; the number of events it brought (bookmarks too)."""
-        stream = self._cluster.watch(self._path, self._resource_version or "", WATCH_SECONDS)
+        stream = self._cluster.watch(
+            self._path, self._resource_version or "", WATCH_SECONDS, self._label_selector
+        )
         received = 0
         try:
             async for event in stream:

@@ -50,19 +50,30 @@ class FakeServer:
         self.lists: list[list[Body] | Exception] = []
         self.watches: list[list[Body] | Exception] = []
         self.calls: list[tuple[str, ...]] = []
+        self.selectors: list[tuple[str, str]] = []  # (list or watch, the label selector sent)
         self.idle = asyncio.Event()
 
-    async def list_page(self, path: str, continue_token: str | None, limit: int) -> Body:
+    async def list_page(
+        self, path: str, continue_token: str | None, limit: int, label_selector: str | None = None
+    ) -> Body:
         self.calls.append(("list", path, str(continue_token), str(limit)))
+        if label_selector is not None:
+            self.selectors.append(("list", label_selector))
         page = self.lists.pop(0)
         if isinstance(page, Exception):
             raise page
         return page[0]
 
     async def watch(
-        self, path: str, resource_version: str, timeout_seconds: int
+        self,
+        path: str,
+        resource_version: str,
+        timeout_seconds: int,
+        label_selector: str | None = None,
     ) -> AsyncGenerator[Body, None]:
         self.calls.append(("watch", path, resource_version, str(timeout_seconds)))
+        if label_selector is not None:
+            self.selectors.append(("watch", label_selector))
         if not self.watches:
             self.idle.set()
             await asyncio.Event().wait()  # a quiet watch, until cancelled
@@ -557,5 +568,31 @@ def test_an_informer_with_a_namespace_filter_sees_only_those_namespaces() -> Non
         assert groups(index) == {("in", "m"): ["a@1", "d@7"]}
         # The bookmark of a filtered event still moves the watch on.
         assert [c[2] for c in server.calls if c[0] == "watch"] == ["5", "8"]
+
+    run(scenario())
+
+
+def test_a_shard_s_label_selector_goes_with_every_list_and_watch() -> None:
+    async def scenario() -> None:
+        server, recorder = FakeServer(), Recorder()
+        server.lists = [page([obj("a", "1")], "5")]
+        server.watches = [[{"type": "ADDED", "object": obj("b", "6")}]]
+        inf = Informer(
+            server,
+            PATH,
+            "ModelVersion",
+            "v",
+            Grouped(),
+            keyed,
+            recorder.on_event,
+            recorder.on_deleted,
+            asyncio.sleep,
+            label_selector="shard=b",
+        )
+        await inf.hand_on(await inf.load())
+        task = asyncio.create_task(inf.run())
+        await until_idle(server, task)
+        assert server.selectors[:2] == [("list", "shard=b"), ("watch", "shard=b")]
+        assert all(selector == "shard=b" for _, selector in server.selectors)
 
     run(scenario())

@@ -304,6 +304,10 @@ class Catalog:
             if not self._written[key]:
                 del self._written[key]
 
+    def knows(self, uid: str) -> bool:
+        """Whether the version `uid` is one the watches brought (or this operator wrote)."""
+        return uid in self._newest
+
     def is_stale(self, body: Body) -> bool:
         """Whether `body` is older than a copy of the same object already seen or written."""
         newest = self._newest.get(body["metadata"]["uid"])

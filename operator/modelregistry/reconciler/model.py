@@ -45,6 +45,7 @@ class ModelRefresher:
         window: float,
         clock: Callable[[], datetime],
         kick: Callable[[str, str, str], None] = lambda namespace, name, uid: None,
+        leading: asyncio.Event | None = None,
     ) -> None:
         self._cluster = cluster
         self._catalog = catalog
@@ -52,6 +53,7 @@ class ModelRefresher:
         self._window = window
         self._clock = clock
         self._kick = kick  # a version's pass, now
+        self._leading = leading  # writes wait for it (a standby replica writes nothing)
         # (namespace, model) -> uids of the versions its version limit archives.
         self.over_limit: dict[ModelKey, frozenset[str]] = {}
         # Marked Models, longest marked first (a dict keeps the order of insertion).
@@ -68,6 +70,8 @@ class ModelRefresher:
         try:
             while self._marked:
                 await asyncio.sleep(self._window)
+                if self._leading is not None:
+                    await self._leading.wait()
                 due = list(itertools.islice(self._marked, REFRESHES_PER_WINDOW))
                 for key in due:
                     del self._marked[key]

@@ -54,7 +54,15 @@ class Operator:
         catalog: Catalog,
         settings: Settings,
         clock: Callable[[], datetime] = _utcnow,
+        *,
+        leading: asyncio.Event | None = None,
     ) -> None:
+        # Set while this replica may write (always, without leader election): every
+        # pass, retry, periodic look and Model refresh waits for it.
+        if leading is None:
+            leading = asyncio.Event()
+            leading.set()
+        self.leading = leading
         self._catalog = catalog
         self._settings = settings
         self._clock = clock
@@ -67,6 +75,7 @@ class Operator:
             window=settings.model_refresh_window,
             clock=clock,
             kick=self.requeue.now,
+            leading=leading,
         )
         self.versions = VersionReconciler(
             cluster,
@@ -97,7 +106,9 @@ class Operator:
             ),
             clock=clock,
             production=ProductionLocks(cluster, clock, self.numbers.model_written),
-            admission=AdmissionCheck(cluster),
+            admission=AdmissionCheck(
+                cluster, assume_installed=settings.admission_policies == "installed"
+            ),
             limits=self.models.over_limit,
         )
         self.queue: WorkQueue[bytes] = WorkQueue(self._event_pass, PASS_WORKERS)
@@ -173,6 +184,8 @@ class Operator:
         uid = (meta.get("labels") or {}).get(LABEL_VERSION_UID)
         if owner is None or owner.get("uid") != uid or self.versions.busy(owner["uid"]):
             return
+        if not self._catalog.knows(owner["uid"]):
+            return  # not a version this operator (this shard) follows
         self.requeue.now(meta["namespace"], owner["name"], owner["uid"])
 
     # --- passes --------------------------------------------------------------------
@@ -189,6 +202,7 @@ class Operator:
         only_if: Callable[[], bool] | None = None,
     ) -> None:
         meta = body["metadata"]
+        await self.leading.wait()
         try:
             outcome = await self.versions.reconcile(
                 body, fresh=fresh, periodic=periodic, only_if=only_if
@@ -243,6 +257,7 @@ class Operator:
     async def run_periodically(self) -> None:
         while True:
             await asyncio.sleep(self._settings.check_interval)
+            await self.leading.wait()
             try:
                 await self.periodic_pass()
             except Exception:
