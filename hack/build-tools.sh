@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Build the real parts the tests and `make run` start: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubelet, kubectl (same version as
-# the server), versitygw and helm. Everything is built from the Go module proxy
-# and cached outside the repo, keyed by version, so later runs reuse it.
+# the server), versitygw and helm; and kstatus, our own small program over
+# sigs.k8s.io/cli-utils' kstatus (hack/kstatus), which the GitOps tests run.
+# Everything is built from the Go module proxy and cached outside the repo,
+# keyed by version, so later runs reuse it.
 # Prints nothing when the cache is warm; otherwise a line per step with the
 # time since it began, and "still ..." every 30 s while one `go build` runs.
 #
-# Usage: hack/build-tools.sh [etcd|kubernetes|versitygw|helm ...]   (default: all)
+# Usage: hack/build-tools.sh [etcd|kubernetes|versitygw|helm|kstatus ...]   (default: all)
 set -euo pipefail
 # shellcheck source=hack/progress.sh
 source "$(dirname "${BASH_SOURCE[0]}")/progress.sh"
@@ -15,6 +17,9 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.35.4}"
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.8.0}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+# kstatus is keyed by the version of sigs.k8s.io/cli-utils it is built with.
+KSTATUS_VERSION="${KSTATUS_VERSION:-v0.37.2}"
+KSTATUS_SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kstatus"
 CACHE_ROOT="${MODELREGISTRY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelregistry}"
 KUBERNETES_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 
@@ -68,7 +73,13 @@ missing_binaries() {
       ;;
     versitygw) [[ -x "$CACHE_ROOT/versitygw-$VERSITYGW_VERSION/versitygw" ]] || echo versitygw ;;
     helm) [[ -x "$CACHE_ROOT/helm-$HELM_VERSION/helm" ]] || echo helm ;;
-    *) log "unknown tool '$1' (expected etcd, kubernetes, versitygw or helm)"; exit 2 ;;
+    kstatus)
+      # Our own source too: a binary built from an older main.go is rebuilt.
+      local out="$CACHE_ROOT/kstatus-$KSTATUS_VERSION"
+      [[ -x "$out/kstatus" && "$(cat "$out/source" 2>/dev/null)" == "$(kstatus_source)" ]] \
+        || echo kstatus
+      ;;
+    *) log "unknown tool '$1' (expected etcd, kubernetes, versitygw, helm or kstatus)"; exit 2 ;;
   esac
 }
 
@@ -85,6 +96,29 @@ build_single() {
   go_build -trimpath -ldflags "$ldflags" -o "$work/$name" "$package"
   popd >/dev/null
   mkdir -p "$out" && mv "$work/$name" "$out/$name" && rm -rf "$work"
+}
+
+# The digest of hack/kstatus as it is now, recorded beside the binary.
+kstatus_source() {
+  cat "$KSTATUS_SOURCE"/main.go "$KSTATUS_SOURCE"/go.mod "$KSTATUS_SOURCE"/go.sum \
+    | sha256sum | cut -d' ' -f1
+}
+
+# Built in a copy, so neither `go get` of another KSTATUS_VERSION nor -mod=mod
+# ever rewrites go.mod or go.sum in the checkout.
+build_kstatus() {
+  [[ -n "$(missing_binaries kstatus)" ]] || return 0
+  local out="$CACHE_ROOT/kstatus-$KSTATUS_VERSION"
+  local work="$CACHE_ROOT/.work/kstatus-$KSTATUS_VERSION"
+  rm -rf "$work" && mkdir -p "$work"
+  cp "$KSTATUS_SOURCE"/main.go "$KSTATUS_SOURCE"/go.mod "$KSTATUS_SOURCE"/go.sum "$work/"
+  pushd "$work" >/dev/null
+  go_fetch "kstatus $KSTATUS_VERSION" "sigs.k8s.io/cli-utils/pkg/kstatus/status@$KSTATUS_VERSION"
+  building "kstatus $KSTATUS_VERSION"
+  go_build -trimpath -ldflags "-s -w" -o "$work/kstatus" .
+  popd >/dev/null
+  mkdir -p "$out" && mv "$work/kstatus" "$out/kstatus" && kstatus_source >"$out/source"
+  rm -rf "$work"
 }
 
 build_kubernetes() {
@@ -135,7 +169,7 @@ build_kubernetes() {
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kubernetes versitygw helm)
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kubernetes versitygw helm kstatus)
 for target in "${targets[@]}"; do
   planned=$(missing_binaries "$target")
   [[ -z "$planned" ]] || steps=$((steps + $(wc -l <<<"$planned")))
@@ -152,6 +186,7 @@ for target in "${targets[@]}"; do
     helm)
       build_single helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
         "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
+    kstatus) build_kstatus ;;
   esac
 done
 say "done"

@@ -106,10 +106,10 @@ def test_make_run_needs_the_node_and_image_packages() -> None:
     assert RUN.node_workdir == "/work/x/.dev/node"
 
 
-def test_make_test_needs_busybox_too() -> None:
+def test_make_test_needs_busybox_and_lua_too() -> None:
     needs = needs_for("test")
     assert needs.command == "make test"
-    assert needs.packages == (*RUN_PACKAGES, "busybox-static")
+    assert needs.packages == (*RUN_PACKAGES, "busybox-static", "lua5.1")
     assert needs.node
 
 
@@ -198,6 +198,9 @@ def test_without_apt_the_packages_are_named() -> None:
         ("libc6-dev", set(), set(), False),
         ("busybox-static", set(), {"/bin/busybox"}, True),
         ("busybox-static", set(), set(), False),
+        ("lua5.1", {"lua5.1"}, set(), True),
+        # Debian's `lua` alternative may be another Lua: only lua5.1 is Argo CD's.
+        ("lua5.1", {"lua"}, set(), False),
     ],
 )
 def test_a_package_is_seen_by_what_the_project_uses_of_it(

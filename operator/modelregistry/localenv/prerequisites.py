@@ -67,8 +67,9 @@ NODE_PACKAGES = (
 # The project's image for the node: its key comes from git, buildah builds it
 # on a base that debootstrap makes.
 IMAGE_PACKAGES = ("git", "buildah", "debootstrap")
-# The integration tests: fresh clones (git) and a static busybox test image.
-TEST_PACKAGES = ("git", "busybox-static")
+# The integration tests: fresh clones (git) and a static busybox test image;
+# lua5.1 runs the Argo CD health checks (Argo CD runs them in gopher-lua, Lua 5.1).
+TEST_PACKAGES = ("git", "busybox-static", "lua5.1")
 VENV_PACKAGE = "python3-venv"
 # Programs in sbin, which a user's PATH often lacks.
 SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
