@@ -72,10 +72,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/modelregistry crds --check --output-dir crds --chart charts/modelregistry
+	$(BIN)/modelregistry crds --check --output-dir crds --chart charts/modelregistry --reference docs/reference
 
 crds: $(STAMP)
-	$(BIN)/modelregistry crds --output-dir crds --chart charts/modelregistry
+	$(BIN)/modelregistry crds --output-dir crds --chart charts/modelregistry --reference docs/reference
 
 bench: $(STAMP) tools
 	$(BIN)/python bench/verify_throughput.py

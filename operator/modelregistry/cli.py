@@ -46,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         help="a directory for the CRDs and the admission policies (kubectl apply -f DIR)",
     )
     crds.add_argument(
+        "--reference",
+        type=Path,
+        action="append",
+        default=[],
+        help="a directory for the API reference pages (markdown, one per kind)",
+    )
+    crds.add_argument(
         "--chart",
         type=Path,
         action="append",
@@ -109,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
     if args.command == "crds":
-        return _crds(args.output_dir or [Path("crds")], args.chart, check=args.check)
+        return _crds(
+            args.output_dir or [Path("crds")], args.chart, args.reference, check=args.check
+        )
     if args.command == "validate":
         return run_validate(args)
     if args.command in LIFECYCLE_COMMANDS:
@@ -175,8 +184,10 @@ def _digest(path: Path, *, as_json: bool) -> int:
     return 0
 
 
-def _crds(directories: list[Path], charts: list[Path], *, check: bool) -> int:
-    from modelregistry import admission
+def _crds(
+    directories: list[Path], charts: list[Path], references: list[Path], *, check: bool
+) -> int:
+    from modelregistry import admission, apidocs
 
     files: dict[Path, str] = {}
     for directory in directories:
@@ -187,6 +198,8 @@ def _crds(directories: list[Path], charts: list[Path], *, check: bool) -> int:
             {chart / "crds" / crdgen.crd_filename(k): crdgen.render(k) for k in crdgen.KINDS}
         )
         files[chart / "templates" / "admission.yaml"] = admission.render_chart_template()
+    for reference in references:
+        files.update({reference / apidocs.filename(k): apidocs.render(k) for k in crdgen.KINDS})
     stale = []
     for target, text in files.items():
         if check:
