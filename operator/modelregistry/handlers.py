@@ -29,6 +29,7 @@ import kopf
 from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
 from modelregistry.cluster import Cluster
 from modelregistry.decisions.validationpod import LABEL_VERSION_UID, MANAGED_BY
+from modelregistry.httpserver import serve
 from modelregistry.informer import Grouped, Informer, Watches, in_scope, is_pattern
 from modelregistry.leadership import LeaderElector, identity
 from modelregistry.reconciler import Catalog, Operator
@@ -168,6 +169,14 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
         memo.tasks.append(
             asyncio.create_task(_announce(watches, memo.on_watching), name="announce watching")
         )
+    # Last: nothing after it can fail and leave the port bound for a retried start.
+    memo.endpoints = await serve(config.http_port, functools.partial(_not_ready, watches))
+
+
+def _not_ready(watches: Watches) -> str | None:
+    if watches.synced.is_set():
+        return None
+    return "not ready: still listing Models and ModelVersions"
 
 
 def _elector(cluster: Cluster, config: Settings) -> LeaderElector | None:
@@ -212,6 +221,8 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
             await task
     await memo.operator.close()
     await memo.cluster.close()
+    if memo.get("endpoints") is not None:
+        await memo.endpoints.stop()
 
 
 @kopf.on.login()

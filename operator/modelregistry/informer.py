@@ -36,6 +36,7 @@ from collections.abc import (
 from dataclasses import dataclass
 from typing import Any, Final, Generic, Protocol, TypeVar
 
+from modelregistry import logs, metrics
 from modelregistry.errors import ClusterError, WatchExpiredError
 
 logger = logging.getLogger(__name__)
@@ -243,22 +244,26 @@ class Informer(Generic[K, V]):
                 else:
                     # Ended with not even a bookmark (the API server sends one a
                     # minute): not a watch that ran its course. Do not loop hot.
+                    metrics.WATCH_RESTARTS.labels(self._kind, "empty").inc()
                     delay = backoff(attempt)
                     attempt += 1
                     logger.debug("watching %s ended empty, again in %.1f s", self._path, delay)
                     await self._sleep(delay)
             except WatchExpiredError:
+                metrics.WATCH_RESTARTS.labels(self._kind, "gone").inc()
                 self._resource_version = None  # listed again at once,
                 expired += 1
                 if expired > 1:  # unless the last list was too old at once too
                     await self._sleep(backoff(expired - 2))
             except ClusterError as error:
+                metrics.WATCH_RESTARTS.labels(self._kind, "error").inc()
                 delay = backoff(attempt)
                 attempt += 1
                 logger.warning("watching %s failed, again in %.1f s: %s", self._path, delay, error)
                 await self._sleep(delay)
             except Exception:
                 # Not expected: say so in full, and start over from a fresh list.
+                metrics.WATCH_RESTARTS.labels(self._kind, "broken").inc()
                 delay = backoff(attempt)
                 attempt += 1
                 logger.exception("watching %s broke, listing again in %.1f s", self._path, delay)
@@ -325,7 +330,12 @@ class Informer(Generic[K, V]):
         except Exception:
             # One object the index cannot read must not stop the others; its
             # pass (handed the body) says what is wrong with it.
-            logger.exception("%s %s cannot be indexed", self._kind, _meta(body).get("name"))
+            logger.exception(
+                "%s %s cannot be indexed",
+                self._kind,
+                _meta(body).get("name"),
+                extra=logs.about(self._kind, body),
+            )
             keyed = None
         key, entry = keyed if keyed is not None else (None, None)
         return Known(str(_meta(body).get("resourceVersion") or ""), key, entry)
@@ -348,13 +358,26 @@ class Informer(Generic[K, V]):
         try:
             await self._on_deleted(uid, known.key, known.entry)
         except Exception:
-            logger.exception("handling the deletion of %s %s failed", self._kind, uid)
+            # Entries name their object; the uid is all a deletion surely has.
+            entry = known.entry
+            meta = {k: getattr(entry, k, None) for k in ("namespace", "name")} | {"uid": uid}
+            logger.exception(
+                "handling the deletion of %s %s failed",
+                self._kind,
+                uid,
+                extra=logs.about(self._kind, meta),
+            )
 
     async def _handle(self, kind: str, body: Body) -> None:
         try:
             await self._on_event(kind, body)
         except Exception:
-            logger.exception("handling a %s event of %s failed", kind, self._kind)
+            logger.exception(
+                "handling a %s event of %s failed",
+                kind,
+                self._kind,
+                extra=logs.about(self._kind, body),
+            )
 
 
 def _items(page: Body) -> list[Body]:

@@ -120,11 +120,20 @@ class StopSignals:
             signal.signal(signum, self._handle)
 
 
-def configure_logging(*, verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def configure_logging(*, verbose: bool, json_lines: bool = False) -> None:
+    """Text lines, or (`json_lines`) one JSON object per line naming the object it is about."""
+    level = logging.DEBUG if verbose else logging.INFO
+    if json_lines:
+        from modelregistry.logs import JsonFormatter, ObjectContext
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        handler.addFilter(ObjectContext())
+        logging.basicConfig(level=level, handlers=[handler])
+        # Warnings too, or they would be the only lines that are not JSON.
+        logging.captureWarnings(True)
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Request-level logs of the S3 client say nothing a person needs and
     # print signing details; keep them quiet even when verbose.
     for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
@@ -150,7 +159,8 @@ def run_operator(
     """
     from modelregistry.settings import Settings
 
-    configure_logging(verbose=verbose)
+    settings = Settings.from_environment()
+    configure_logging(verbose=verbose, json_lines=settings.log_format == "json")
     # Importing registers the handlers with Kopf's default registry.
     import modelregistry.handlers  # noqa: F401
 
@@ -159,7 +169,7 @@ def run_operator(
     # operator's CPU while thousands of versions are in flight).
     gc.freeze()
 
-    scope = list(namespaces or Settings.from_environment().namespaces)
+    scope = list(namespaces or settings.namespaces)
     # A signal from here on is the event loop's to act on; `operate` looks at
     # what arrived before it took over.
     signals.defer()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
-from modelregistry import storage
+from modelregistry import metrics, storage
 from modelregistry.api.modelversion import Artifact
 from modelregistry.decisions.verification import (
     Outcome,
@@ -71,9 +72,12 @@ class Verifier:
                         stored = None  # hashing says what is wrong, in its own words
                     if stored is not None and store_checksum_accepted(checksum_may_prove, stored):
                         return stored
-                return await asyncio.to_thread(
+                started = time.perf_counter()
+                hashed = await asyncio.to_thread(
                     self._store.hash_artifact, location, endpoint, credentials, progress
                 )
+                metrics.hashed(hashed.size, time.perf_counter() - started)
+                return hashed
         except StorageError as error:
             return failure_from_error(error, artifact, endpoint, field)
 

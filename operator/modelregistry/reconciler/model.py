@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from modelregistry import logs, metrics
 from modelregistry.api import ModelStatus
 from modelregistry.api.meta import MODELS
 from modelregistry.decisions.model import over_limit, summarize_model
@@ -83,7 +84,9 @@ class ModelRefresher:
         try:
             await self.refresh(*key)
         except Exception:
-            logger.exception("could not refresh Model %s/%s; trying again", *key)
+            logger.exception(
+                "could not refresh Model %s/%s; trying again", *key, extra=self._about(*key)
+            )
             self.mark(*key)
 
     async def refresh(self, namespace: str, name: str) -> None:
@@ -111,7 +114,13 @@ class ModelRefresher:
         if patch:
             written = await self._cluster.patch_status(MODELS, namespace, name, patch)
             if written is not None:
+                metrics.STATUS_WRITES.labels("Model").inc()
                 self._numbers.model_written((namespace, name), written)
+
+    def _about(self, namespace: str, name: str) -> dict[str, object]:
+        model = self._catalog.model(namespace, name)
+        meta = {"namespace": namespace, "name": name, "uid": model.uid if model else None}
+        return logs.about("Model", meta)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -18,6 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
+from modelregistry import metrics
 from modelregistry.api.meta import MODELS, MODELVERSIONS
 from modelregistry.decisions import numbering
 from modelregistry.decisions.numbering import Claim, VersionDecision
@@ -84,6 +85,7 @@ class Numbering:
                     MODELVERSIONS, namespace, body["metadata"]["name"], {"version": own.version}
                 )
                 if written is not None:
+                    metrics.STATUS_WRITES.labels("ModelVersion").inc()
                     self._catalog.wrote(written)
         return decision
 
@@ -166,6 +168,7 @@ class Numbering:
             self.writes += 1
             if written is None:
                 raise ModelGone(f"Model {name!r} is gone")
+            metrics.STATUS_WRITES.labels("Model").inc()
             self._counters[key] = (str(written["metadata"]["resourceVersion"]), numbers[-1])
             return numbers
         raise ConflictError(f"Model {name!r}: the version counter kept changing; retrying later")

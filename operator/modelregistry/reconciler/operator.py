@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from modelregistry import logs, metrics
 from modelregistry.decisions.validationpod import LABEL_VERSION_UID, PodSettings
 from modelregistry.errors import ModelRegistryError
 from modelregistry.reconciler.admission import AdmissionCheck
@@ -208,6 +209,7 @@ class Operator:
                 body, fresh=fresh, periodic=periodic, only_if=only_if
             )
         except ModelRegistryError as error:
+            metrics.reconcile_error(error)
             delay = self.requeue.after_failure(meta["namespace"], meta["name"], meta["uid"])
             logger.warning(
                 "pass over %s/%s failed (%s); again in %.1fs",
@@ -215,12 +217,18 @@ class Operator:
                 meta["name"],
                 error,
                 delay,
+                extra=logs.about("ModelVersion", meta),
             )
             return
-        except Exception:
+        except Exception as error:
+            metrics.reconcile_error(error)
             delay = self.requeue.after_failure(meta["namespace"], meta["name"], meta["uid"])
             logger.exception(
-                "pass over %s/%s failed; again in %.1fs", meta["namespace"], meta["name"], delay
+                "pass over %s/%s failed; again in %.1fs",
+                meta["namespace"],
+                meta["name"],
+                delay,
+                extra=logs.about("ModelVersion", meta),
             )
             return
         self._after(meta, outcome, periodic=periodic)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from modelregistry import conditions as cond
+from modelregistry import metrics
 from modelregistry.api import ModelVersionSpec, ModelVersionStatus
 from modelregistry.api.lifecycle import ProductionIncoming, ProductionLock
 from modelregistry.api.meta import MODELS, MODELVERSIONS
@@ -32,6 +33,7 @@ from modelregistry.decisions import lifecycle
 from modelregistry.decisions.lifecycle import Holder, Policy
 from modelregistry.decisions.passdata import VersionView
 from modelregistry.errors import ConflictError, InvalidObjectError
+from modelregistry.reasons import Reason
 from modelregistry.reconciler.ports import Body, ClusterPort
 from modelregistry.reconciler.reading import mapping, parse_spec, parse_status
 
@@ -148,6 +150,7 @@ class ProductionLocks:
             resource_version=str(model["metadata"]["resourceVersion"]),
         )
         if written is not None:
+            metrics.STATUS_WRITES.labels("Model").inc()
             self._model_written((view.namespace, view.model), written)
 
     async def _version(self, namespace: str, name: str, uid: str) -> Body | None:
@@ -177,13 +180,19 @@ class ProductionLocks:
             meta["name"],
             meta["uid"],
         )
-        await self._cluster.patch_status(
+        fenced = lifecycle.fence(view, me.name, policy)
+        written = await self._cluster.patch_status(
             MODELVERSIONS,
             view.namespace,
             view.name,
-            lifecycle.fence(view, me.name, policy),
+            fenced,
             resource_version=str(meta["resourceVersion"]),
         )
+        if written is not None:
+            metrics.STATUS_WRITES.labels("ModelVersion").inc()
+            metrics.stage_transition(
+                view.status.stage or "None", str(fenced["stage"]), Reason.REPLACED
+            )
 
 
 def _holds(body: Body) -> bool:

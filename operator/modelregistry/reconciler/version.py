@@ -26,6 +26,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from modelregistry import conditions as cond
+from modelregistry import logs, metrics
 from modelregistry.api import Artifact, ModelVersionSpec, ModelVersionStatus
 from modelregistry.api.meta import MODELVERSIONS
 from modelregistry.api.model import ModelPolicy, ValidationPolicy
@@ -147,19 +148,21 @@ class VersionReconciler:
         follows). Otherwise (retries, periodic looks) the object is read again.
         """
         meta = body["metadata"]
-        async with self._locks.hold(meta["uid"]):
-            if fresh:
-                if self._catalog.is_stale(body):
+        with logs.concerning("ModelVersion", meta["namespace"], meta["name"], meta["uid"]):
+            async with self._locks.hold(meta["uid"]):
+                if fresh:
+                    if self._catalog.is_stale(body):
+                        return PassOutcome()
+                else:
+                    current = await self._cluster.get_version(meta["namespace"], meta["name"])
+                    if current is None or current["metadata"].get("uid") != meta["uid"]:
+                        self.forget(meta["uid"])
+                        return PassOutcome()  # deleted (a re-created one has its own events)
+                    body = current
+                if only_if is not None and not only_if():
                     return PassOutcome()
-            else:
-                current = await self._cluster.get_version(meta["namespace"], meta["name"])
-                if current is None or current["metadata"].get("uid") != meta["uid"]:
-                    self.forget(meta["uid"])
-                    return PassOutcome()  # deleted (a re-created one has its own events)
-                body = current
-            if only_if is not None and not only_if():
-                return PassOutcome()
-            return await self._pass(body, periodic=periodic)
+                with metrics.PASSES_IN_PROGRESS.track_inprogress(), metrics.PASS_DURATION.time():
+                    return await self._pass(body, periodic=periodic)
 
     async def _pass(self, body: Body, *, periodic: bool) -> PassOutcome:
         meta = body["metadata"]
@@ -215,6 +218,7 @@ class VersionReconciler:
 
         decision = compose.compose(view, results, OWNED, informational=lifecycle.CONDITIONS)
         await self._write(body, view.status, decision, resource_version=precondition)
+        metrics.pass_decided(decision.status, decision.retry)
         if stage is not None and stage.release_production:
             await self._production.release(view)
         # Only once their results are in status: a restart in between runs nothing twice.
@@ -315,6 +319,7 @@ class VersionReconciler:
         view = dataclasses.replace(view, now=self._clock())
         uid = body["metadata"]["uid"]
         decided = verification.decide(view, hashed, self._unreadable.get(uid))
+        metrics.verification(decided.result.conditions, decided.unreadable)
         if decided.unreadable is not None:
             self._unreadable[uid] = decided.unreadable
         else:
@@ -449,10 +454,12 @@ class VersionReconciler:
             )
             self.status_writes += 1
             if written is not None:
+                metrics.version_written(current, decision.status)
                 self._catalog.wrote(written)
                 if decision.status.version is not None:
                     self._numbers.recorded(meta["uid"])
         for event in decision.events:
+            logger.debug("%s Event %s: %s", event.type, event.reason, event.message)
             await self._cluster.post_event(body, event)
         return written
 

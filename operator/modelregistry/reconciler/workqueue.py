@@ -18,6 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from modelregistry import metrics
+
 logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
@@ -30,6 +32,7 @@ class WorkQueue(Generic[Item]):
         self._waiting: dict[str, Item] = {}  # key -> the newest item
         self._order: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        metrics.track_depth(self)
 
     def __len__(self) -> int:
         """How many objects wait for a pass."""
