@@ -1,4 +1,6 @@
-"""Command line: `modelregistry digest|upload|run|crds|dev|approve|resolve|history|lineage`."""
+"""Command line: `modelregistry digest|upload|run|crds|dev|validate|fetch`, and a client's
+`approve|resolve|history|lineage|register|promote|status|list`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""`modelregistry approve|resolve|history|lineage`: the lifecycle from the command line."""
+"""`modelregistry approve|resolve|history|lineage|register|promote|status|list`.
+
+A thin layer over `modelregistry.client`: parse, call, show. Exit status 0
+on success, 1 when the registry or the store refused or failed (the message
+says what to fix), 2 for a usage error, 3 when `--wait` timed out (the
+version may still become Ready).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,20 @@ import yaml
 
 from modelregistry import client
 from modelregistry.api.lifecycle import GatedStage
+from modelregistry.client.spec import STAGES as ALL_STAGES
 
-LIFECYCLE_COMMANDS = ("approve", "resolve", "history", "lineage")
+LIFECYCLE_COMMANDS = (
+    "approve",
+    "resolve",
+    "history",
+    "lineage",
+    "register",
+    "promote",
+    "status",
+    "list",
+)
 STAGES: tuple[GatedStage, ...] = ("Staging", "Production")
+EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 1, 2, 3
 
 
 def add_parsers(commands: Any) -> None:
@@ -54,6 +71,28 @@ def add_parsers(commands: Any) -> None:
     lineage.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
     common(lineage)
 
+    from modelregistry.registercli import add_register_parser
+
+    add_register_parser(commands, common)
+
+    promote = commands.add_parser(
+        "promote",
+        help="ask for a stage (spec.stage); the operator grants it once the gates pass",
+    )
+    promote.add_argument("version", help="the ModelVersion's name")
+    promote.add_argument("--stage", required=True, choices=ALL_STAGES)
+    common(promote)
+
+    status = commands.add_parser("status", help="print a version's stage, digest and conditions")
+    status.add_argument("version")
+    status.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
+    common(status)
+
+    listing = commands.add_parser("list", help="list versions (of one Model with --model)")
+    listing.add_argument("--model", help="only this Model's versions")
+    listing.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
+    common(listing)
+
 
 def run(args: argparse.Namespace) -> int:
     try:
@@ -62,6 +101,35 @@ def run(args: argparse.Namespace) -> int:
             as_user=args.as_user,
             as_groups=[args.as_group] if args.as_group else [],
         )
+        if args.command == "register":
+            from modelregistry.registercli import run_register
+
+            return run_register(session, args)
+        if args.command == "promote":
+            client.promote(session, args.version, args.stage)
+            print(
+                f"{args.version}: asked for {args.stage} (spec.stage); the operator grants it "
+                f"once the gates pass: `modelregistry status {args.version}`"
+            )
+            return 0
+        if args.command == "status":
+            from modelregistry import views
+
+            return _show(
+                client.status(session, args.version),
+                args.output,
+                views.status_text,
+                views.status_value,
+            )
+        if args.command == "list":
+            from modelregistry import views
+
+            return _show(
+                client.list_versions(session, args.model),
+                args.output,
+                views.versions_table,
+                lambda versions: [v.as_dict() for v in versions],
+            )
         if args.command == "approve":
             entry = client.approve(session, args.version, args.stage, args.comment)
             print(
@@ -83,13 +151,18 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"modelregistry {args.command}: refused by the API server: {refused}", file=sys.stderr
         )
-        return 1
+        return EXIT_FAILED
+    except client.WaitTimedOut as error:
+        print(f"modelregistry {args.command}: {error}", file=sys.stderr)
+        return EXIT_TIMED_OUT
     except client.RegistryError as error:
         print(f"modelregistry {args.command}: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
-def _show(value: Any, output: str, text: Any) -> int:
+def _show(value: Any, output: str, text: Any, data: Any = None) -> int:
+    if output in ("json", "yaml") and data is not None:
+        value = data(value)
     if output == "json":
         print(json.dumps(value, indent=2, sort_keys=True))
     elif output == "yaml":

@@ -8,96 +8,18 @@ policies allow is exactly what succeeds; a refusal is raised as
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
-import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
+from modelregistry.client.errors import Refused, RegistryError
+from modelregistry.client.session import Body, Session, said
 from modelregistry.conditions import format_time
 
-Body = dict[str, Any]
 MAX_CONFLICTS = 5
-
-
-class RegistryError(Exception):
-    """What a command could not do, said for a person."""
-
-
-class Refused(RegistryError):
-    """The API server refused the request; the message is its own."""
-
-
-@dataclass(frozen=True)
-class Session:
-    """An API client for the caller, and the namespace to work in."""
-
-    api: kubernetes.client.ApiClient
-    namespace: str
-
-    @classmethod
-    def connect(
-        cls,
-        namespace: str | None = None,
-        *,
-        as_user: str | None = None,
-        as_groups: Sequence[str] = (),
-    ) -> Session:
-        try:
-            kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
-        api = kubernetes.client.ApiClient()
-        if as_user is not None:
-            api.set_default_header("Impersonate-User", as_user)  # type: ignore[no-untyped-call]
-        for group in as_groups:  # the client keeps one value per header: one group
-            api.set_default_header("Impersonate-Group", group)  # type: ignore[no-untyped-call]
-        if namespace is None:
-            try:
-                _, context = kubernetes.config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
-                namespace = context.get("context", {}).get("namespace") or "default"
-            except kubernetes.config.ConfigException:
-                namespace = "default"
-        return cls(api, namespace)
-
-    @property
-    def custom(self) -> kubernetes.client.CustomObjectsApi:
-        return kubernetes.client.CustomObjectsApi(self.api)
-
-    def get(self, plural: str, name: str) -> Body:
-        try:
-            return cast(
-                Body,
-                self.custom.get_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, plural, name
-                ),
-            )
-        except ApiException as error:
-            if error.status == 404:
-                kind = "ModelVersion" if plural == MODELVERSIONS else "Model"
-                raise RegistryError(
-                    f"{kind} {name!r} does not exist in namespace {self.namespace!r}"
-                ) from None
-            raise Refused(_said(error)) from None
-
-    def whoami(self) -> tuple[str, list[str]]:
-        review = kubernetes.client.AuthenticationV1Api(self.api).create_self_subject_review(
-            cast(Any, {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
-        )
-        info = review.to_dict().get("status", {}).get("user_info", {}) or {}
-        return str(info.get("username") or ""), list(info.get("groups") or [])
-
-
-def _said(error: ApiException) -> str:
-    """The API server's message (an admission policy's denial reads as it wrote it)."""
-    try:
-        return str(json.loads(str(error.body))["message"])
-    except (TypeError, ValueError, KeyError):
-        return f"{error.status} {error.reason}"
 
 
 def approve(
@@ -142,7 +64,7 @@ def approve(
         except ApiException as error:
             if error.status == 409:
                 continue  # someone else wrote the status meanwhile: read it again
-            raise Refused(_said(error)) from None
+            raise Refused(said(error)) from None
         return entry
     raise RegistryError(f"the status of {version} kept changing; try again")
 

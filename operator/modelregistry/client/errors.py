@@ -1,0 +1,25 @@
+"""The errors every client call raises: each message names what to fix."""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """What a command could not do, said for a person."""
+
+
+class Refused(RegistryError):
+    """The API server refused the request; the message is its own."""
+
+
+class VersionStalled(RegistryError):
+    """The version needs a person: its Stalled condition's reason and message."""
+
+    def __init__(self, name: str, reason: str, message: str) -> None:
+        super().__init__(f"{name} is stalled: {reason}: {message}")
+        self.name = name
+        self.reason = reason
+        self.message = message
+
+
+class WaitTimedOut(RegistryError):
+    """The version was not Ready in time; it may still become Ready."""
