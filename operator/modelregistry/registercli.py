@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -158,7 +159,7 @@ def run_register(session: client.Session, args: argparse.Namespace) -> int:
             body = client.wait_ready(
                 session, registered.name, timeout=args.timeout, on_change=conditions.update
             )
-        registered = client.RegisteredVersion(**{**registered.__dict__, "body": body})
+        registered = dataclasses.replace(registered, body=body)
     value = {
         "name": registered.name,
         "namespace": registered.namespace,

@@ -188,10 +188,10 @@ class ConditionsView:
 
 
 def ready_line(body: Body) -> str:
-    ready = condition(body, "Ready") or {}
+    """The last line of `register --wait`: Ready, and what the stage asked for waits for."""
     summary = VersionSummary.of(body)
     granted = condition(body, "StageGranted") or {}
     line = f"{summary.name} is Ready: version {summary.version}, stage {summary.stage or 'None'}"
     if granted.get("status") == "False":
         line += f" ({granted.get('reason')}: {granted.get('message')})"
-    return line if ready else summary.name
+    return line

@@ -217,3 +217,8 @@ def test_a_named_version_has_a_name_and_an_unnamed_one_a_generated_one() -> None
     assert named["spec"]["version"] == 7
     assert unnamed["metadata"] == {"generateName": "churn-"}
     assert "lineage" not in unnamed["spec"] and "metrics" not in unnamed["spec"]
+
+
+def test_a_uri_the_api_would_refuse_is_said_in_words_not_as_a_pattern() -> None:
+    with pytest.raises(SpecError, match=r"spec.artifact.uri: 's3://m1/a' is not s3://BUCKET/KEY"):
+        version_body(VersionPlan(model="churn", uri="s3://m1/a"))

@@ -7,6 +7,7 @@ the API types, and whether the Model exists.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -167,7 +168,7 @@ def register_model(
     if not wait:
         return registered
     body = wait_ready(session, registered.name, timeout=timeout, on_change=on_change)
-    return RegisteredVersion(**{**registered.__dict__, "body": body})
+    return dataclasses.replace(registered, body=body)
 
 
 def _destination(to: str | None, local: Path, namespace: str, model: str) -> S3Location:
