@@ -2,6 +2,7 @@
 
 Live displays go to stderr and only to a terminal; in a log (CI, a pipe) the
 conditions are printed once per change instead, and stdout keeps the result.
+rich is imported only for a terminal: a script's start stays short.
 """
 
 from __future__ import annotations
@@ -11,18 +12,6 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-
-from rich.console import Console
-from rich.live import Live
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
 from modelregistry.client.versions import VersionSummary, condition
 
@@ -121,24 +110,19 @@ class UploadProgress:
     """
 
     def __init__(self, total: int, label: str) -> None:
-        console = Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        )
-        self.task = self.progress.add_task(label, total=total)
+        self.total = total
+        self.label = label
+        self.shown = sys.stderr.isatty()
         self.lock = threading.Lock()
-        self.started = False
+        self.progress: Any = None
+        self.task: Any = None
 
     def __call__(self, sent: int) -> None:
+        if not self.shown:
+            return
         with self.lock:
-            if not self.started:
-                self.started = True
+            if self.progress is None:
+                self.progress, self.task = _progress_bar(self.total, self.label)
                 self.progress.start()
         self.progress.advance(self.task, sent)
 
@@ -147,21 +131,45 @@ class UploadProgress:
 
     def __exit__(self, *exc: object) -> None:
         with self.lock:
-            if self.started:
+            if self.progress is not None:
                 self.progress.stop()
+
+
+def _progress_bar(total: int, label: str) -> tuple[Any, Any]:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    return progress, progress.add_task(label, total=total)
 
 
 class ConditionsView:
     """The conditions while `--wait` waits: live on a terminal, a line per change in a log."""
 
     def __init__(self) -> None:
-        self.console = Console(stderr=True)
-        self.live: Live | None = None
+        self.live: Any = None
         self.printed: set[tuple[str, str, str, str]] = set()
 
     def __enter__(self) -> ConditionsView:
-        if self.console.is_terminal:
-            self.live = Live(console=self.console, refresh_per_second=4, transient=False)
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(console=Console(stderr=True), refresh_per_second=4)
             self.live.__enter__()
         return self
 
@@ -172,9 +180,10 @@ class ConditionsView:
     def update(self, body: Body) -> None:
         rows = conditions_rows(body)
         if self.live is not None:
-            grid = Table(
-                title=f"{body['metadata']['name']}: waiting for Ready", title_justify="left"
-            )
+            from rich.table import Table
+
+            title = f"{body['metadata']['name']}: waiting for Ready"
+            grid = Table(title=title, title_justify="left")
             for column in CONDITION_COLUMNS:
                 grid.add_column(column, overflow="fold")
             for row in rows:
