@@ -23,6 +23,7 @@ import base64
 import contextlib
 import hashlib
 import math
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -228,15 +229,24 @@ class _Upload:
         upload = _Multipart(self.client, self.location.bucket, file.key, started["UploadId"])
         self.multipart.append(upload)
         part_size = self.settings.part_size_for(file.size)
+        # Parts are read into buffers used again once sent: no new memory (and no page
+        # faults) per part, and never more than concurrency + 1 parts held.
+        buffers: queue.SimpleQueue[bytearray | None] = queue.SimpleQueue()
+        for _ in range(self.settings.concurrency + 1):
+            buffers.put(None)
         size = 0
         while not self.failed.is_set():
-            data = _read(stream, part_size)
-            if not data and upload.count:
+            buffer = buffers.get() or bytearray(part_size)
+            count = _read_into(stream, buffer)
+            if count == 0 and upload.count:
                 break
-            hasher.update(data)
-            size += len(data)
-            self._send(pool, upload.send, upload.next_number(), data)
-            if len(data) < part_size:
+            body = buffer if count == part_size else buffer[:count]
+            hasher.update(body)
+            size += count
+            future = pool.submit(self._sending, upload.send, upload.next_number(), body)
+            future.add_done_callback(_returning(buffers, buffer))
+            self.pending.append(future)
+            if count < part_size:
                 break
         return size
 
@@ -247,6 +257,7 @@ class _Upload:
         except BaseException:
             self.slots.release()
             raise
+        future.add_done_callback(lambda _: self.slots.release())
         self.pending.append(future)
 
     def _sending(self, send: Callable[..., None], *args: Any) -> None:
@@ -259,8 +270,6 @@ class _Upload:
         except BaseException:
             self.failed.set()
             raise
-        finally:
-            self.slots.release()
 
     def _put(self, key: str, data: bytes, checksum: str) -> None:
         # The store checks the bytes against their SHA-256 and keeps it (ChecksumSHA256).
@@ -285,7 +294,7 @@ class _Multipart:
         self.count += 1
         return self.count
 
-    def send(self, number: int, data: bytes) -> None:
+    def send(self, number: int, data: bytes | bytearray) -> None:
         sent = self.client.upload_part(
             Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=data
         )
@@ -322,8 +331,27 @@ def _read(stream: BinaryIO, size: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _returning(
+    buffers: queue.SimpleQueue[bytearray | None], buffer: bytearray
+) -> Callable[[Future[Any]], None]:
+    """Give the buffer back once its part is sent (or failed)."""
+    return lambda _: buffers.put(buffer)
+
+
+def _read_into(stream: BinaryIO, buffer: bytearray) -> int:
+    """Fill `buffer` from the file; fewer bytes only at its end."""
+    view = memoryview(buffer)
+    filled = 0
+    while filled < len(buffer):
+        count = stream.readinto(view[filled:])  # type: ignore[attr-defined]
+        if not count:
+            break
+        filled += count
+    return filled
+
+
 def _size_of(args: tuple[Any, ...]) -> int:
-    return next(len(a) for a in args if isinstance(a, bytes))
+    return next(len(a) for a in args if isinstance(a, bytes | bytearray))
 
 
 def _code(error: botocore.exceptions.ClientError) -> str:
