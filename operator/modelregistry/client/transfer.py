@@ -183,7 +183,7 @@ class _Upload:
         self.location = location
         self.settings = settings
         self.progress = progress
-        # What was read and not yet sent stays within concurrency + 1 buffers.
+        # Whole files read for one PUT and not yet sent: at most concurrency + 1.
         self.slots = threading.BoundedSemaphore(settings.concurrency + 1)
         self.failed = threading.Event()
         self.pending: list[Future[Any]] = []
