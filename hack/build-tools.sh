@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Build the real parts the tests and `make run` start: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubelet, kubectl (same version as
-# the server), versitygw and helm; and kstatus, our own small program over
-# sigs.k8s.io/cli-utils' kstatus (hack/kstatus), which the GitOps tests run.
+# the server), versitygw, helm and the OCI registry (distribution's
+# cmd/registry, which the OCI artifact tests push to); and kstatus, our own
+# small program over sigs.k8s.io/cli-utils' kstatus (hack/kstatus), which the
+# GitOps tests run.
 # Everything is built from the Go module proxy and cached outside the repo,
 # keyed by version, so later runs reuse it.
 # Prints nothing when the cache is warm; otherwise a line per step with the
 # time since it began, and "still ..." every 30 s while one `go build` runs.
 #
-# Usage: hack/build-tools.sh [etcd|kubernetes|versitygw|helm|kstatus ...]   (default: all)
+# Usage: hack/build-tools.sh [etcd|kubernetes|versitygw|helm|registry|kstatus ...]   (default: all)
 set -euo pipefail
 # shellcheck source=hack/progress.sh
 source "$(dirname "${BASH_SOURCE[0]}")/progress.sh"
@@ -17,6 +19,7 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.35.4}"
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.8.0}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+REGISTRY_VERSION="${REGISTRY_VERSION:-v3.1.2}"
 # kstatus is keyed by the version of sigs.k8s.io/cli-utils it is built with.
 KSTATUS_VERSION="${KSTATUS_VERSION:-v0.37.2}"
 KSTATUS_SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kstatus"
@@ -73,13 +76,14 @@ missing_binaries() {
       ;;
     versitygw) [[ -x "$CACHE_ROOT/versitygw-$VERSITYGW_VERSION/versitygw" ]] || echo versitygw ;;
     helm) [[ -x "$CACHE_ROOT/helm-$HELM_VERSION/helm" ]] || echo helm ;;
+    registry) [[ -x "$CACHE_ROOT/registry-$REGISTRY_VERSION/registry" ]] || echo registry ;;
     kstatus)
       # Our own source too: a binary built from an older main.go is rebuilt.
       local out="$CACHE_ROOT/kstatus-$KSTATUS_VERSION"
       [[ -x "$out/kstatus" && "$(cat "$out/source" 2>/dev/null)" == "$(kstatus_source)" ]] \
         || echo kstatus
       ;;
-    *) log "unknown tool '$1' (expected etcd, kubernetes, versitygw, helm or kstatus)"; exit 2 ;;
+    *) log "unknown tool '$1' (expected etcd, kubernetes, versitygw, helm, registry or kstatus)"; exit 2 ;;
   esac
 }
 
@@ -169,7 +173,7 @@ build_kubernetes() {
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kubernetes versitygw helm kstatus)
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kubernetes versitygw helm registry kstatus)
 for target in "${targets[@]}"; do
   planned=$(missing_binaries "$target")
   [[ -z "$planned" ]] || steps=$((steps + $(wc -l <<<"$planned")))
@@ -186,6 +190,9 @@ for target in "${targets[@]}"; do
     helm)
       build_single helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
         "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
+    registry)
+      build_single registry "$REGISTRY_VERSION" github.com/distribution/distribution/v3/cmd/registry \
+        "-s -w -X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION" ;;
     kstatus) build_kstatus ;;
   esac
 done

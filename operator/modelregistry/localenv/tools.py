@@ -22,6 +22,8 @@ _TOOLS: Final[dict[str, tuple[str, str, str]]] = {
     "kubectl": ("kubernetes", "KUBERNETES_VERSION", "v1.35.4"),
     "versitygw": ("versitygw", "VERSITYGW_VERSION", "v1.8.0"),
     "helm": ("helm", "HELM_VERSION", "v3.22.0"),
+    # distribution's cmd/registry: the OCI registry the OCI artifact tests push to.
+    "registry": ("registry", "REGISTRY_VERSION", "v3.1.2"),
     # Our own hack/kstatus, keyed by the sigs.k8s.io/cli-utils it is built with.
     "kstatus": ("kstatus", "KSTATUS_VERSION", "v0.37.2"),
 }
