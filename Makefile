@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# etcd, kube-apiserver, kube-controller-manager, kubectl and versitygw,
+# etcd, the Kubernetes binaries, versitygw, helm and kstatus,
 # built from the Go module proxy into ~/.cache/modelregistry (once).
 tools:
 	hack/build-tools.sh

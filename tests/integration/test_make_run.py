@@ -298,7 +298,8 @@ def test_make_run_with_too_old_a_go_stops_at_once(bare_clone: Path) -> None:
     assert result.returncode == 2, output
     assert (
         "make run: this machine is not ready:\n"
-        "  - Go >= 1.26 is needed to build etcd, Kubernetes, versitygw and helm; `go version` "
+        "  - Go >= 1.26 is needed to build the local tools "
+        "(etcd, Kubernetes, the S3 server; hack/build-tools.sh); `go version` "
         "says 'go version go1.20 linux/amd64' (GOTOOLCHAIN=local): install a newer Go from "
         "https://go.dev/dl/ and put it first on PATH\n"
     ) in result.stderr, output

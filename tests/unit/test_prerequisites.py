@@ -268,7 +268,8 @@ def test_go_126_or_later_is_enough(output: str) -> None:
 
 def test_an_old_go_is_named_with_the_fix() -> None:
     assert go_problem(ready(go_version="go version go1.20 linux/amd64")) == (
-        "Go >= 1.26 is needed to build etcd, Kubernetes, versitygw and helm; `go version` "
+        "Go >= 1.26 is needed to build the local tools "
+        "(etcd, Kubernetes, the S3 server; hack/build-tools.sh); `go version` "
         "says 'go version go1.20 linux/amd64' (GOTOOLCHAIN=local): install a newer Go from "
         "https://go.dev/dl/ and put it first on PATH"
     )
@@ -276,7 +277,8 @@ def test_an_old_go_is_named_with_the_fix() -> None:
 
 def test_no_go_on_path_says_where_one_is() -> None:
     assert go_problem(ready(go_version=None)) == (
-        "Go >= 1.26 is needed to build etcd, Kubernetes, versitygw and helm, and there is no "
+        "Go >= 1.26 is needed to build the local tools "
+        "(etcd, Kubernetes, the S3 server; hack/build-tools.sh), and there is no "
         "`go` on PATH: install it from https://go.dev/dl/ and put it on PATH"
     )
     elsewhere = ready(go_version=None, go_elsewhere="/usr/local/go/bin/go")

@@ -393,7 +393,10 @@ def python_problem(facts: Facts, needs: Needs) -> str | None:
 
 
 def go_problem(facts: Facts) -> str | None:
-    want = f"Go >= {MIN_GO[0]}.{MIN_GO[1]} is needed to build etcd, Kubernetes, versitygw and helm"
+    want = (
+        f"Go >= {MIN_GO[0]}.{MIN_GO[1]} is needed to build the local tools "
+        "(etcd, Kubernetes, the S3 server; hack/build-tools.sh)"
+    )
     if facts.go_version is None:
         hint = (
             f"; {facts.go_elsewhere} exists: add {Path(facts.go_elsewhere).parent} to PATH"
