@@ -150,7 +150,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     # Kopf's Pod index is a live mapping; a Pod not in it yet is read by name.
     catalog = Catalog(versions, models, kwargs["validation_pods"])
     memo.cluster = Cluster.connect()
-    elector = _elector(memo.cluster, config)
+    elector = memo.elector = _elector(memo.cluster, config)
     memo.operator = Operator(
         memo.cluster,
         verifier,
@@ -220,6 +220,9 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await memo.operator.close()
+    if memo.get("elector") is not None:
+        # After the operator's last write, so the next holder never overlaps it.
+        await memo.elector.release()
     await memo.cluster.close()
     if memo.get("endpoints") is not None:
         await memo.endpoints.stop()

@@ -8,6 +8,9 @@ precondition, so two standbys never both win. A holder that cannot renew
 within `RENEW_DEADLINE` (shorter than the lease) stops the process: it is
 then certain to have stopped before anyone else may start, and no object is
 worked on by two replicas. The orchestrator restarts it as a standby.
+A holder that stops cleanly (a rolling upgrade, Ctrl-C) releases the Lease
+after its last write, so a standby takes over at its next look instead of
+waiting out the lease.
 
 Standbys keep their informers running, so a takeover starts from a warm
 index; what they must not do is write, and the operator holds every pass,
@@ -112,6 +115,40 @@ class LeaderElector:
                 self.leading.clear()
                 lost()
                 return
+
+    async def release(self) -> None:
+        """After this replica's last write: leave the Lease free, so a standby need not wait.
+
+        As client-go's ReleaseOnCancel: no holder and a one-second duration,
+        written only over the record this replica holds (a precondition on its
+        resourceVersion), so a Lease someone else has taken is never touched.
+        """
+        if not self.leading.is_set():
+            return
+        self.leading.clear()
+        try:
+            body = await self._cluster.get_namespaced(API, "leases", self._namespace, self._name)
+            if body is None:
+                return
+            spec = mapping(body.get("spec"))
+            if spec.get("holderIdentity") != self._me:
+                return
+            now_wall = micro_time(self._wall())
+            record = self._record(str(spec.get("acquireTime") or now_wall), now_wall, 0)
+            record["spec"] = {
+                **record["spec"],
+                "holderIdentity": None,
+                "leaseDurationSeconds": 1,
+                "leaseTransitions": self._observe(body, spec).transitions,
+            }
+            version = mapping(body.get("metadata")).get("resourceVersion")
+            if version is None or not await self._write(record, str(version)):
+                return  # changed meanwhile: whoever wrote it owns it now
+        except ClusterError as error:
+            # Nothing lost: a standby takes over once the lease runs out.
+            logger.warning("releasing Lease %s failed: %s", self._name, error)
+        else:
+            logger.info("released Lease %s/%s", self._namespace, self._name)
 
     def _someone_else_holds(self) -> bool:
         return self._seen is not None and self._seen.holder not in (None, self._me)

@@ -147,6 +147,52 @@ def test_the_standby_takes_over_a_killed_leader_mid_burst_and_nothing_is_done_tw
             process.stop()
 
 
+def test_a_leader_stopped_cleanly_hands_the_lease_over_without_waiting_it_out(
+    cluster: Cluster,
+    s3: S3Server,
+    s3_client: S3Client,
+    bucket: str,
+    own_namespace: str,
+    tmp_path: Path,
+) -> None:
+    """A rolling upgrade's SIGTERM: the standby leads at its next look, not a lease later."""
+    objects = Objects(cluster.api_client, own_namespace)
+    replicas = {
+        name: replica(cluster, s3, own_namespace, name, tmp_path / f"{name}.log")
+        for name in REPLICAS
+    }
+    try:
+        for process in replicas.values():
+            process.start()
+        leader = wait_until(lambda: holder(cluster, own_namespace), what="a leader")
+        standby = next(name for name in REPLICAS if name != leader)
+        s3_client.put_object(Bucket=bucket, Key="m.bin", Body=b"weights")
+        objects.model("clf")
+        objects.version("clf-1", "clf", f"s3://{bucket}/m.bin")
+        objects.wait_condition("clf-1", "Ready", "True", on_timeout=replicas[leader].log_tail)
+
+        replicas[leader].stop()
+        stopped = time.monotonic()
+        assert "released Lease" in replicas[leader].log()
+
+        wait_until(
+            lambda: holder(cluster, own_namespace) == standby,
+            timeout=30,
+            interval=0.1,
+            what="the standby to take the released Lease",
+            on_timeout=replicas[standby].log_tail,
+        )
+        took_over = time.monotonic() - stopped
+        print(f"the standby led {took_over:.1f}s after the leader stopped")
+        # Waiting the lease out would take LEASE_DURATION (15 s) at least.
+        assert took_over < 10
+        objects.version("clf-2", "clf", f"s3://{bucket}/m.bin")
+        objects.wait_condition("clf-2", "Ready", "True", on_timeout=replicas[standby].log_tail)
+    finally:
+        for process in replicas.values():
+            process.stop()
+
+
 def test_two_shards_by_label_never_touch_each_others_versions(
     cluster: Cluster,
     s3: S3Server,

@@ -159,3 +159,60 @@ def test_a_standby_operator_writes_nothing_until_it_leads() -> None:
         await w.close()
 
     run(scenario)
+
+
+def test_a_holder_that_stops_cleanly_frees_the_lease_for_a_standby_at_once() -> None:
+    async def scenario() -> None:
+        cluster, clock = MemoryCluster(), Clock()
+        holder, standby = elector(cluster, "replica-a", clock), elector(cluster, "replica-b", clock)
+        await holder.acquire()
+        assert await standby.try_acquire_or_renew() is False
+
+        await holder.release()
+
+        assert not holder.leading.is_set()
+        released = lease(cluster)
+        assert (released["holderIdentity"], released["leaseDurationSeconds"]) == (None, 1)
+        assert released["leaseTransitions"] == 0
+        # No waiting out the lease: the standby's next look takes it.
+        assert await standby.try_acquire_or_renew() is True
+        assert (lease(cluster)["holderIdentity"], lease(cluster)["leaseTransitions"]) == (
+            "replica-b",
+            1,
+        )
+
+    run(scenario)
+
+
+def test_release_never_touches_a_lease_someone_else_holds() -> None:
+    async def scenario() -> None:
+        cluster, clock = MemoryCluster(), Clock()
+        stale, current = elector(cluster, "replica-a", clock), elector(cluster, "replica-b", clock)
+        await stale.acquire()
+        # replica-a stalled; replica-b took over once the lease ran out.
+        clock.now += LEASE_DURATION
+        assert await current.try_acquire_or_renew() is False
+        clock.now += LEASE_DURATION
+        assert await current.try_acquire_or_renew() is True
+        taken = lease(cluster)
+
+        await stale.release()
+
+        assert lease(cluster) == taken
+        assert not stale.leading.is_set()
+
+    run(scenario)
+
+
+def test_a_standby_that_never_led_releases_nothing() -> None:
+    async def scenario() -> None:
+        cluster, clock = MemoryCluster(), Clock()
+        holder, standby = elector(cluster, "replica-a", clock), elector(cluster, "replica-b", clock)
+        await holder.acquire()
+        held = lease(cluster)
+
+        await standby.release()
+
+        assert lease(cluster) == held
+
+    run(scenario)
