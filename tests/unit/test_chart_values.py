@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 # Installed with hypothesis-jsonschema (a dev dependency); it ships no type stubs.
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import pytest
 import yaml
 
