@@ -89,11 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     add_parsers(commands)
     fetch = commands.add_parser(
         "fetch",
-        help="download a verified artifact at its pinned versions and check its digest "
-        "(the validation Pod's init container)",
+        help="download the verified bytes a modelregistry:// URI names into DEST, at their "
+        "pinned versions, and check their digest (docs/serving.md); without a URI, the "
+        "validation Pod's init container (--dest, --meta)",
     )
-    fetch.add_argument("--dest", type=Path, required=True, help="where the artifact goes")
-    fetch.add_argument("--meta", type=Path, required=True, help="where spec and digest go")
+    fetch.add_argument("uri", nargs="?", help="modelregistry://NAMESPACE/MODEL@TARGET")
+    fetch.add_argument("destination", nargs="?", type=Path, help="DEST: a new or empty directory")
+    fetch.add_argument("--endpoint", help="the S3 endpoint as this machine reaches it")
+    fetch.add_argument("--concurrency", type=int, default=8, help="parallel ranged GETs (8)")
+    fetch.add_argument("--dest", type=Path, help="(validation Pod) where the artifact goes")
+    fetch.add_argument("--meta", type=Path, help="(validation Pod) where spec and digest go")
     fetch.add_argument("--report", type=Path, default=Path("/dev/termination-log"))
 
     args = parser.parse_args(argv)
@@ -128,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_lifecycle(args)
     if args.command == "fetch":
-        from modelregistry.fetch import run_fetch
-
-        return run_fetch(args.dest, args.meta, args.report)
+        return _fetch(fetch, args)
 
     def run_dev(signals: StopSignals) -> int:
         # Imported here, with the signals already ours: it takes a while.
@@ -144,6 +147,26 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     return _until_stopped("dev", run_dev)
+
+
+def _fetch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.uri is not None:
+        if args.destination is None or args.dest or args.meta:
+            parser.error("write: modelregistry fetch URI DEST (without --dest and --meta)")
+        from modelregistry.download import Transfer
+        from modelregistry.servingfetch import run_fetch_uri
+
+        return run_fetch_uri(
+            args.uri,
+            args.destination,
+            endpoint=args.endpoint,
+            transfer=Transfer(concurrency=max(1, args.concurrency)),
+        )
+    if args.dest is None or args.meta is None:
+        parser.error("write: modelregistry fetch URI DEST, or --dest DIR --meta DIR")
+    from modelregistry.fetch import run_fetch
+
+    return run_fetch(args.dest, args.meta, args.report)
 
 
 def _until_stopped(command: str, run: Callable[[StopSignals], int]) -> int:

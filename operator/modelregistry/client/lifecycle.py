@@ -16,8 +16,10 @@ from kubernetes.client.exceptions import ApiException
 
 from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
 from modelregistry.client.errors import Refused, RegistryError
+from modelregistry.client.serving import pinned
 from modelregistry.client.session import Body, Session, said
 from modelregistry.conditions import format_time
+from modelregistry.decisions.serving import UriError, reference_to
 
 MAX_CONFLICTS = 5
 
@@ -87,57 +89,13 @@ class Reference:
 
 
 def resolve(session: Session, reference: Reference) -> Body:
-    """The verified version a stage, an alias or a number names: version, name, URI, digest."""
-    model = session.get(MODELS, reference.model)
-    status = model.get("status") or {}
-    resolved = status.get("resolved") or {}
-    if reference.target in resolved:
-        return cast(Body, resolved[reference.target])
-    if reference.target.isdigit():
-        return _by_number(session, reference.model, int(reference.target))
-    aliases = (model.get("spec") or {}).get("aliases") or {}
-    if reference.target in aliases:
-        why = next(
-            (
-                c["message"]
-                for c in status.get("conditions") or []
-                if c.get("type") == "AliasesResolved" and c.get("status") == "False"
-            ),
-            "the operator has not resolved it yet",
-        )
-        raise RegistryError(f"{reference.model}@{reference.target} does not resolve: {why}")
-    held = ", ".join(sorted(resolved)) or "none"
-    raise RegistryError(
-        f"Model {reference.model!r} has no stage or alias {reference.target!r} (resolved: {held})"
-    )
-
-
-def _by_number(session: Session, model: str, number: int) -> Body:
-    listing = cast(
-        Body,
-        session.custom.list_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            session.namespace,
-            MODELVERSIONS,
-            field_selector=f"spec.modelRef.name={model}",
-        ),
-    )
-    for item in listing["items"]:
-        status = item.get("status") or {}
-        artifact = status.get("artifact") or {}
-        if status.get("version") == number and artifact.get("digest"):
-            found = {
-                "version": number,
-                "name": item["metadata"]["name"],
-                "stage": status.get("stage") or "None",
-                "uri": artifact["uri"],
-                "digest": artifact["digest"],
-            }
-            if artifact.get("versionId"):
-                found["versionId"] = artifact["versionId"]
-            return found
-    raise RegistryError(f"Model {model!r} has no verified version {number}")
+    """The verified version a stage, an alias or a number names now (as `modelregistry://`
+    URIs resolve: decisions/serving.py): version, name, stage, URI, digest, versionId."""
+    try:
+        uri = reference_to(session.namespace, reference.model, reference.target)
+    except UriError as error:
+        raise RegistryError(str(error)) from None
+    return pinned(session, uri).resolved()
 
 
 def history(session: Session, version: str) -> tuple[Body | None, list[Body]]:
