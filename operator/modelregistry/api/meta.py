@@ -19,6 +19,18 @@ DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 SHA256_DIGEST_PATTERN = r"^sha256:[a-f0-9]{64}$"
 
+# One segment of an object key: not empty, not `.` or `..` (stores and proxies
+# resolve those, so the key would name another object), no backslash or
+# control character.
+_CHAR = r"[^/\\\x00-\x1f\x7f]"
+_NOT_DOT = r"[^/.\\\x00-\x1f\x7f]"
+_KEY_SEGMENT = rf"(?:{_NOT_DOT}{_CHAR}*|\.{_NOT_DOT}{_CHAR}*|\.\.{_CHAR}+)"
+_BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+# s3://bucket/key, or s3://bucket/prefix/ for a directory of files.
+S3_URI_PATTERN = rf"^s3://{_BUCKET}/(?:{_KEY_SEGMENT}/)*{_KEY_SEGMENT}/?$"
+# s3://bucket/key of one object.
+S3_OBJECT_URI_PATTERN = rf"^s3://{_BUCKET}/(?:{_KEY_SEGMENT}/)*{_KEY_SEGMENT}$"
+
 # Bounds keep CEL cost estimates finite (the API server refuses rules over
 # unbounded data) and keep objects well under etcd's size limit.
 ShortText = Annotated[str, Field(max_length=256)]
