@@ -35,9 +35,11 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # etcd, the Kubernetes binaries, versitygw, helm and kstatus,
-# built from the Go module proxy into ~/.cache/modelregistry (once).
+# built from the Go module proxy into ~/.cache/modelregistry (once); and
+# KServe's CRDs, which the serving tests validate KServe manifests against.
 tools:
 	hack/build-tools.sh
+	hack/fetch-kserve-crds.sh
 
 # The operator's image from the Dockerfile, built with buildah on a locally
 # bootstrapped Debian base; an OCI archive in ~/.cache/modelregistry/images (once per source change).
