@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 from urllib.parse import urlsplit
 
 import boto3
@@ -36,7 +36,6 @@ from modelregistry.errors import (
 
 if TYPE_CHECKING:
     from botocore.config import _S3Dict
-    from botocore.response import StreamingBody
     from mypy_boto3_s3 import S3Client
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "404", "NoSuchVersion"})
@@ -305,7 +304,7 @@ class ArtifactStore:
                     hexdigest, size = digest.hash_chunks(_counted(chunks, progress))
                 else:
                     # closing() stops the reading thread before the body is closed.
-                    with contextlib.closing(_read_ahead(body, self._chunk_size)) as ahead:
+                    with contextlib.closing(read_ahead(body, self._chunk_size)) as ahead:
                         hexdigest, size = digest.hash_chunks(_counted(ahead, progress))
             finally:
                 body.close()
@@ -346,7 +345,13 @@ def _counted(chunks: Iterator[bytes], progress: ReadProgress) -> Iterator[bytes]
         yield chunk
 
 
-def _read_ahead(body: StreamingBody, chunk_size: int) -> Generator[bytes, None, None]:
+class Readable(Protocol):
+    """A response body: botocore's StreamingBody, urllib3's response."""
+
+    def read(self, amt: int | None = ..., /) -> bytes: ...
+
+
+def read_ahead(body: Readable, chunk_size: int) -> Generator[bytes, None, None]:
     """Yield the chunks of `body`, read by a helper thread while the caller hashes them.
 
     Read in one thread, receiving and hashing alternate, and the object
