@@ -252,6 +252,37 @@ class ArtifactStore:
                 files.append(file)
             return digest.prefix_artifact(files)
 
+    def read_object(
+        self,
+        location: S3Location,
+        endpoint: Endpoint,
+        credentials: Credentials | None,
+        limit: int,
+    ) -> tuple[bytes, str | None]:
+        """The bytes of one small object (a signature bundle) and its versionId.
+
+        More than `limit` bytes is refused (InvalidArtifactError), read no
+        further than the chunk that passes it; other failures raise a
+        StorageError subclass.
+        """
+        client = self._client_for(endpoint, credentials)
+        with _translated_errors(location):
+            response = client.get_object(Bucket=location.bucket, Key=location.key)
+            body = response["Body"]
+            read = bytearray()
+            try:
+                for chunk in body.iter_chunks(min(limit + 1, self._chunk_size)):
+                    read += chunk
+                    if len(read) > limit:
+                        break
+            finally:
+                body.close()
+        raw = bytes(read)
+        if len(raw) > limit:
+            raise InvalidArtifactError(f"{location.uri}: more than {limit} bytes")
+        found = response.get("VersionId")
+        return raw, found if found and found != "null" else None
+
     def _client_for(self, endpoint: Endpoint, credentials: Credentials | None) -> S3Client:
         if endpoint.url and (problem := endpoint_problem(endpoint.url)):
             raise InvalidEndpointError(problem)
