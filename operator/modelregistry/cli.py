@@ -1,5 +1,5 @@
 """Command line: `modelregistry digest|upload|run|crds|dev|validate|fetch`, and a client's
-`approve|resolve|history|lineage|register|promote|status|list`.
+`approve|resolve|history|lineage|register|promote|status|list|search`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`modelregistry approve|resolve|history|lineage|register|promote|status|list`.
+"""`modelregistry approve|resolve|history|lineage|register|promote|status|list|search`.
 
 A thin layer over `modelregistry.client`: parse, call, show. Exit status 0
 on success, 1 when the registry or the store refused or failed (the message
@@ -28,6 +28,7 @@ LIFECYCLE_COMMANDS = (
     "promote",
     "status",
     "list",
+    "search",
 )
 STAGES: tuple[GatedStage, ...] = ("Staging", "Production")
 EXIT_FAILED, EXIT_USAGE, EXIT_TIMED_OUT = 1, 2, 3
@@ -68,6 +69,11 @@ def add_parsers(commands: Any) -> None:
         help="print what a version came from (data, code, run, parents) and its descendants",
     )
     lineage.add_argument("version")
+    lineage.add_argument(
+        "--descendants",
+        action="store_true",
+        help="every version that descends from it (children's children too), not only children",
+    )
     lineage.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
     common(lineage)
 
@@ -88,10 +94,9 @@ def add_parsers(commands: Any) -> None:
     status.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
     common(status)
 
-    listing = commands.add_parser("list", help="list versions (of one Model with --model)")
-    listing.add_argument("--model", help="only this Model's versions")
-    listing.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
-    common(listing)
+    from modelregistry.catalogcli import add_catalog_parsers
+
+    add_catalog_parsers(commands, common)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,15 +126,10 @@ def run(args: argparse.Namespace) -> int:
                 views.status_text,
                 views.status_value,
             )
-        if args.command == "list":
-            from modelregistry import views
+        if args.command in ("list", "search"):
+            from modelregistry.catalogcli import run_catalog
 
-            return _show(
-                client.list_versions(session, args.model),
-                args.output,
-                views.versions_table,
-                lambda versions: [v.as_dict() for v in versions],
-            )
+            return run_catalog(session, args)
         if args.command == "approve":
             entry = client.approve(session, args.version, args.stage, args.comment)
             print(
@@ -146,7 +146,10 @@ def run(args: argparse.Namespace) -> int:
                 args.output,
                 _history_text,
             )
-        return _show(client.lineage(session, args.version), args.output, _lineage_text)
+        return _lineage(session, args)
+    except client.BadQuery as error:
+        print(f"modelregistry {args.command}: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except client.Refused as refused:
         print(
             f"modelregistry {args.command}: refused by the API server: {refused}", file=sys.stderr
@@ -170,6 +173,22 @@ def _show(value: Any, output: str, text: Any, data: Any = None) -> int:
     else:
         print(text(value))
     return 0
+
+
+def _lineage(session: client.Session, args: argparse.Namespace) -> int:
+    value = client.lineage(session, args.version)
+    if args.descendants:
+        value["descendants"] = [
+            {
+                "name": d.node.name,
+                "model": d.node.model,
+                "version": d.node.version,
+                "depth": d.depth,
+                "parent": {"model": d.parent[0], "version": d.parent[1]},
+            }
+            for d in client.descendants_of(session, args.version)
+        ]
+    return _show(value, args.output, _lineage_text)
 
 
 def _resolved_text(found: dict[str, Any]) -> str:
@@ -216,6 +235,15 @@ def _lineage_text(value: dict[str, Any]) -> str:
         lines.append(f"  run      {run['id']}" + (f" ({run['uri']})" if run.get("uri") else ""))
     for parent in lineage.get("parents") or []:
         lines.append(f"  parent   {parent['model']} version {parent['version']}")
+    if "descendants" in value:
+        lines += [
+            f"  {'  ' * (d['depth'] - 1)}descendant {d['model']} version "
+            f"{d['version'] if d['version'] is not None else '(none yet)'} ({d['name']})"
+            for d in value["descendants"]
+        ]
+        if not value["descendants"]:
+            lines.append("  (no descendants)")
+        return "\n".join(lines)
     for child in value["children"]:
         lines.append(f"  child    {child}")
     return "\n".join(lines)

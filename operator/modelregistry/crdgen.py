@@ -140,6 +140,10 @@ MODELVERSION_COLUMNS = (
     ),
     PrinterColumn("Digest", "string", ".status.artifact.digest", "Verified digest.", priority=1),
     PrinterColumn("URI", "string", ".spec.artifact.uri", "Artifact location.", priority=1),
+    PrinterColumn("Asked", "string", ".spec.stage", "Stage asked for (spec.stage).", priority=1),
+    PrinterColumn(
+        "Commit", "string", ".spec.lineage.code.commit", "Commit of the training code.", priority=1
+    ),
     _age_column(),
 )
 
@@ -149,6 +153,8 @@ MODEL_COLUMNS = (
     PrinterColumn("Versions", "integer", ".status.counts.total", "Number of versions."),
     _condition_column("Ready", "Ready"),
     PrinterColumn("Owner", "string", ".spec.owner", "Owning team.", priority=1),
+    PrinterColumn("Task", "string", ".spec.task", "ML task.", priority=1),
+    PrinterColumn("Tags", "string", ".spec.tags", "Free tags.", priority=1),
     _age_column(),
 )
 
@@ -178,6 +184,7 @@ MODEL = Kind(
     spec=ModelSpec,
     status=ModelStatus,
     columns=MODEL_COLUMNS,
+    selectable_fields=(".spec.owner", ".spec.task"),
 )
 MODELVERSION = Kind(
     kind="ModelVersion",
@@ -190,7 +197,16 @@ MODELVERSION = Kind(
     spec=ModelVersionSpec,
     status=ModelVersionStatus,
     columns=MODELVERSION_COLUMNS,
-    selectable_fields=(".spec.modelRef.name",),
+    # Scalar fields only (the API server's rule); docs/catalog.md says which query runs where.
+    selectable_fields=(
+        ".spec.modelRef.name",
+        ".spec.stage",
+        ".status.stage",
+        ".status.version",
+        ".status.artifact.digest",
+        ".spec.lineage.code.commit",
+        ".spec.lineage.trainingRun.id",
+    ),
 )
 KINDS = (MODEL, MODELVERSION)
 CATEGORIES = ["modelregistry", "ml"]

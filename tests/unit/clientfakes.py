@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any, cast
@@ -19,9 +21,12 @@ class FakeSession:
     def __init__(self, namespace: str = "ml", models: tuple[str, ...] = ("churn",)) -> None:
         self.namespace = namespace
         self.objects: dict[tuple[str, str], Body] = {
-            ("models", m): {"metadata": {"name": m}, "spec": {}} for m in models
+            ("models", m): {"metadata": {"name": m, "namespace": namespace}, "spec": {}}
+            for m in models
         }
         self.refuse: str | None = None
+        # Each LIST: plural, all namespaces?, label selector, field selector, limit.
+        self.lists: list[tuple[str, bool, str | None, str | None, int | None]] = []
         # Called on each get of a ModelVersion: the operator's turn to write its status.
         self.operator: Callable[[Body], None] | None = None
         self.custom = self
@@ -61,6 +66,33 @@ class FakeSession:
             items = [b for b in items if b["spec"]["modelRef"]["name"] == model]
         return copy.deepcopy(items)
 
+    def list_page(
+        self,
+        plural: str,
+        *,
+        all_namespaces: bool = False,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> bytes:
+        """A page as the API server selects it: `a=b` / `a!=b` terms of selectable fields and
+        equality label terms, `limit` items from the offset the continue token holds."""
+        self.lists.append((plural, all_namespaces, label_selector, field_selector, limit))
+        items = [
+            b
+            for (p, _), b in self.objects.items()
+            if p == plural
+            and (all_namespaces or b["metadata"].get("namespace", self.namespace) == self.namespace)
+            and _selected(b, field_selector, fields=True)
+            and _selected(b, label_selector, fields=False)
+        ]
+        start = int(continue_token or 0)
+        end = start + limit if limit else len(items)
+        more = str(end) if end < len(items) else ""
+        page = {"items": items[start:end], "metadata": {"continue": more}}
+        return json.dumps(page).encode()
+
     def patch_namespaced_custom_object(
         self, group: str, version: str, namespace: str, plural: str, name: str, patch: Body
     ) -> Body:
@@ -83,3 +115,21 @@ def operator_says(*conditions: tuple[str, str, str, str]) -> Callable[[Body], No
         }
 
     return write
+
+
+def _selected(body: Body, selector: str | None, *, fields: bool) -> bool:
+    for term in re.split(r"(?<!\\),", selector or ""):
+        if not term:
+            continue
+        key, negated, value = re.match(r"^(.*?)(!?)=(.*)$", term).groups()  # type: ignore[union-attr]
+        value = value.replace("\\,", ",").replace("\\=", "=").replace("\\\\", "\\")
+        if fields:
+            node: Any = body
+            for step in key.split("."):
+                node = node.get(step) if isinstance(node, dict) else None
+            actual = "" if node is None else str(node)
+        else:
+            actual = str((body["metadata"].get("labels") or {}).get(key, ""))
+        if (actual == value) == bool(negated):
+            return False
+    return True

@@ -180,18 +180,8 @@ def test_promote_status_and_list(
 
     assert cli.main(["list"]) == 0
     header, row = capsys.readouterr().out.splitlines()
-    assert header.split() == [
-        "NAME",
-        "MODEL",
-        "VERSION",
-        "STAGE",
-        "ASKED",
-        "READY",
-        "REASON",
-        "DIGEST",
-        "AGE",
-    ]
-    assert row.split()[:7] == ["churn-1", "churn", "1", "-", "Production", "True", "Succeeded"]
+    assert header.split() == ["NAME", "MODEL", "VERSION", "STAGE", "ALIASES", "METRICS", "CREATED"]
+    assert row.split() == ["churn-1", "churn", "1", "None", "-", "-", "2026-01-01T00:00:00Z"]
 
     assert cli.main(["promote", "churn-2", "--stage", "Staging"]) == 1
     assert "ModelVersion 'churn-2' does not exist" in capsys.readouterr().err

@@ -12,7 +12,20 @@ whose message names what to fix; a refusal by the API server is `Refused`,
 in its own words. The `modelregistry` commands are a thin layer over these.
 """
 
-from modelregistry.client.errors import Refused, RegistryError, VersionStalled, WaitTimedOut
+from modelregistry.client.catalog import (
+    Request,
+    Traffic,
+    descendants_of,
+    parse_query,
+    search_versions,
+)
+from modelregistry.client.errors import (
+    BadQuery,
+    Refused,
+    RegistryError,
+    VersionStalled,
+    WaitTimedOut,
+)
 from modelregistry.client.lifecycle import (
     MAX_CONFLICTS,
     Reference,
@@ -31,26 +44,36 @@ from modelregistry.client.versions import (
     status,
     wait_ready,
 )
+from modelregistry.decisions.catalog import CatalogEntry
+from modelregistry.decisions.catalogquery import Query
 
 __all__ = [
     "MAX_CONFLICTS",
+    "BadQuery",
     "Body",
+    "CatalogEntry",
+    "Query",
     "Reference",
     "Refused",
     "RegisteredVersion",
     "RegistryError",
+    "Request",
     "Session",
+    "Traffic",
     "TransferSettings",
     "VersionStalled",
     "VersionSummary",
     "WaitTimedOut",
     "approve",
+    "descendants_of",
     "history",
     "lineage",
     "list_versions",
+    "parse_query",
     "promote",
     "register_model",
     "resolve",
+    "search_versions",
     "status",
     "wait_ready",
 ]

@@ -10,6 +10,10 @@ class RegistryError(Exception):
 class Refused(RegistryError):
     """The API server refused the request; the message is its own."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, where it matters to the caller
+
 
 class VersionStalled(RegistryError):
     """The version needs a person: its Stalled condition's reason and message."""
@@ -23,3 +27,7 @@ class VersionStalled(RegistryError):
 
 class WaitTimedOut(RegistryError):
     """The version was not Ready in time; it may still become Ready."""
+
+
+class BadQuery(RegistryError):
+    """A search term that cannot be understood: the message quotes it and shows the fix."""

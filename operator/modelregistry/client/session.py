@@ -112,6 +112,38 @@ class Session:
             raise Refused(said(error)) from None
         return list(cast(Body, listing)["items"])
 
+    def list_page(
+        self,
+        plural: str,
+        *,
+        all_namespaces: bool = False,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> bytes:
+        """One page of a LIST, as the API server sent it (JSON): what it weighs is known."""
+        options: dict[str, Any] = {
+            "label_selector": label_selector,
+            "field_selector": field_selector,
+            "limit": limit,
+            "_continue": continue_token,
+        }
+        options = {k: v for k, v in options.items() if v}
+        response: Any  # urllib3's response: the body unparsed
+        try:
+            if all_namespaces:
+                response = self.custom.list_cluster_custom_object(
+                    GROUP, VERSION, plural, _preload_content=False, **options
+                )
+            else:
+                response = self.custom.list_namespaced_custom_object(
+                    GROUP, VERSION, self.namespace, plural, _preload_content=False, **options
+                )
+        except ApiException as error:
+            raise Refused(said(error), error.status) from None
+        return bytes(response.data)
+
     def whoami(self) -> tuple[str, list[str]]:
         review = kubernetes.client.AuthenticationV1Api(self.api).create_self_subject_review(
             cast(Any, {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
