@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from modelregistry.api.lifecycle import ProductionLock, ResolvedVersion
@@ -132,6 +134,20 @@ def test_aliases_that_do_not_resolve_are_named_in_order() -> None:
         "alias 'ghost' points at version 9, which does not exist",
         "alias 'zeta' points at version 3, which is not Ready",
     ]
+
+
+def test_a_claim_on_a_held_number_does_not_shadow_its_holder() -> None:
+    """Anyone who may create a version can claim the champion's number in spec.version; the
+    claim is refused (not settled) and the alias stays with the version that holds it."""
+    claim = replace(version(1, ready=False, verified=False), name="mallory", settled=False)
+
+    for versions in ([version(1), claim], [claim, version(1)]):
+        found, unresolved = resolve(versions, {"champion": 1})
+        assert (found, unresolved) == ({"champion": resolved(1)}, [])
+    assert resolve([claim], {"champion": 1}) == (
+        {},
+        ["alias 'champion' points at version 1, which does not exist"],
+    )
 
 
 def test_an_alias_named_like_a_stage_wins_over_the_stage() -> None:

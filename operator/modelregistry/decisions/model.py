@@ -30,6 +30,8 @@ class VersionSummary:
     digest: str | None = None
     version_id: str | None = None
     protected: bool = False  # may not be deleted now
+    # status.version records `version`; False: a claim in spec.version not (yet) granted.
+    settled: bool = True
 
 
 def summarize_model(
@@ -102,7 +104,8 @@ def resolve(
     for v in versions:  # oldest first: the newest holder of a stage is kept
         if v.stage in ("Staging", "Production") and (found := _resolved(v)) is not None:
             resolved[v.stage] = found
-    by_number = {v.version: v for v in versions if v.version is not None}
+    # Only held numbers: a claim on a taken number (spec.version) must not shadow its holder.
+    by_number = {v.version: v for v in versions if v.version is not None and v.settled}
     unresolved = []
     for alias, number in sorted(aliases.items()):
         version = by_number.get(number)

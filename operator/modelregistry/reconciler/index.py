@@ -82,6 +82,7 @@ class VersionEntry:
             digest=self.digest,
             version_id=self.version_id,
             protected=self.protected,
+            settled=self.settled,
         )
 
     def due(self, now: datetime, interval: timedelta) -> bool:
