@@ -32,6 +32,7 @@ from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, Node, S3Server
 from modelregistry.localenv.image import ensure_image
 from modelregistry.localenv.images import busybox_archive, pinned_reference
+from modelregistry.localenv.ociregistry import OciRegistry
 from tests.integration.support import Objects, OperatorProcess, wait_until
 
 if TYPE_CHECKING:
@@ -125,6 +126,25 @@ def node(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     with S3Server(workdir=tmp_path_factory.mktemp("s3")) as server:
         yield server
+
+
+# The user and password of the tests' registry that asks for credentials.
+OCI_USER, OCI_PASSWORD = "puller", "pulls-models"
+
+
+@pytest.fixture(scope="session")
+def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OciRegistry]:
+    """A real OCI registry (distribution v3) on loopback, open to anyone, plain HTTP."""
+    with OciRegistry(workdir=tmp_path_factory.mktemp("oci")) as registry:
+        yield registry
+
+
+@pytest.fixture(scope="session")
+def oci_registry_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OciRegistry]:
+    """The same registry asking for OCI_USER's password (htpasswd, Basic)."""
+    users = {OCI_USER: OCI_PASSWORD}
+    with OciRegistry(workdir=tmp_path_factory.mktemp("oci-auth"), users=users) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="session")
