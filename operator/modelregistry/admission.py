@@ -20,6 +20,15 @@ with the CRDs by `install.py`; a unit test keeps the committed files in step.
   no clock: the operator keeps that field and clears it when retention ends).
 - `modelregistry-model-deletion` (DELETE of a Model): refused while any of
   its versions is protected (status.protectedVersions, kept by the operator).
+- `modelregistry-required-metadata` (CREATE of a ModelVersion, by everyone):
+  refused while its spec lacks a path its Model's `policy.requiredMetadata`
+  names. The Models of the namespace are its parameters: a binding cannot
+  pick "the Model this version names", so it selects them all and the
+  policy is evaluated once per Model, each guarded by `params.metadata.name
+  != object.spec.modelRef.name || ...`; without a Model (a version created
+  first) there is no parameter, and the version is admitted. Its CEL is
+  drawn from `decisions/metadata.py`'s vocabulary, which the operator checks
+  too (and the paths the policy leaves out).
 
 The operators are exempt from the first policy by their user names (one,
 or one per shard when several releases share the cluster), which the policy
@@ -36,12 +45,15 @@ import yaml
 
 from modelregistry.api import ModelVersionStatus
 from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
+from modelregistry.api.specpaths import Kind, SpecPath
+from modelregistry.decisions.metadata import VOCABULARY, VOCABULARY_MAPS
 
 APPROVALS: Final = "modelregistry-approvals"
 HISTORY: Final = "modelregistry-history"
 DELETION: Final = "modelregistry-deletion"
 MODEL_DELETION: Final = "modelregistry-model-deletion"
-POLICY_NAMES: Final = (APPROVALS, HISTORY, DELETION, MODEL_DELETION)
+REQUIRED_METADATA: Final = "modelregistry-required-metadata"
+POLICY_NAMES: Final = (APPROVALS, HISTORY, DELETION, MODEL_DELETION, REQUIRED_METADATA)
 # The exempt operators' user names, comma-separated.
 OPERATOR_ANNOTATION: Final = f"{GROUP}/operators"
 APPROVE_VERB: Final = "approve"
@@ -82,8 +94,12 @@ def _policy(
     variables: list[dict[str, str]] | None = None,
     match_conditions: list[dict[str, str]] | None = None,
     annotations: dict[str, str] | None = None,
+    param_kind: str | None = None,
 ) -> dict[str, Any]:
-    spec: dict[str, Any] = {"failurePolicy": "Fail", "matchConstraints": constraints}
+    spec: dict[str, Any] = {"failurePolicy": "Fail"}
+    if param_kind:
+        spec["paramKind"] = {"apiVersion": f"{GROUP}/{VERSION}", "kind": param_kind}
+    spec["matchConstraints"] = constraints
     if match_conditions:
         spec["matchConditions"] = match_conditions
     if variables:
@@ -101,11 +117,15 @@ def _policy(
 
 
 def _binding(name: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {"policyName": name, "validationActions": ["Deny"]}
+    if name == REQUIRED_METADATA:
+        # Every Model of the request's namespace (an empty selector); none: admitted.
+        spec["paramRef"] = {"selector": {}, "parameterNotFoundAction": "Allow"}
     return {
         "apiVersion": ADMISSION_API,
         "kind": "ValidatingAdmissionPolicyBinding",
         "metadata": {"name": name, "labels": dict(_LABELS)},
-        "spec": {"policyName": name, "validationActions": ["Deny"]},
+        "spec": spec,
     }
 
 
@@ -270,6 +290,76 @@ def model_deletion_policy() -> dict[str, Any]:
     )
 
 
+def _optional(base: str, steps: list[str]) -> str:
+    return base + "".join(f".?{step}" for step in steps)
+
+
+def _is_set(value: str, kind: Kind) -> str:
+    """CEL: the optional `value` is set, as `decisions/metadata.py` tells it for `kind`."""
+    if kind == "text":
+        return f"{value}.orValue('') != ''"
+    if kind == "list":
+        return f"size({value}.orValue([])) > 0"
+    if kind == "map":
+        return f"size({value}.orValue({{}})) > 0"
+    return f"{value}.hasValue()"
+
+
+def present(path: SpecPath) -> str:
+    """CEL: the version's spec sets `path` (through one list at most)."""
+    steps = path.path.split(".")
+    listed = next((i for i, step in enumerate(steps) if step.endswith("[]")), None)
+    if listed is None:
+        return _is_set(_optional("object.spec", steps), path.kind)
+    items = _optional("object.spec", [*steps[:listed], steps[listed][:-2]]) + ".orValue([])"
+    each = _is_set(_optional("i", steps[listed + 1 :]), path.kind)
+    return f"size({items}) > 0 && {items}.all(i, {each})"
+
+
+def key_missing(owner: SpecPath) -> str:
+    """CEL: the key that path `p` names after the map `owner` is not set."""
+    entries = _optional("object.spec", owner.path.split(".")) + ".orValue({})"
+    key = f"p.substring({len(owner.path) + 1})"
+    if owner.values == "text":
+        return f"{entries}[?{key}].orValue('') == ''"
+    return f"!({key} in {entries})"
+
+
+def required_metadata_policy() -> dict[str, Any]:
+    fixed = ", ".join(f"'{p.path}': {present(p)}" for p in VOCABULARY)
+    keys = "".join(f"p.startsWith('{m.path}.') ? {key_missing(m)} : " for m in VOCABULARY_MAPS)
+    return _policy(
+        REQUIRED_METADATA,
+        _rules(MODELVERSIONS, ["CREATE"]),
+        param_kind="Model",
+        variables=[
+            {
+                "name": "required",
+                "expression": "params.?spec.?policy.?requiredMetadata.orValue([])",
+            },
+            # Read only for the version's own Model, once per request.
+            {"name": "set", "expression": "{" + fixed + "}"},
+            {
+                "name": "missing",
+                "expression": "variables.required.filter(p, p in variables.set ? "
+                f"!variables.set[p] : {keys}false)",
+            },
+        ],
+        validations=[
+            {
+                "expression": "params.metadata.name != object.spec.modelRef.name || "
+                "size(variables.missing) == 0",
+                "messageExpression": "'ModelVersion ' + object.metadata.name + ' lacks what "
+                "Model ' + params.metadata.name + ' requires of every version "
+                "(spec.policy.requiredMetadata): ' + variables.missing.join(', ') + '. Set "
+                "them in its spec (what a version registers cannot change once it is "
+                "created)'",
+                "reason": "Forbidden",
+            }
+        ],
+    )
+
+
 def cluster_roles() -> list[dict[str, Any]]:
     """The roles people get: view and edit (aggregated into Kubernetes' own), and approver."""
     resources = [MODELS, MODELVERSIONS]
@@ -333,6 +423,7 @@ def manifests(operator: str, *more: str) -> list[dict[str, Any]]:
         history_policy(),
         deletion_policy(),
         model_deletion_policy(),
+        required_metadata_policy(),
     ]
     return [*policies, *(_binding(p["metadata"]["name"]) for p in policies), *cluster_roles()]
 

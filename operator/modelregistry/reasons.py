@@ -24,6 +24,7 @@ MODEL_FOUND = "ModelFound"
 VERSION_ASSIGNED = "VersionAssigned"
 ARTIFACT_VERIFIED = "ArtifactVerified"
 VALIDATED = "Validated"
+METADATA_COMPLETE = "MetadataComplete"
 STAGE_GRANTED = "StageGranted"
 ALIASES_RESOLVED = "AliasesResolved"
 
@@ -47,6 +48,13 @@ CONDITION_TYPES: tuple[ConditionType, ...] = (
     ConditionType(VERSION_ASSIGNED, "normal", "the version number is held by this ModelVersion"),
     ConditionType(ARTIFACT_VERIFIED, "normal", "the bytes hash to the expected (or pinned) digest"),
     ConditionType(VALIDATED, "normal", "the declared validation checks passed on those bytes"),
+    ConditionType(
+        METADATA_COMPLETE,
+        "normal",
+        "the spec sets every path the Model's `policy.requiredMetadata` names; informational, "
+        "written only where the Model requires some: a version that lacks one stays usable at "
+        "the stage it holds and is not promoted",
+    ),
     ConditionType(
         STAGE_GRANTED,
         "normal",
@@ -123,6 +131,11 @@ class Reason:
     REPLACED = "Replaced"
     VERSION_LIMIT = "VersionLimit"
     STAGE_REVOKED = "StageRevoked"
+    METADATA_MISSING = "MetadataMissing"
+    CHAMPION_NOT_BEATEN = "ChampionNotBeaten"
+    METRIC_MISSING = "MetricMissing"
+    METADATA_PRESENT = "MetadataPresent"
+    METADATA_INCOMPLETE = "MetadataIncomplete"
     ALIASES_READY = "AliasesReady"
     ALIAS_UNRESOLVED = "AliasUnresolved"
 
@@ -401,6 +414,29 @@ _LIFECYCLE_REASONS: tuple[ReasonInfo, ...] = (
         "the stage held was taken away (its gates no longer pass)",
     ),
     ReasonInfo(
+        Reason.METADATA_MISSING,
+        STAGE_GRANTED,
+        "False",
+        "the spec lacks paths the Model's policy.requiredMetadata names (listed); register a new "
+        "version that sets them",
+    ),
+    ReasonInfo(
+        Reason.CHAMPION_NOT_BEATEN,
+        STAGE_GRANTED,
+        "False",
+        "the metric of the Model's policy.production.mustBeat does not beat the holder's (or the "
+        "aliased version's) by the margin: both values in the message and status.comparison; "
+        "looked at again when the holder changes",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.METRIC_MISSING,
+        STAGE_GRANTED,
+        "False",
+        "the version has no value for the metric of the Model's policy.production.mustBeat "
+        "(named); register a new version with it in spec.metrics",
+    ),
+    ReasonInfo(
         Reason.ALIASES_READY,
         ALIASES_RESOLVED,
         "True",
@@ -414,8 +450,26 @@ _LIFECYCLE_REASONS: tuple[ReasonInfo, ...] = (
     ),
 )
 
+_METADATA_REASONS: tuple[ReasonInfo, ...] = (
+    ReasonInfo(
+        Reason.METADATA_PRESENT,
+        METADATA_COMPLETE,
+        "True",
+        "the spec sets every path the Model's policy.requiredMetadata names (or it names none "
+        "any more)",
+    ),
+    ReasonInfo(
+        Reason.METADATA_INCOMPLETE,
+        METADATA_COMPLETE,
+        "False",
+        "the spec lacks paths the Model's policy.requiredMetadata names (listed): the version "
+        "stays, keeps the stage it holds, and is not promoted; register a new version that sets "
+        "them",
+    ),
+)
+
 REASONS: dict[str, ReasonInfo] = {
-    r.name: r for r in (*_REASONS, *_VALIDATION_REASONS, *_LIFECYCLE_REASONS)
+    r.name: r for r in (*_REASONS, *_VALIDATION_REASONS, *_METADATA_REASONS, *_LIFECYCLE_REASONS)
 }
 
 

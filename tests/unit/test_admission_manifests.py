@@ -10,6 +10,7 @@ skipped where that package is not installed. Kubernetes' own list `slice()` and 
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ import yaml
 
 from modelregistry import admission
 from modelregistry.api import ModelVersionStatus
+from modelregistry.api.specpaths import PATHS
+from modelregistry.decisions import metadata
+from modelregistry.decisions.metadata import VOCABULARY
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = "system:serviceaccount:ops:registry"
@@ -33,6 +37,7 @@ STATUS_FIELDS = [
     "components",
     "artifactCheckedAt",
     "validation",
+    "comparison",
     "history",
     "historySummary",
     "deletionProtection",
@@ -62,7 +67,7 @@ def rules(resource: str, operation: str) -> Body:
 # --- the manifests ----------------------------------------------------------------------
 
 
-def test_four_policies_their_bindings_and_three_roles_in_order() -> None:
+def test_five_policies_their_bindings_and_three_roles_in_order() -> None:
     assert [
         (m["apiVersion"], m["kind"], m["metadata"]["name"]) for m in admission.manifests("x")
     ] == [
@@ -83,10 +88,11 @@ def test_four_policies_their_bindings_and_three_roles_in_order() -> None:
         "modelregistry-history",
         "modelregistry-deletion",
         "modelregistry-model-deletion",
+        "modelregistry-required-metadata",
     )
 
 
-@pytest.mark.parametrize("name", admission.POLICY_NAMES)
+@pytest.mark.parametrize("name", admission.POLICY_NAMES[:4])
 def test_every_binding_denies(name: str) -> None:
     assert by_name()[("ValidatingAdmissionPolicyBinding", name)] == {
         "apiVersion": "admissionregistration.k8s.io/v1",
@@ -103,6 +109,7 @@ def test_every_binding_denies(name: str) -> None:
         ("modelregistry-history", rules("modelversions/status", "UPDATE")),
         ("modelregistry-deletion", rules("modelversions", "DELETE")),
         ("modelregistry-model-deletion", rules("models", "DELETE")),
+        ("modelregistry-required-metadata", rules("modelversions", "CREATE")),
     ],
 )
 def test_what_each_policy_matches_and_that_it_fails_closed(name: str, constraints: Body) -> None:
@@ -153,9 +160,9 @@ def test_an_approver_may_change_no_status_field_but_approvals() -> None:
     spec = by_name()[("ValidatingAdmissionPolicy", "modelregistry-approvals")]["spec"]
 
     assert [f.alias or n for n, f in ModelVersionStatus.model_fields.items()] == [
-        *STATUS_FIELDS[:7],
+        *STATUS_FIELDS[:8],
         "approvals",
-        *STATUS_FIELDS[7:],
+        *STATUS_FIELDS[8:],
     ]
     assert spec["validations"][0]["expression"] == " && ".join(
         f"object.?status.?{f} == oldObject.?status.?{f}" for f in STATUS_FIELDS
@@ -374,7 +381,8 @@ class Cel:
 
         self.env = self.cel.NewEnv(
             variables={
-                n: dyn for n in ("object", "oldObject", "request", "variables", "authorizer")
+                n: dyn
+                for n in ("object", "oldObject", "params", "request", "variables", "authorizer")
             },
             extensions=[ext_optional.ExtOptional(), ext_strings.ExtStrings()],
             functions=[
@@ -415,13 +423,20 @@ class Cel:
         return value.plain_value()
 
     def denials(
-        self, policy: Body, old: Body | None, new: Body | None, user: str, groups: list[str]
+        self,
+        policy: Body,
+        old: Body | None,
+        new: Body | None,
+        user: str,
+        groups: list[str],
+        params: Body | None = None,
     ) -> list[str] | None:
         """The messages of the failing validations; None when the policy does not match."""
         request = {"userInfo": {"username": user, "groups": groups}}
         data: Body = {
             "object": new,
             "oldObject": old,
+            "params": params,
             "request": request,
             "authorizer": {"user": user},
         }
@@ -450,15 +465,18 @@ class Cel:
         return denied
 
 
-@pytest.mark.parametrize("policy", admission.manifests(OPERATOR)[:4], ids=admission.POLICY_NAMES)
+@pytest.mark.parametrize("policy", admission.manifests(OPERATOR)[:5], ids=admission.POLICY_NAMES)
 def test_every_expression_compiles_to_the_type_its_place_needs(policy: Body) -> None:
     cel = Cel()
-    wanted = {"validation": {"bool", "dyn"}, "condition": {"bool"}, "message": {"string"}}
+    wanted = {
+        "validation": {"bool", "dyn"},
+        "condition": {"bool"},
+        "message": {"string"},
+        "variable": {"bool", "dyn", "int", "list<dyn>", "map<string, bool>"},
+    }
 
     for kind, expression in expressions(policy):
-        assert cel.type_of(expression).lower() in wanted.get(kind, {"bool", "dyn", "int"}), (
-            expression
-        )
+        assert cel.type_of(expression).lower() in wanted[kind], expression
 
 
 def test_a_misspelt_expression_is_refused_so_the_compile_check_means_something() -> None:
@@ -740,3 +758,157 @@ def test_a_model_with_protected_versions_cannot_be_deleted(
         cel.denials(policy_named("modelregistry-model-deletion"), old, None, "admin", [])
         == expected
     )
+
+
+# --- required metadata: the version's own Model is the parameter ------------------------
+
+
+def test_the_required_metadata_policy_takes_the_namespace_s_models_as_parameters() -> None:
+    policy = policy_named("modelregistry-required-metadata")
+    binding = by_name()[("ValidatingAdmissionPolicyBinding", "modelregistry-required-metadata")]
+
+    assert policy["spec"]["paramKind"] == {
+        "apiVersion": "modelregistry.io/v1alpha1",
+        "kind": "Model",
+    }
+    assert binding["spec"] == {
+        "policyName": "modelregistry-required-metadata",
+        "validationActions": ["Deny"],
+        # Every Model of the request's namespace; with none, the version is admitted.
+        "paramRef": {"selector": {}, "parameterNotFoundAction": "Allow"},
+    }
+    # Each Model's evaluation judges only the versions that name it.
+    (validation,) = policy["spec"]["validations"]
+    assert validation["expression"] == (
+        "params.metadata.name != object.spec.modelRef.name || size(variables.missing) == 0"
+    )
+
+
+def model_params(name: str = "churn", *required: str) -> Body:
+    policy = {"requiredMetadata": list(required)} if required else {}
+    return {"metadata": {"name": name, "namespace": "team-a"}, "spec": {"policy": policy}}
+
+
+def new_version(name: str = "churn-7", model: str = "churn", **spec: Any) -> Body:
+    body = {"modelRef": {"name": model}, "artifact": {"uri": "s3://b/k"}, **spec}
+    return {"metadata": {"name": name, "namespace": "team-a"}, "spec": body}
+
+
+def lacking(version: str, model: str, *paths: str) -> str:
+    return (
+        f"ModelVersion {version} lacks what Model {model} requires of every version "
+        f"(spec.policy.requiredMetadata): {', '.join(paths)}. Set them in its spec (what a "
+        "version registers cannot change once it is created)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "version", "expected"),
+    [
+        (
+            model_params("churn", "signature", "metrics.f1", "modelCard.intendedUse"),
+            new_version(metrics={"auc": 0.9}),
+            [lacking("churn-7", "churn", "signature", "metrics.f1", "modelCard.intendedUse")],
+        ),
+        (
+            model_params("churn", "lineage.datasets[].version", "hyperparameters.algorithm"),
+            new_version(
+                lineage={"datasets": [{"name": "a", "version": "1"}, {"name": "b"}]},
+                hyperparameters={"algorithm": "xgb"},
+            ),
+            [lacking("churn-7", "churn", "lineage.datasets[].version")],
+        ),
+        (
+            model_params("churn", "signature", "metrics.f1"),
+            new_version(signature={}, metrics={"f1": 0.0}),
+            [],
+        ),
+        # Another Model's evaluation: not this version's business.
+        (model_params("other", "signature"), new_version(), []),
+        # A Model that requires nothing.
+        (model_params("churn"), new_version(), []),
+        # Deeper than one list: left to the operator.
+        (
+            model_params("churn", "validation.checks[].resources.limits.memory"),
+            new_version(),
+            [],
+        ),
+    ],
+)
+def test_the_required_metadata_policy_refuses_a_version_lacking_what_its_model_requires(
+    params: Body, version: Body, expected: list[str]
+) -> None:
+    cel = Cel()
+    policy = policy_named("modelregistry-required-metadata")
+
+    assert cel.denials(policy, None, version, "alice", [], params) == expected
+
+
+def full_spec() -> Body:
+    """A spec that sets every path the types have: each list has one item, each map one key."""
+    spec: Body = {}
+    samples: dict[str, Any] = {"text": "x", "value": 1}
+    for path in PATHS:
+        node: Any = spec
+        steps = path.path.split(".")
+        for step in steps[:-1]:
+            node = node[step.removesuffix("[]")]
+            if step.endswith("[]"):
+                node = node[0]
+        leaf = steps[-1]
+        if path.kind == "object":
+            node[leaf] = {}
+        elif path.kind == "list":
+            objects = any(p.path.startswith(path.path + "[].") for p in PATHS)
+            item: Any = {} if objects else "x"
+            node[leaf] = [item]
+        elif path.kind == "map":
+            node[leaf] = {"k": 1.0} if path.values == "value" else {"k": "x"}
+        else:
+            node[leaf] = samples[path.kind]
+    return spec
+
+
+def without(spec: Body, path: str, value: Any) -> Body:
+    """`spec` with the last field of `path` set to `value` (None: removed), in its last item."""
+    changed = copy.deepcopy(spec)
+    node: Any = changed
+    steps = path.split(".")
+    for step in steps[:-1]:
+        node = node[step.removesuffix("[]")]
+        if step.endswith("[]"):
+            node.append(copy.deepcopy(node[0]))  # a second item, which lacks it
+            node = node[-1]
+    if value is None:
+        node.pop(steps[-1], None)
+    else:
+        node[steps[-1]] = value
+    return changed
+
+
+EMPTY = {"text": "", "list": [], "map": {}}
+
+
+def test_the_policy_and_the_operator_agree_on_every_path_of_the_vocabulary() -> None:
+    cel = Cel()
+    variables = {
+        v["name"]: cel.env.compile(v["expression"])
+        for v in policy_named("modelregistry-required-metadata")["spec"]["variables"]
+    }
+    required = [p.path for p in VOCABULARY] + ["metrics.k", "metrics.other", "hyperparameters.k"]
+    full = full_spec()
+    # Each path unset, and set empty, in turn (in a list's second item where it goes through one).
+    specs = [full, {}]
+    specs += [without(full, p.path, None) for p in VOCABULARY]
+    specs += [without(full, p.path, EMPTY[p.kind]) for p in VOCABULARY if p.kind in EMPTY]
+    specs += [without(full, "hyperparameters.k", ""), without(full, "metrics.k", None)]
+    assert metadata.missing(full, required) == ["metrics.other"]
+    for spec in specs:
+        data: Body = {"object": {"spec": spec}}
+        data["variables"] = {
+            "required": required,
+            "set": variables["set"].eval(data=data).plain_value(),
+        }
+        lacks = variables["missing"].eval(data=data).plain_value()
+        assert lacks == metadata.missing(spec, required), spec
+    assert len(specs) > len(VOCABULARY) + 60

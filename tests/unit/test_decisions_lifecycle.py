@@ -309,8 +309,10 @@ def test_exclusive_gate(
 def test_the_gates_run_in_order_what_a_person_fixes_first_is_said_first() -> None:
     assert [g.__name__ for g in lifecycle.GATES] == [
         "_allowed",
+        "_metadata",
         "_verified",
         "_validated",
+        "_champion",
         "_approved",
         "_exclusive",
     ]

@@ -26,6 +26,8 @@ TRANSIENT = {
     Reason.VALIDATION_PENDING,
     Reason.PRODUCTION_HELD,
     Reason.ADMISSION_POLICY_MISSING,
+    # Looked at again when the Production holder changes.
+    Reason.CHAMPION_NOT_BEATEN,
 }
 
 
@@ -38,6 +40,7 @@ def test_condition_types_in_order() -> None:
         (reasons.VERSION_ASSIGNED, "normal"),
         (reasons.ARTIFACT_VERIFIED, "normal"),
         (reasons.VALIDATED, "normal"),
+        (reasons.METADATA_COMPLETE, "normal"),
         (reasons.STAGE_GRANTED, "normal"),
         (reasons.ALIASES_RESOLVED, "normal"),
     ]
@@ -56,6 +59,7 @@ def test_condition_types_in_order() -> None:
         "StageGranted",
         "AliasesResolved",
     )
+    assert reasons.METADATA_COMPLETE == "MetadataComplete"
 
 
 def test_every_reason_name_is_registered_under_its_own_name() -> None:

@@ -138,3 +138,29 @@ class PromotionPolicy(ApiModel):
         "verified and validated (the CI/CD pattern: promote when the checks pass). "
         "Production always follows its own gates.",
     )
+
+
+class Comparison(ApiModel):
+    """The champion gate's last comparison: this version's metric beside the one it must beat."""
+
+    metric: ShortText = Field(description="The metric compared (the Model's mustBeat.metric).")
+    candidate: float | None = Field(
+        default=None, description="This version's value (absent: it has none)."
+    )
+    against: float | None = Field(
+        default=None, description="The value to beat (absent: nothing to beat, or none known)."
+    )
+    against_version: ShortText | None = Field(
+        default=None,
+        description="The ModelVersion compared against: the Production holder, or the version "
+        "the alias names (absent: there is none).",
+    )
+    by: float = Field(default=0, ge=0, description="The margin asked for.")
+    lower_is_better: bool | None = Field(
+        default=None, description="Whether a lower value wins (latency, loss)."
+    )
+    source: Literal["Declared", "Measured"] = Field(
+        description="Declared: both values from spec.metrics; Measured: the scores the Model's "
+        "compare check measured on its held-out data set."
+    )
+    passed: bool = Field(description="Whether this version beat it by the margin.")

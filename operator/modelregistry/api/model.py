@@ -19,6 +19,16 @@ from modelregistry.api.meta import (
     ShortText,
 )
 from modelregistry.api.modelversion import Validation, ValidationCheck
+from modelregistry.api.specpaths import MAPS, PATHS
+
+# A Model may require only paths that name something in a ModelVersion's spec.
+_KNOWN_PATH = (
+    "p in ["
+    + ", ".join(f"'{p.path}'" for p in PATHS)
+    + "] || ["
+    + ", ".join(f"'{m.path}.'" for m in MAPS)
+    + "].exists(m, p.startsWith(m) && size(p) > size(m))"
+)
 
 
 class ApprovalPolicy(ApiModel):
@@ -90,6 +100,49 @@ class VerificationPolicy(ApiModel):
     )
 
 
+class MustBeat(ApiModel):
+    """The champion gate: Production only for a version that beats the one it would follow."""
+
+    metric: ShortText = Field(
+        min_length=1,
+        description="The metric compared: a key of spec.metrics (e.g. auc), or the metric a "
+        "compare check named in `check` scores.",
+    )
+    by: float | None = Field(
+        default=None,
+        ge=0,
+        description="The margin: the candidate must be better by at least this much (default 0: "
+        "strictly better).",
+    )
+    lower_is_better: bool | None = Field(
+        default=None,
+        description="True for latency- or loss-like metrics, where a lower value wins.",
+    )
+    against: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=DNS_LABEL_PATTERN,
+        description="Whom to beat: holder (the default: the version holding Production when the "
+        "gate runs) or the name of an alias in spec.aliases (e.g. champion).",
+    )
+    check: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=DNS_LABEL_PATTERN,
+        description="The name of a built-in compare check of this metric: when it ran and passed, "
+        "the scores it measured are compared instead of the declared spec.metrics.",
+    )
+
+
+class ProductionPolicy(ApiModel):
+    """What a version must show to be granted Production."""
+
+    must_beat: MustBeat | None = Field(
+        default=None,
+        description="Beat the current holder (or the version an alias names) on a metric.",
+    )
+
+
 class ModelPolicy(ApiModel):
     """Rules the operator enforces for every version of the model."""
 
@@ -130,6 +183,29 @@ class ModelPolicy(ApiModel):
         ge=0,
         le=36500,
         description="Days an archived version cannot be deleted (the API server refuses it).",
+    )
+    required_metadata: list[ShortText] = Field(
+        default_factory=list,
+        max_length=32,
+        description="What every version's spec must set, as paths into it: signature, "
+        "featureRetrieval, modelCard.intendedUse, lineage.code.commit, metrics.f1, "
+        "hyperparameters.algorithm, lineage.datasets[].version (each dataset's). The API server "
+        "refuses a version that lacks one at creation (paths through at most one list); the "
+        "operator marks any version that lacks one, which is then not promoted.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "set",
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self.all(p, {_KNOWN_PATH})",
+                    "message": "each entry must be a path into a ModelVersion's spec, such as "
+                    "signature, modelCard.intendedUse, lineage.datasets[].version, metrics.f1 "
+                    "or hyperparameters.algorithm (kubectl explain modelversion.spec)",
+                }
+            ],
+        },
+    )
+    production: ProductionPolicy | None = Field(
+        default=None, description="What a version must show to be granted Production."
     )
 
 

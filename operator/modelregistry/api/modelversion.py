@@ -10,6 +10,7 @@ from modelregistry.api.lifecycle import (
     APPROVALS_LIMIT,
     HISTORY_LIMIT,
     Approval,
+    Comparison,
     DeletionProtection,
     HistoryEntry,
     HistorySummary,
@@ -613,6 +614,11 @@ class ModelVersionStatus(ApiModel):
     )
     validation: ValidationStatus | None = Field(
         default=None, description="The latest validation run and each check's result."
+    )
+    comparison: Comparison | None = Field(
+        default=None,
+        description="The champion gate's last comparison (the Model's "
+        "policy.production.mustBeat): both values side by side.",
     )
     approvals: list[Approval] = Field(
         default_factory=list,

@@ -2,16 +2,19 @@
 
 A chain of small gates, each a (reason, message) or nothing, as
 cert-manager's policies: the stage must be allowed by the Model's policy,
-the bytes verified, the checks passed, the approvals the policy asks for
-given (and checked at the API server), and, for Production with exclusive
-holding, no other holder where the policy says to wait. None and Archived
-need no gate; restoring a stage is asking for it again, and the gates apply
-again. A stage held is taken away when the bytes or the checks stop
-passing, with a history entry and an Event.
+the spec must set what the policy requires of every version, the bytes
+verified, the checks passed, for Production the champion beaten where the
+policy asks (`champion.py`), the approvals the policy asks for given (and
+checked at the API server), and, for Production with exclusive holding, no
+other holder where the policy says to wait. None and Archived need no gate;
+restoring a stage is asking for it again, and the gates apply again. A
+stage held is taken away when the bytes or the checks stop passing, with a
+history entry and an Event.
 
-The step owns `StageGranted`, which is informational: a version waiting for
-a person still serves at its granted stage, so it stays Ready (and kstatus
-Current); a pipeline waits on `status.stage` itself.
+The step owns `StageGranted` and `MetadataComplete`, both informational: a
+version waiting for a person, or one a stricter policy finds lacking, still
+serves at its granted stage, so it stays Ready (and kstatus Current); a
+pipeline waits on `status.stage` itself.
 
 Taking Production when it is held exclusively needs the Model's lock
 (`reconciler/production.py`): the decision says so, and the reconciler
@@ -27,14 +30,22 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from modelregistry import conditions as cond
-from modelregistry.api.lifecycle import Approval, DeletionProtection, HistoryEntry, Stage
+from modelregistry.api.lifecycle import (
+    Approval,
+    Comparison,
+    DeletionProtection,
+    HistoryEntry,
+    Stage,
+)
 from modelregistry.api.model import ModelPolicy
+from modelregistry.api.modelversion import CheckResult
 from modelregistry.conditions import DesiredCondition
-from modelregistry.decisions import history
+from modelregistry.decisions import champion, history, metadata
+from modelregistry.decisions.champion import Champion
 from modelregistry.decisions.passdata import Event, StepResult, VersionView
-from modelregistry.reasons import STAGE_GRANTED, Reason
+from modelregistry.reasons import METADATA_COMPLETE, STAGE_GRANTED, Reason
 
-CONDITIONS = (STAGE_GRANTED,)
+CONDITIONS = (METADATA_COMPLETE, STAGE_GRANTED)
 GATED: Final = ("Staging", "Production")
 # An approval dated further ahead than this (a clock far off) does not count yet.
 CLOCK_SKEW: Final = timedelta(minutes=5)
@@ -54,6 +65,8 @@ class Policy:
     min_approvals: int = 1
     auto_staging: bool = False
     retention_days: int | None = None
+    required_metadata: tuple[str, ...] = ()
+    must_beat: champion.Rule | None = None
 
     @classmethod
     def of(cls, policy: ModelPolicy | None) -> Policy:
@@ -69,6 +82,8 @@ class Policy:
             min_approvals=(approval.min_approvals or 1) if approval else 1,
             auto_staging=bool(policy.promotion and policy.promotion.auto_staging),
             retention_days=policy.archived_retention_days,
+            required_metadata=tuple(policy.required_metadata),
+            must_beat=champion.Rule.of(policy.production.must_beat if policy.production else None),
         )
 
 
@@ -94,6 +109,10 @@ class Observed:
     # A version the lock is being handed to right now (another pass is mid-way).
     incoming: Holder | None = None
     over_limit: bool = False  # the version limit archives this version
+    # The version Production must beat, read when the gate runs (None: not read).
+    champion: Champion | None = None
+    checks: tuple[CheckResult, ...] = ()  # the check results as this pass decided them
+    builtin_checks: frozenset[str] = frozenset()  # the names of the planned built-in checks
 
 
 @dataclass(frozen=True)
@@ -118,6 +137,18 @@ def _allowed(stage: str, view: VersionView, observed: Observed) -> tuple[str, st
     )
 
 
+def _metadata(stage: str, view: VersionView, observed: Observed) -> tuple[str, str] | None:
+    lacking = metadata.lacking(view, observed.policy.required_metadata)
+    if not lacking:
+        return None
+    return (
+        Reason.METADATA_MISSING,
+        f"{stage} needs what Model {view.model!r} requires of every version "
+        f"(spec.policy.requiredMetadata), and the spec lacks {', '.join(lacking)}: register a "
+        "new version that sets them.",
+    )
+
+
 def _verified(stage: str, view: VersionView, observed: Observed) -> tuple[str, str] | None:
     if observed.verified:
         return None
@@ -138,6 +169,35 @@ def _validated(stage: str, view: VersionView, observed: Observed) -> tuple[str, 
     return (
         Reason.VALIDATION_PENDING,
         f"{stage} is granted once the checks pass; they have not yet (Validated).",
+    )
+
+
+def _champion(stage: str, view: VersionView, observed: Observed) -> tuple[str, str] | None:
+    rule = observed.policy.must_beat
+    if stage != "Production" or rule is None:
+        return None
+    if observed.champion is None:  # the reconciler reads it before asking
+        return (
+            Reason.CHAMPION_NOT_BEATEN,
+            f"Production needs {rule.metric} compared with the version to beat, which was not "
+            "read: looking again.",
+        )
+    comparison = comparison_for(view, observed)
+    assert comparison is not None
+    return champion.refusal(rule, comparison, observed.champion)
+
+
+def comparison_for(view: VersionView, observed: Observed) -> Comparison | None:
+    """The champion gate's comparison, where the policy asks for one and the champion was read."""
+    rule = observed.policy.must_beat
+    if rule is None or observed.champion is None:
+        return None
+    return champion.compare(
+        rule,
+        view.spec.metrics or {},
+        observed.champion,
+        observed.checks,
+        observed.builtin_checks,
     )
 
 
@@ -193,8 +253,17 @@ def _not_failed(stage: str, view: VersionView, observed: Observed) -> tuple[str,
     return _validated(stage, view, observed)
 
 
-# In order: what a person can fix first is said first.
-GATES: Final[tuple[Gate, ...]] = (_allowed, _verified, _validated, _approved, _exclusive)
+# In order: what a person can fix first is said first; what cannot change (the spec) before
+# what may come (the checks), and no approval is asked of a version that does not beat the holder.
+GATES: Final[tuple[Gate, ...]] = (
+    _allowed,
+    _metadata,
+    _verified,
+    _validated,
+    _champion,
+    _approved,
+    _exclusive,
+)
 # What a stage already held must keep passing: its bytes verified, its checks not failed.
 # The rest (policy, approvals, the lock) is checked when it is granted.
 HOLDING: Final[tuple[Gate, ...]] = (_verified, _not_failed)
@@ -264,9 +333,13 @@ def decide(view: VersionView, observed: Observed) -> StageDecision:
     wanted, by_policy = target(view, observed)
     gates = HOLDING if wanted == current else GATES
     failure = first_failure(wanted, view, observed, gates) if wanted in GATED else None
+    # Written whenever the gate ran: the record of what a grant beat, or why it was refused.
+    comparison = (
+        comparison_for(view, observed) if wanted == "Production" and gates is GATES else None
+    )
     if failure is None:
         granted: Stage = wanted
-        condition = _granted_condition(view, wanted, by_policy)
+        condition = _granted_condition(view, wanted, by_policy, observed, comparison)
         change_reason = Reason.VERSION_LIMIT if by_policy == VERSION_LIMIT else Reason.GRANTED
     else:
         reason, message = failure
@@ -293,14 +366,31 @@ def decide(view: VersionView, observed: Observed) -> StageDecision:
             "versions, and this is one of the oldest that ask for no stage. Set spec.stage to "
             "Staging to bring it back.",
         )
-    return _decision(view, observed, current, granted, condition, change_reason, by_policy)
+    decision = _decision(view, observed, current, granted, condition, change_reason, by_policy)
+    marked = metadata.condition(view, observed.policy.required_metadata)
+    compared = {"comparison": comparison} if comparison is not None else {}
+    result = replace(
+        decision.result,
+        conditions=(*([marked] if marked else []), *decision.result.conditions),
+        status={**decision.result.status, **compared},
+    )
+    return replace(decision, result=result)
 
 
-def _granted_condition(view: VersionView, stage: str, by_policy: str | None) -> DesiredCondition:
+def _granted_condition(
+    view: VersionView,
+    stage: str,
+    by_policy: str | None,
+    observed: Observed,
+    comparison: Comparison | None,
+) -> DesiredCondition:
     if stage == "None":
         message = "No stage is asked for (spec.stage: None)."
     elif by_policy == AUTO_STAGING:
         message = "Staging, granted by the Model's spec.policy.promotion.autoStaging."
+    elif comparison is not None and observed.policy.must_beat and observed.champion:
+        beaten = champion.summary(observed.policy.must_beat, comparison, observed.champion)
+        message = f"{stage} is granted: {beaten}"
     else:
         message = f"{stage} is granted."
     return DesiredCondition(STAGE_GRANTED, "True", Reason.GRANTED, message)

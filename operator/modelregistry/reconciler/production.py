@@ -55,6 +55,20 @@ class Busy:
     incoming: Holder | None = None
 
 
+@dataclass(frozen=True)
+class Compared:
+    """The holder the champion gate compared the version with (uid None: there was none)."""
+
+    uid: str | None
+
+
+@dataclass(frozen=True)
+class HolderChanged:
+    """The lock names another holder than the one compared with: nothing was written."""
+
+    holder: str | None
+
+
 def lock_of(model: Body) -> ProductionLock:
     raw = mapping(mapping(model.get("status")).get("production"))
     try:
@@ -74,8 +88,14 @@ class ProductionLocks:
         self._clock = clock
         self._model_written = model_written  # keeps other writers' preconditions current
 
-    async def acquire(self, view: VersionView, policy: Policy) -> Taken | Busy:
-        """Take the lock for `view`'s version, or say who keeps it."""
+    async def acquire(
+        self, view: VersionView, policy: Policy, compared: Compared | None = None
+    ) -> Taken | Busy | HolderChanged:
+        """Take the lock for `view`'s version, or say who keeps it.
+
+        With `compared`, only from the holder the champion gate compared the
+        version with: a lock that names another by now is left as it is.
+        """
         me = Holder(view.name, view.uid)
         for _ in range(MAX_TRIES):
             model = await self._cluster.get_model(view.namespace, view.model)
@@ -83,7 +103,7 @@ class ProductionLocks:
                 return Busy()
             lock = lock_of(model)
             try:
-                outcome = await self._step(view, policy, me, model, lock)
+                outcome = await self._step(view, policy, me, model, lock, compared)
             except ConflictError:
                 continue  # someone wrote meanwhile: read again
             if outcome is not None:
@@ -91,8 +111,14 @@ class ProductionLocks:
         raise ConflictError(f"Model {view.model!r}: its Production lock kept changing; retrying")
 
     async def _step(
-        self, view: VersionView, policy: Policy, me: Holder, model: Body, lock: ProductionLock
-    ) -> Taken | Busy | None:
+        self,
+        view: VersionView,
+        policy: Policy,
+        me: Holder,
+        model: Body,
+        lock: ProductionLock,
+        compared: Compared | None,
+    ) -> Taken | Busy | HolderChanged | None:
         """One step towards the lock; None: read the Model again and go on."""
         if lock.uid == me.uid and lock.incoming is None:
             return Taken()
@@ -109,6 +135,8 @@ class ProductionLocks:
                     # Named before the holder asked again: step back, or each waits on the other.
                     await self._write_lock(view, model, lock.model_copy(update={"incoming": None}))
                 return Busy(holder=Holder(lock.holder, lock.uid))
+        if compared is not None and _uid(holder) != compared.uid:
+            return HolderChanged(lock.holder if holder is not None else None)
         if holder is not None and lock.incoming is None:
             incoming = ProductionIncoming(name=me.name, uid=me.uid)
             await self._write_lock(view, model, lock.model_copy(update={"incoming": incoming}))
@@ -193,6 +221,10 @@ class ProductionLocks:
             metrics.stage_transition(
                 view.status.stage or "None", str(fenced["stage"]), Reason.REPLACED
             )
+
+
+def _uid(body: Body | None) -> str | None:
+    return None if body is None else str(body["metadata"].get("uid"))
 
 
 def _holds(body: Body) -> bool:

@@ -30,9 +30,16 @@ from modelregistry import logs, metrics
 from modelregistry.api import Artifact, ModelVersionSpec, ModelVersionStatus
 from modelregistry.api.meta import MODELVERSIONS
 from modelregistry.api.model import ModelPolicy, ValidationPolicy
-from modelregistry.api.modelversion import Validation
+from modelregistry.api.modelversion import Validation, ValidationStatus
 from modelregistry.conditions import DesiredCondition
-from modelregistry.decisions import lifecycle, modelref, numbering, validation, verification
+from modelregistry.decisions import (
+    champion,
+    lifecycle,
+    modelref,
+    numbering,
+    validation,
+    verification,
+)
 from modelregistry.decisions import version as compose
 from modelregistry.decisions.lifecycle import Holder
 from modelregistry.decisions.passdata import Decision, StepResult, VersionView
@@ -49,11 +56,17 @@ from modelregistry.errors import (
 from modelregistry.mergepatch import merge_patch
 from modelregistry.reasons import ARTIFACT_VERIFIED, VALIDATED
 from modelregistry.reconciler.admission import AdmissionCheck
-from modelregistry.reconciler.index import Catalog, ModelKey, version_entry
+from modelregistry.reconciler.index import Catalog, ModelEntry, ModelKey, version_entry
 from modelregistry.reconciler.locks import Locks
 from modelregistry.reconciler.numbering import Numbering
 from modelregistry.reconciler.ports import Body, ClusterPort, VerifierPort
-from modelregistry.reconciler.production import Busy, ProductionLocks, lock_of
+from modelregistry.reconciler.production import (
+    Busy,
+    Compared,
+    HolderChanged,
+    ProductionLocks,
+    lock_of,
+)
 from modelregistry.reconciler.reading import (
     baseline,
     dump_status,
@@ -254,9 +267,21 @@ class VersionReconciler:
             over_limit=view.uid in self._limits.get((view.namespace, view.model), frozenset()),
         )
         # The stage to grant may be the policy's own (autoStaging), not spec.stage.
-        if lifecycle.target(view, observed)[0] in policy.approval_for:
+        wanted = lifecycle.target(view, observed)[0]
+        if wanted in policy.approval_for:
             observed = dataclasses.replace(
                 observed, admission_problem=await self._admission.problem()
+            )
+        compared: Compared | None = None
+        rule = policy.must_beat
+        if rule is not None and wanted == "Production" and view.status.stage != "Production":
+            beaten = await self._champion(view, model, rule)
+            compared = Compared(beaten.uid) if rule.against == champion.HOLDER else None
+            observed = dataclasses.replace(
+                observed,
+                champion=beaten,
+                checks=tuple(_validation(view, results).checks),
+                builtin_checks=_builtin_checks(view, model),
             )
         # The number this pass assigned, for the history entry and the Event.
         number = next((r.status["version"] for r in results if "version" in r.status), None)
@@ -267,7 +292,12 @@ class VersionReconciler:
         stage = lifecycle.decide(view, observed)
         if not stage.take_production:
             return stage, None
-        taken = await self._production.acquire(view, policy)
+        taken = await self._production.acquire(view, policy, compared)
+        if isinstance(taken, HolderChanged):
+            raise ConflictError(
+                f"Model {view.model!r}: Production is held by {taken.holder or 'nobody'} now, "
+                "not the version the champion gate compared with; looking again"
+            )
         if isinstance(taken, Busy):
             if taken.holder is None and taken.incoming is None:
                 raise ConflictError(f"Model {view.model!r} is gone; looking again")
@@ -276,6 +306,41 @@ class VersionReconciler:
             )
             return lifecycle.decide(view, kept), None
         return stage, str(body["metadata"]["resourceVersion"])
+
+    async def _champion(
+        self, view: VersionView, model: ModelEntry | None, rule: champion.Rule
+    ) -> champion.Champion:
+        """The version to beat, read afresh: the holder the Model's lock names, or an alias's."""
+        if rule.against == champion.HOLDER:
+            role = "the Production holder"
+            fresh = await self._cluster.get_model(view.namespace, view.model)
+            if fresh is None:
+                raise ConflictError(f"Model {view.model!r} is gone; looking again")
+            lock = lock_of(fresh)
+            if lock.holder is None or lock.uid is None or lock.uid == view.uid:
+                return champion.Champion(role, why_none="no other version holds Production")
+            name, uid = lock.holder, lock.uid
+        else:
+            role = f"alias {rule.against!r}"
+            number = mapping(model.aliases if model else None).get(rule.against)
+            if not isinstance(number, int):
+                return champion.Champion(role, why_none=f"{role} is not set")
+            found = [
+                e for e in self._catalog.versions(view.namespace, view.model) if e.version == number
+            ]
+            if not found:
+                return champion.Champion(
+                    role, problem=f"{role} names version {number}, which does not exist"
+                )
+            if found[0].uid == view.uid:
+                return champion.Champion(role, why_none=f"{role} names this version")
+            name, uid = found[0].name, found[0].uid
+        body = await self._cluster.get_version(view.namespace, name)
+        if body is None or body["metadata"].get("uid") != uid:
+            if rule.against == champion.HOLDER:
+                return champion.Champion(role, why_none=f"the holder {name} is gone")
+            return champion.Champion(role, problem=f"{role} names {name}, which is gone")
+        return champion.Champion(role, name=name, uid=uid, metrics=_metrics(body))
 
     async def _verification(
         self,
@@ -482,6 +547,34 @@ def _claim(body: Body) -> numbering.Claim:
     if entry is None:  # parse_spec succeeded, so modelRef is there
         raise InvalidObjectError("spec.modelRef.name is missing")
     return entry.claim
+
+
+def _validation(view: VersionView, results: list[StepResult]) -> ValidationStatus:
+    """The validation run as this pass left it."""
+    for result in results:
+        if "validation" in result.status:
+            return result.status["validation"] or ValidationStatus()
+    return view.status.validation or ValidationStatus()
+
+
+def _builtin_checks(view: VersionView, model: ModelEntry | None) -> frozenset[str]:
+    """The names of the built-in checks the version's plan runs."""
+    plan = plan_for(
+        view.spec.validation,
+        _parsed(Validation, model.default_validation if model else None),
+        _parsed(ValidationPolicy, model.validation_policy if model else None),
+    )
+    return frozenset(c.name for c in plan.checks if c.builtin is not None)
+
+
+def _metrics(body: Body) -> dict[str, float]:
+    """A version's declared spec.metrics, as numbers."""
+    declared = mapping(mapping(body.get("spec")).get("metrics"))
+    return {
+        str(k): float(v)
+        for k, v in declared.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
 
 
 ParsedT = TypeVar("ParsedT", Validation, ValidationPolicy, ModelPolicy)
