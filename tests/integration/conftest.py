@@ -28,7 +28,7 @@ import pytest
 
 from modelregistry import admission
 from modelregistry.devenv import user_of
-from modelregistry.install import install_crds
+from modelregistry.install import install_admission, install_crds
 from modelregistry.localenv import ControlPlane, Node, S3Server
 from modelregistry.localenv.image import ensure_image
 from modelregistry.localenv.images import busybox_archive, pinned_reference
@@ -107,6 +107,19 @@ def _connect(kubeconfig: Path, kubectl: Path, plane: ControlPlane | None = None)
         plane=plane,
         operator_kubeconfig=operator_kubeconfig,
     )
+
+
+@pytest.fixture
+def cluster_for_make_run(cluster: Cluster) -> Iterator[Cluster]:
+    """The session's cluster, lent to a `make run CLUSTER=kubeconfig`.
+
+    That run installs the admission policies for its own user (the tests' admin), which
+    would refuse the session operator's status writes; afterwards they exempt the session
+    operator again.
+    """
+    yield cluster
+    if cluster.operator_kubeconfig is not None:
+        install_admission(cluster.api_client, user_of(str(cluster.operator_kubeconfig)))
 
 
 @pytest.fixture(scope="session")

@@ -215,7 +215,9 @@ def test_make_run_node_0_starts_without_a_node(
     assert_nothing_left(clone)
 
 
-def test_make_run_cluster_kubeconfig_uses_that_cluster(clone: Path, cluster: Cluster) -> None:
+def test_make_run_cluster_kubeconfig_uses_that_cluster(
+    clone: Path, cluster_for_make_run: Cluster
+) -> None:
     """As the README writes it, in the fresh clone, on the suite's cluster."""
     shutil.rmtree(clone / ".dev", ignore_errors=True)
     run = ForegroundMake(
@@ -223,12 +225,15 @@ def test_make_run_cluster_kubeconfig_uses_that_cluster(clone: Path, cluster: Clu
         cwd=clone,
         log_path=clone.parent / "make-run-kubeconfig.log",
         env=terminal_environment(
-            PYTHONPATH=str(clone / "operator"), KUBECONFIG=str(cluster.kubeconfig)
+            PYTHONPATH=str(clone / "operator"), KUBECONFIG=str(cluster_for_make_run.kubeconfig)
         ),
     )
     try:
         run.wait_for_output(RUNNING)
-        assert f"export KUBECONFIG={cluster.kubeconfig}" in (clone / ".dev" / "env").read_text()
+        assert (
+            f"export KUBECONFIG={cluster_for_make_run.kubeconfig}"
+            in (clone / ".dev" / "env").read_text()
+        )
         # Neither a control plane nor a node of its own, nor the image.
         assert STEP + "starting the control plane" not in run.log()
         assert STEP + "starting the node" not in run.log()

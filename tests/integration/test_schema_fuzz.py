@@ -503,9 +503,10 @@ def test_a_check_whose_resources_are_no_quantities_is_refused_at_apply(
 def test_a_check_whose_pod_the_api_server_refuses_stalls_naming_the_reason(
     cluster: Cluster, fuzz_namespace: str, fuzz_operator: OperatorProcess, fuzz_bucket: str
 ) -> None:
-    """Quantities the schema accepts, a Pod the API server does not: requests above limits."""
+    """Resources the schema accepts, a Pod the API server does not: an extended resource
+    requested without a limit (a request above a limit the operator lowers to the limit)."""
     objects = Objects(cluster.api_client, fuzz_namespace)
-    resources = {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}
+    resources = {"requests": {"example.com/accelerator": "1"}}
     check = {"name": "c", "image": "busybox", "resources": resources}
     objects.model("overcommitted", defaultValidation={"checks": [check]})
     objects.version("overcommitted-1", "overcommitted", f"s3://{fuzz_bucket}/{STORED_OBJECT}")
@@ -518,12 +519,12 @@ def test_a_check_whose_pod_the_api_server_refuses_stalls_naming_the_reason(
     )
     assert stalled["reason"] == Reason.INVALID_CHECK, stalled
     assert stalled["message"].startswith(
-        "The API server refused validation Pod overcommitted-1-validation-1: "
+        'The API server refused the validation Pod: Pod "overcommitted-1-validation-1-'
     ), stalled
-    assert "must be less than or equal to cpu limit" in stalled["message"], stalled
+    assert "Limit must be set for non overcommitable resources" in stalled["message"], stalled
     assert stalled["message"].endswith(
-        "Fix the checks' image, env or resources: in the Model's spec.defaultValidation, or, "
-        "since spec.validation cannot change, in a new ModelVersion."
+        "Fix the checks' image, env or resources: in the Model's spec.defaultValidation or "
+        "spec.policy.validation, or, since spec.validation cannot change, in a new ModelVersion."
     ), stalled
 
 

@@ -45,6 +45,9 @@ def test_verified_version_becomes_ready(
     )
 
     objects.wait_condition("iris-1", "Ready", "True", "Succeeded", on_timeout=operator.log_tail)
+    objects.wait_condition(
+        "iris-1", "StageGranted", "True", "Granted", on_timeout=operator.log_tail
+    )
     body = objects.get("modelversions", "iris-1")
     status = body["status"]
     assert status["version"] == 1
@@ -59,6 +62,7 @@ def test_verified_version_becomes_ready(
         "VersionAssigned": ("True", "VersionHeld"),
         "ArtifactVerified": ("True", "Verified"),
         "Validated": ("True", "NoChecks"),
+        "StageGranted": ("True", "Granted"),
     }
     assert "kopf" not in json.dumps(body["metadata"].get("annotations", {}))
 

@@ -84,7 +84,7 @@ def test_readme_walkthrough_runs_against_make_run(tmp_path: Path) -> None:
 
 
 def test_make_run_uses_the_cluster_in_kubeconfig_when_asked(
-    cluster: Cluster, tmp_path: Path
+    cluster_for_make_run: Cluster, tmp_path: Path
 ) -> None:
     # From this checkout, so DEV_DIR keeps its .dev out of the way of a
     # developer's own `make run`; the fresh-clone tests run without it.
@@ -93,12 +93,12 @@ def test_make_run_uses_the_cluster_in_kubeconfig_when_asked(
         ["run", f"DEV_DIR={dev_dir}", "CLUSTER=kubeconfig"],
         cwd=REPO,
         log_path=tmp_path / "make-run.log",
-        env=terminal_environment(KUBECONFIG=str(cluster.kubeconfig)),
+        env=terminal_environment(KUBECONFIG=str(cluster_for_make_run.kubeconfig)),
     )
     try:
         make_run.wait_for_output("Model Registry is running", timeout=120)
         env_file = (dev_dir / "env").read_text()
-        assert f"export KUBECONFIG={cluster.kubeconfig}" in env_file
+        assert f"export KUBECONFIG={cluster_for_make_run.kubeconfig}" in env_file
         # No control plane of its own: only the S3 server's work dir was made.
         assert not (dev_dir / "controlplane").exists()
         assert (dev_dir / "s3").is_dir()
