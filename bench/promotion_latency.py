@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import kubernetes
+import urllib3
 
 from common import api_client, operator_environment, versioned_bucket, workdir
 from modelregistry import client
@@ -187,19 +188,24 @@ class _ProductionWatch:
         self._thread.start()
 
     def _run(self) -> None:
-        for event in self._watch.stream(  # type: ignore[no-untyped-call]
-            self._custom.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            NAMESPACE,
-            "modelversions",
-            resource_version=self._version,
-        ):
-            item = event["object"]
-            if (item.get("status") or {}).get("stage") == "Production":
-                with self._changed:
-                    self._seen.setdefault(item["metadata"]["name"], time.perf_counter())
-                    self._changed.notify_all()
+        try:
+            for event in self._watch.stream(  # type: ignore[no-untyped-call]
+                self._custom.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                NAMESPACE,
+                "modelversions",
+                resource_version=self._version,
+            ):
+                item = event["object"]
+                if (item.get("status") or {}).get("stage") == "Production":
+                    with self._changed:
+                        self._seen.setdefault(item["metadata"]["name"], time.perf_counter())
+                        self._changed.notify_all()
+        except urllib3.exceptions.HTTPError:
+            # The control plane stopping ends the stream mid-chunk; a wait still pending
+            # times out and says so.
+            return
 
     def wait(self, name: str, timeout: float) -> float:
         with self._changed:
