@@ -305,7 +305,7 @@ class ForegroundMake:
         return live_processes(lambda pid, pgid, cmdline: pgid == self.pgid)
 
     def stop(
-        self, signum: int = signal.SIGINT, *, timeout: float = 10, group: bool = True
+        self, signum: int = signal.SIGINT, *, timeout: float = 30, group: bool = True
     ) -> float:
         """Send one `signum` (to the group: Ctrl-C), return how long until the group was gone.
 

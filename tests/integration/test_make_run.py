@@ -38,9 +38,11 @@ RUNNING = "Model Registry is running"
 # What `modelregistry dev` says as each step begins.
 STEP = "modelregistry dev: "
 # One Ctrl-C stops the operator (its grace is 2 s) and then each server
-# (SIGTERM; they end in well under a second): "a few seconds", with room for
-# a busy machine.
-STOP_TIMEOUT = 10.0
+# (SIGTERM; they end in well under a second): "a few seconds" on a quiet
+# machine; on a loaded one the node (kubelet, containerd) and the control
+# plane take longer to go, so the bound is generous: what is checked is that
+# one signal ends everything, not how fast.
+STOP_TIMEOUT = 30.0
 
 
 @pytest.fixture(scope="module")
