@@ -37,7 +37,7 @@ from typing import Any, Final
 
 import botocore.exceptions
 
-from modelregistry.client.errors import RegistryError
+from modelregistry.client.errors import Refused, RegistryError
 from modelregistry.client.serving import pinned
 from modelregistry.client.session import Session
 from modelregistry.decisions.serving import Pinned, UriError, parse_uri
@@ -77,6 +77,8 @@ def run_fetch_uri(
     began = time.monotonic()
     try:
         found = pinned(session or Session.connect(uri.namespace), uri)
+    except Refused as refused:
+        return _fail(EXIT_REFUSED, f"refused by the API server: {refused}")
     except RegistryError as error:
         return _fail(EXIT_REFUSED, str(error))
     plan = found.plan()

@@ -220,6 +220,16 @@ def test_seconds_may_be_strings_as_set_passes_them() -> None:
         # Each name goes into a CEL string literal and a comma-separated annotation.
         ({"admission": {"extraOperators": ["x', 'y"]}}, "admission.extraOperators.0"),
         ({"admission": {"extraOperators": ["a,b"]}}, "admission.extraOperators.0"),
+        ({"kserve": {"storageContainer": {"enabled": "yes"}}}, "kserve.storageContainer.enabled"),
+        (
+            {"kserve": {"storageContainer": {"s3Endpoint": "minio:9000"}}},
+            "kserve.storageContainer.s3Endpoint",
+        ),
+        (
+            {"kserve": {"storageContainer": {"resources": {"limits": {"memory": "1 GB"}}}}},
+            "kserve.storageContainer.resources.limits.memory",
+        ),
+        ({"kserve": {"clusterStorageContainer": True}}, "kserve"),
         ({"verbose": True}, ""),
     ],
 )
