@@ -12,6 +12,13 @@ The plan comes as JSON in MODELREGISTRY_FETCH_PLAN (built by the operator):
 "versionId"}], "endpoint", "region", "addressingStyle"}; the spec as JSON in
 MODELREGISTRY_SPEC. Every path written is checked to stay under the
 destination (no empty, `.` or `..` segment).
+
+For compare checks the plan also holds "against": the versions scored
+besides this one, each {"name", ...} like the artifact (its verified record)
+and fetched into "againstDir"/<name>; and "datasets": the held-out data sets,
+each one object like the artifact, pinned at the versionId and size the
+operator read and fetched into "datasetDir"/<hex of its digest>. Each is
+re-hashed to its digest before anything is handed over.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from modelregistry.checks.report import Report
 from modelregistry.digest import check_relative_path, digest_local_path
 
 EXIT_OK, EXIT_CHANGED, EXIT_UNREADABLE, EXIT_USAGE = 0, 3, 4, 2
+# A data set or a compared version is not the bytes pinned for it (the artifact is).
+EXIT_INPUT_CHANGED = 5
 PLAN_VARIABLE = "MODELREGISTRY_FETCH_PLAN"
 SPEC_VARIABLE = "MODELREGISTRY_SPEC"
 
@@ -54,11 +63,67 @@ def run_fetch(destination: Path, meta: Path, report_path: Path | None) -> int:
             f"{plan['uri']} hashes to {observed} now, but {plan['digest']} was verified: the "
             "bytes changed before validation. Nothing was validated.",
         )
+    try:
+        fetched = [observed, *fetch_inputs(plan)]
+    except InputChanged as changed:
+        return _finish(report_path, EXIT_INPUT_CHANGED, f"{changed} Nothing was validated.")
+    except Exception as error:  # as for the artifact: the reason is the run's verdict
+        return _finish(report_path, EXIT_UNREADABLE, str(error))
     meta.mkdir(parents=True, exist_ok=True)
     (meta / "spec.json").write_text(os.environ.get(SPEC_VARIABLE, "{}"))
     (meta / "digest").write_text(plan["digest"])
     (meta / "version-id").write_text(plan.get("versionId") or "")
-    return _finish(report_path, EXIT_OK, f"Fetched {plan['uri']} ({observed}).")
+    if len(fetched) == 1:
+        return _finish(report_path, EXIT_OK, f"Fetched {plan['uri']} ({observed}).")
+    inputs = [*plan.get("against", []), *plan.get("datasets", [])]
+    also = ", ".join(
+        f"{i['uri']} ({digest})" for i, digest in zip(inputs, fetched[1:], strict=True)
+    )
+    return _finish(report_path, EXIT_OK, f"Fetched {plan['uri']} ({observed}); also {also}.")
+
+
+class InputChanged(Exception):
+    """A data set or a compared version is not the bytes pinned for it."""
+
+
+def fetch_inputs(plan: dict[str, Any]) -> list[str]:
+    """Fetch the compare checks' inputs: each compared version's verified bytes, then each
+    data set, into directories of their own; returns their digests, each as verified.
+
+    Raises InputChanged when one is not the bytes pinned for it, ValueError for a name or
+    digest that cannot be a directory, anything else when the store cannot be read.
+    """
+    digests = []
+    for item in plan.get("against", []):
+        target = Path(plan["againstDir"]) / _one_segment(item["name"])
+        digests.append(_fetch_verified(item, target, f"the compared version {item['name']}"))
+    for item in plan.get("datasets", []):
+        target = Path(plan["datasetDir"]) / _one_segment(item["digest"].removeprefix("sha256:"))
+        digests.append(_fetch_verified(item, target, "the held-out data set"))
+    return digests
+
+
+def _fetch_verified(item: dict[str, Any], target: Path, what: str) -> str:
+    try:
+        fetched = fetch(item, target)
+    except ArtifactChanged as changed:
+        raise InputChanged(f"{changed} ({what}).") from None
+    except Exception as error:
+        raise RuntimeError(f"Could not fetch {item.get('uri')} ({what}): {error}") from None
+    observed = digest_local_path(fetched).digest
+    if observed != item["digest"]:
+        raise InputChanged(
+            f"{item['uri']} ({what}) hashes to {observed}, but {item['digest']} is pinned for it."
+        )
+    return observed
+
+
+def _one_segment(name: str) -> Path:
+    """A directory name of one segment, or ValueError: nothing lands outside its root."""
+    relative = safe_relative(name)
+    if len(relative.parts) != 1:
+        raise ValueError(f"{name!r} is not a single path segment")
+    return relative
 
 
 class ArtifactChanged(Exception):

@@ -263,10 +263,10 @@ def test_kopf_bookkeeping_is_free_form() -> None:
 
 RESERVED_RULE = {
     "rule": "has(self.builtin) || !(self.name in "
-    "['format', 'metrics', 'loadandpredict', 'load-and-predict', 'fetch'])",
+    "['format', 'metrics', 'loadandpredict', 'load-and-predict', 'compare', 'fetch'])",
     "message": "a custom check may not be named format, metrics, loadandpredict, "
-    "load-and-predict, fetch: those names belong to the registry's built-in checks and its "
-    "fetch step; give the check another name",
+    "load-and-predict, compare, fetch: those names belong to the registry's built-in checks "
+    "and its fetch step; give the check another name",
     "fieldPath": ".name",
 }
 FETCH_RULE = {
@@ -277,7 +277,18 @@ FETCH_RULE = {
 }
 BUILTIN_OR_IMAGE_RULE = {
     "rule": "has(self.builtin) != has(self.image)",
-    "message": "set either builtin (format, metrics, loadAndPredict) or image",
+    "message": "set either builtin (format, metrics, loadAndPredict, compare) or image",
+}
+COMPARE_NEEDS_RULE = {
+    "rule": "!has(self.builtin) || self.builtin != 'compare' || "
+    "(has(self.dataset) && has(self.metric))",
+    "message": "a compare check needs dataset (uri, digest, target) and metric",
+}
+COMPARE_ONLY_RULE = {
+    "rule": "(has(self.builtin) && self.builtin == 'compare') || "
+    "!(has(self.dataset) || has(self.metric) || has(self.against))",
+    "message": "dataset, metric and against belong to compare checks: set builtin: compare, "
+    "or leave them out",
 }
 
 
@@ -303,7 +314,13 @@ def node_at(schema: dict[str, Any], path: str) -> dict[str, Any]:
 def test_every_check_is_refused_a_reserved_name_at_apply(kind: str, path: str) -> None:
     check = node_at(open_api_schema(KINDS[kind]), path)
 
-    assert check["x-kubernetes-validations"] == [BUILTIN_OR_IMAGE_RULE, RESERVED_RULE, FETCH_RULE]
+    assert check["x-kubernetes-validations"] == [
+        BUILTIN_OR_IMAGE_RULE,
+        RESERVED_RULE,
+        FETCH_RULE,
+        COMPARE_NEEDS_RULE,
+        COMPARE_ONLY_RULE,
+    ]
 
 
 def test_the_reserved_rule_names_every_reserved_name() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -465,3 +466,224 @@ def test_a_report_that_cannot_be_written_is_said_on_stderr(
 
     assert code == 2
     assert capsys.readouterr().err.startswith("modelregistry fetch: cannot write the report: ")
+
+
+# --- a compare check's inputs: the other version and the data set ------------------------------
+
+HOLDER_FILES = {"MLmodel": b"flavors: {}", "model.pkl": b"pickled"}
+DATASET = b"x,y,label\n1,2,0\n"
+
+
+def sha(content: bytes) -> str:
+    return "sha256:" + hashlib.sha256(content).hexdigest()
+
+
+def holder_digest() -> str:
+    from modelregistry.digest import FileDigest, prefix_artifact
+
+    return prefix_artifact(
+        [
+            FileDigest(path=p, hexdigest=hashlib.sha256(c).hexdigest(), size=len(c))
+            for p, c in HOLDER_FILES.items()
+        ]
+    ).digest
+
+
+def inputs_plan(tmp_path: Path, **changes: Any) -> dict[str, Any]:
+    holder = {
+        "name": "fraud-2",
+        "uri": "s3://models/fraud/v2/",
+        "digest": holder_digest(),
+        "versionId": None,
+        "size": sum(len(c) for c in HOLDER_FILES.values()),
+        "fileCount": 2,
+        "files": [{"path": "MLmodel", "versionId": "m1"}, {"path": "model.pkl", "versionId": "p1"}],
+        "endpoint": "http://archive:9000",
+    }
+    dataset = {
+        "uri": "s3://models/holdout/october.csv",
+        "digest": sha(DATASET),
+        "versionId": "d7",
+        "size": len(DATASET),
+        "fileCount": 1,
+        "files": [],
+    }
+    return {
+        "uri": URI,
+        "digest": DIGEST_A,
+        "againstDir": str(tmp_path / "against"),
+        "against": [{**holder, **changes.get("holder", {})}],
+        "datasetDir": str(tmp_path / "dataset"),
+        "datasets": [{**dataset, **changes.get("dataset", {})}],
+    }
+
+
+def stocked(store: Store) -> Store:
+    store.objects.update({f"fraud/v2/{p}": c for p, c in HOLDER_FILES.items()})
+    store.objects["holdout/october.csv"] = DATASET
+    return store
+
+
+@pytest.fixture
+def store_with_inputs(store: Store) -> Store:
+    return stocked(store)
+
+
+def test_the_other_version_and_the_data_set_are_fetched_pinned_and_verified(
+    store_with_inputs: Store, tmp_path: Path
+) -> None:
+    store = store_with_inputs
+    plan = inputs_plan(tmp_path)
+
+    digests = fetching.fetch_inputs(plan)
+
+    assert digests == [holder_digest(), sha(DATASET)]
+    hexdigest = hashlib.sha256(DATASET).hexdigest()
+    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert files == [
+        "against/fraud-2/MLmodel",
+        "against/fraud-2/model.pkl",
+        f"dataset/{hexdigest}/october.csv",
+    ]
+    assert store.gets == [
+        {"Bucket": "models", "Key": "fraud/v2/MLmodel", "VersionId": "m1"},
+        {"Bucket": "models", "Key": "fraud/v2/model.pkl", "VersionId": "p1"},
+        {"Bucket": "models", "Key": "holdout/october.csv", "VersionId": "d7"},
+    ]
+    assert store.listed == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"dataset": {"digest": DIGEST_A}},
+            f"s3://models/holdout/october.csv (the held-out data set) hashes to {sha(DATASET)}, "
+            f"but {DIGEST_A} is pinned for it.",
+        ),
+        (
+            {"dataset": {"size": 5}},
+            "holdout/october.csv holds more bytes than were verified (the held-out data set).",
+        ),
+        (
+            {"holder": {"digest": DIGEST_A}},
+            f"s3://models/fraud/v2/ (the compared version fraud-2) hashes to {{holder}}, but "
+            f"{DIGEST_A} is pinned for it.",
+        ),
+        (
+            {"holder": {"fileCount": 3, "files": [{"path": "MLmodel", "versionId": "m1"}]}},
+            "s3://models/fraud/v2/ holds 2 objects now, but 3 were verified (the compared "
+            "version fraud-2).",
+        ),
+    ],
+    ids=["dataset-digest", "dataset-size", "holder-digest", "holder-objects"],
+)
+def test_inputs_that_are_not_the_pinned_bytes_are_refused(
+    store_with_inputs: Store, tmp_path: Path, changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(fetching.InputChanged) as refused:
+        fetching.fetch_inputs(inputs_plan(tmp_path, **changes))
+
+    assert str(refused.value) == message.replace("{holder}", holder_digest())
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"holder": {"name": "../escape"}}, "'../escape'"),
+        ({"holder": {"name": "a/b"}}, "'a/b' is not a single path segment"),
+        ({"holder": {"name": ""}}, "''"),
+        ({"dataset": {"digest": "sha256:.."}}, "'..'"),
+    ],
+)
+def test_a_name_that_is_not_one_directory_is_refused_before_any_read(
+    store_with_inputs: Store, tmp_path: Path, changes: dict[str, Any], named: str
+) -> None:
+    plan = inputs_plan(tmp_path, **changes)
+    if "dataset" in changes:
+        plan["against"] = []
+
+    with pytest.raises(ValueError, match=re.escape(named)):
+        fetching.fetch_inputs(plan)
+
+    assert store_with_inputs.gets == []
+    assert not (tmp_path / "against").exists() and not (tmp_path / "dataset").exists()
+
+
+def test_a_plan_without_inputs_fetches_nothing(store: Store) -> None:
+    assert fetching.fetch_inputs({"uri": URI, "digest": DIGEST_A}) == []
+    assert store.gets == []
+
+
+def artifact_fetched(content: bytes) -> Any:
+    """The real fetch for the inputs; the candidate's own bytes written as they are."""
+    real = fetching.fetch
+
+    def download(plan: dict[str, Any], destination: Path) -> Path:
+        if plan.get("uri") == URI:
+            written: Path = fake_download(content)(plan, destination)
+            return written
+        return real(plan, destination)
+
+    return download
+
+
+def test_run_fetch_hands_over_nothing_when_an_input_changed(
+    store_with_inputs: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = inputs_plan(tmp_path, dataset={"digest": DIGEST_A})
+    plan["digest"] = sha(b"onnx bytes")
+    monkeypatch.setenv("MODELREGISTRY_FETCH_PLAN", json.dumps(plan))
+    monkeypatch.setattr(fetching, "fetch", artifact_fetched(b"onnx bytes"))
+    termination = tmp_path / "termination-log"
+
+    code = fetching.run_fetch(tmp_path / "artifact", tmp_path / "meta", termination)
+
+    assert code == fetching.EXIT_INPUT_CHANGED == 5
+    assert termination.read_text() == report_text(
+        False,
+        f"s3://models/holdout/october.csv (the held-out data set) hashes to {sha(DATASET)}, but "
+        f"{DIGEST_A} is pinned for it. Nothing was validated.",
+    )
+    assert not (tmp_path / "meta").exists()
+
+
+def test_run_fetch_says_every_input_it_verified(
+    store_with_inputs: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = inputs_plan(tmp_path)
+    plan["digest"] = sha(b"onnx bytes")
+    monkeypatch.setenv("MODELREGISTRY_FETCH_PLAN", json.dumps(plan))
+    monkeypatch.setattr(fetching, "fetch", artifact_fetched(b"onnx bytes"))
+    termination = tmp_path / "termination-log"
+
+    code = fetching.run_fetch(tmp_path / "artifact", tmp_path / "meta", termination)
+
+    assert code == 0
+    assert termination.read_text() == report_text(
+        True,
+        f"Fetched {URI} ({sha(b'onnx bytes')}); also s3://models/fraud/v2/ ({holder_digest()}), "
+        f"s3://models/holdout/october.csv ({sha(DATASET)}).",
+    )
+    assert (tmp_path / "meta" / "digest").read_text() == sha(b"onnx bytes")
+
+
+def test_run_fetch_says_which_input_it_could_not_read(
+    store_with_inputs: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    del store_with_inputs.objects["holdout/october.csv"]
+    plan = inputs_plan(tmp_path)
+    plan["digest"] = sha(b"onnx bytes")
+    monkeypatch.setenv("MODELREGISTRY_FETCH_PLAN", json.dumps(plan))
+    monkeypatch.setattr(fetching, "fetch", artifact_fetched(b"onnx bytes"))
+    termination = tmp_path / "termination-log"
+
+    code = fetching.run_fetch(tmp_path / "artifact", tmp_path / "meta", termination)
+
+    assert code == fetching.EXIT_UNREADABLE
+    assert termination.read_text() == report_text(
+        False,
+        "Could not fetch s3://models/holdout/october.csv (the held-out data set): "
+        "'holdout/october.csv'",
+    )
+    assert not (tmp_path / "meta").exists()

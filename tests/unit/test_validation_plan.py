@@ -11,12 +11,26 @@ from typing import Any
 import pytest
 
 from modelregistry.api.model import ValidationPolicy
-from modelregistry.api.modelversion import RESERVED_CHECK_NAMES, Validation, ValidationCheck
+from modelregistry.api.modelversion import (
+    RESERVED_CHECK_NAMES,
+    ModelVersionSpec,
+    ModelVersionStatus,
+    StorageSettings,
+    Validation,
+    ValidationCheck,
+    VerifiedArtifact,
+)
 from modelregistry.decisions.validationplan import (
     SIGNATURE_CHECK,
     SIGNATURE_CHECK_FALLBACK,
+    Compared,
     Plan,
+    compare_details,
+    compare_inputs,
+    compare_targets,
+    compared_version,
     plan_for,
+    target_version,
 )
 
 from .validationbuilders import FAIRNESS, FORMAT, LOAD, POD_PLAN, POLICY, QUALITY, plan_of
@@ -50,6 +64,7 @@ def test_the_reserved_names_are_the_builtins_and_the_fetch_step() -> None:
         "metrics",
         "loadandpredict",
         "load-and-predict",
+        "compare",
         "fetch",
     )
 
@@ -234,7 +249,7 @@ def test_a_required_check_must_be_a_builtin() -> None:
     assert plan.checks == (custom,)
     assert plan.problems == (
         "required check 'bias' (the Model's spec.policy.validation.requiredChecks) is not a "
-        "built-in check; set builtin: format, metrics or loadAndPredict",
+        "built-in check; set builtin: format, metrics, loadAndPredict or compare",
         "check 'bias' in spec.validation has the name of a check the Model requires "
         "(spec.policy.validation.requiredChecks) but is not the same built-in; give it another "
         "name",
@@ -250,7 +265,7 @@ def test_the_problems_of_every_required_check_are_kept() -> None:
     assert plan.checks == (custom, REQUIRED_FORMAT, fetch, REQUIRED_LOAD)
     assert plan.problems == (
         "required check 'bias' (the Model's spec.policy.validation.requiredChecks) is not a "
-        "built-in check; set builtin: format, metrics or loadAndPredict",
+        "built-in check; set builtin: format, metrics, loadAndPredict or compare",
         f"check 'fetch' in {FLOOR}: the name is the validation Pod's fetch step",
     )
 
@@ -442,7 +457,7 @@ def test_the_plan_keeps_every_problem_in_order() -> None:
 
     assert plan.problems == (
         "required check 'load' (the Model's spec.policy.validation.requiredChecks) is not a "
-        "built-in check; set builtin: format, metrics or loadAndPredict",
+        "built-in check; set builtin: format, metrics, loadAndPredict or compare",
         "check 'fetch' in spec.validation: the name is the validation Pod's fetch step",
         "check 'fetch' in spec.validation sets neither builtin nor image",
         "custom check 'format' in spec.validation takes a name reserved for the registry's own "
@@ -565,3 +580,229 @@ def test_problems_and_required_names_do_not_change_the_digest() -> None:
         ).digest
         == plain.digest
     )
+
+
+# --- compare checks: the version scored besides this one ------------------------------------
+
+HOLDOUT = {"uri": "s3://models/holdout.csv", "digest": "sha256:" + "c" * 64, "target": "y"}
+COMPARE = check("ab", builtin="compare", metric="auc", dataset=HOLDOUT)
+HOLDER_RECORD = VerifiedArtifact(
+    uri="s3://models/fraud/2/", digest="sha256:" + "b" * 64, size=9, file_count=1,
+    verified_at="2030-01-02T03:04:05Z",
+)  # fmt: skip
+HOLDER = Compared("fraud-2", 2, HOLDER_RECORD, "mlflow")
+
+
+def test_the_targets_are_the_compare_checks_holder_or_aliases_each_once() -> None:
+    champion = check("ab-2", builtin="compare", metric="f1", dataset=HOLDOUT, against="champion")
+    again = check("ab-3", builtin="compare", metric="f1", dataset=HOLDOUT, against="holder")
+
+    assert compare_targets((FORMAT, champion, COMPARE, again, FAIRNESS)) == ("champion", "holder")
+    assert compare_targets([FORMAT, LOAD]) == ()
+    assert plan_of(COMPARE, champion).targets == ("champion", "holder")
+
+
+@pytest.mark.parametrize(
+    ("target", "holder", "found"),
+    [
+        ("holder", "fraud-2", "fraud-2"),
+        ("holder", None, None),  # nobody holds Production yet
+        ("holder", "fraud-3", None),  # the candidate itself
+        ("champion", "fraud-2", "fraud-1"),
+        ("shadow", "fraud-2", None),  # an alias naming the candidate
+        ("canary", "fraud-2", None),  # an alias of a version that does not exist
+        ("unknown", "fraud-2", None),  # no such alias
+    ],
+)
+def test_which_version_a_target_names(target: str, holder: str | None, found: str | None) -> None:
+    assert (
+        target_version(
+            target,
+            own_name="fraud-3",
+            holder=holder,
+            aliases={"champion": 1, "shadow": 3, "canary": 9},
+            names={1: "fraud-1", 2: "fraud-2", 3: "fraud-3"},
+        )
+        == found
+    )
+
+
+VERIFIED = {
+    "type": "ArtifactVerified",
+    "status": "True",
+    "reason": "Verified",
+    "message": "ok",
+    "lastTransitionTime": "2030-01-02T03:04:05Z",
+}
+
+
+def verified_status(**fields: Any) -> ModelVersionStatus:
+    body = {"artifact": HOLDER_RECORD.model_dump(by_alias=True), "conditions": [VERIFIED], **fields}
+    return ModelVersionStatus.model_validate(body)
+
+
+def holder_spec(**fields: Any) -> ModelVersionSpec:
+    artifact = {"uri": "s3://models/fraud/2/", "format": "mlflow", "storage": {"region": "r"}}
+    return ModelVersionSpec.model_validate(
+        {"modelRef": {"name": "fraud"}, "artifact": artifact, **fields}
+    )
+
+
+def test_a_verified_version_of_the_model_is_compared_with_its_verified_bytes() -> None:
+    found = compared_version("fraud-2", "fraud", holder_spec(version=2), verified_status())
+
+    assert found == Compared(
+        "fraud-2", 2, HOLDER_RECORD, "mlflow", StorageSettings.model_validate({"region": "r"})
+    )
+    assert compared_version("fraud-2", "fraud", holder_spec(), verified_status(version=4)) == (
+        Compared("fraud-2", 4, HOLDER_RECORD, "mlflow", found.storage if found else None)
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "spec", "status"),
+    [
+        ("other", holder_spec(version=2), verified_status()),  # another Model's version
+        ("fraud", holder_spec(), verified_status()),  # no number yet
+        ("fraud", holder_spec(version=2), ModelVersionStatus()),  # nothing verified
+        (
+            "fraud",
+            holder_spec(version=2),
+            verified_status(conditions=[{**VERIFIED, "status": "False"}]),
+        ),  # its bytes changed
+        ("fraud", holder_spec(version=2), verified_status(conditions=[])),
+    ],
+    ids=["other-model", "no-number", "no-record", "not-verified", "no-condition"],
+)  # fmt: skip
+def test_what_is_not_a_verified_version_of_the_model_is_not_compared(
+    model: str, spec: ModelVersionSpec, status: ModelVersionStatus
+) -> None:
+    assert compared_version("fraud-2", model, spec, status) is None
+
+
+def test_the_details_status_records_are_what_the_operator_ran_the_check_on() -> None:
+    champion = check("ab-2", builtin="compare", metric="f1", dataset=HOLDOUT, against="champion")
+    plan = Plan(checks=(FORMAT, COMPARE, champion), against={"holder": HOLDER, "champion": None})
+
+    assert compare_details(FORMAT, plan) is None
+    assert compare_details(COMPARE, plan) == {
+        "metric": "auc",
+        "datasetDigest": "sha256:" + "c" * 64,
+        "against": "holder",
+        "holder": "fraud-2",
+        "holderVersion": "2",
+        "holderDigest": "sha256:" + "b" * 64,
+    }
+    assert compare_details(champion, plan) == {
+        "metric": "f1",
+        "datasetDigest": "sha256:" + "c" * 64,
+        "against": "champion",
+    }
+    assert compare_details(check("ab", builtin="compare"), plan) is None
+    assert (plan.compared(COMPARE), plan.compared(champion), plan.compared(FORMAT)) == (
+        HOLDER,
+        None,
+        HOLDER,
+    )
+
+
+def test_the_digest_of_a_compare_plan_names_the_version_compared() -> None:
+    plan = Plan(checks=(COMPARE,), against={"holder": HOLDER})
+
+    assert plan.digest == digest_of(
+        '{"against":{"holder":{"digest":"sha256:' + "b" * 64 + '","name":"fraud-2",'
+        '"version":2}},"policy":null,"validation":{"checks":[{"args":[],"builtin":"compare",'
+        '"calls":null,"command":[],"dataset":{"digest":"sha256:' + "c" * 64 + '","features":'
+        '[],"format":null,"target":"y","uri":"s3://models/holdout.csv"},"env":[],"image":null,'
+        '"maxLatencyP95Ms":null,"metric":"auc","name":"ab","resources":null,"thresholds":[]}],'
+        '"deadlineSeconds":null}}'
+    )
+    assert Plan(checks=(COMPARE,)).digest == digest_of(
+        '{"against":{"holder":null},"policy":null,"validation":{"checks":[{"args":[],'
+        '"builtin":"compare","calls":null,"command":[],"dataset":{"digest":"sha256:'
+        + "c"
+        * 64
+        + '","features":[],"format":null,"target":"y","uri":"s3://models/holdout.csv"},'
+        '"env":[],"image":null,"maxLatencyP95Ms":null,"metric":"auc","name":"ab",'
+        '"resources":null,"thresholds":[]}],"deadlineSeconds":null}}'
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        None,  # no holder any more
+        Compared("fraud-4", 2, HOLDER_RECORD),
+        Compared("fraud-2", 3, HOLDER_RECORD),
+        Compared("fraud-2", 2, HOLDER_RECORD.model_copy(update={"digest": "sha256:" + "e" * 64})),
+    ],
+    ids=["none", "name", "version", "digest"],
+)
+def test_a_new_holder_is_a_new_run(other: Compared | None) -> None:
+    assert Plan(checks=(COMPARE,), against={"holder": other}).digest != (
+        Plan(checks=(COMPARE,), against={"holder": HOLDER}).digest
+    )
+
+
+def test_what_does_not_make_another_version_leaves_the_digest() -> None:
+    moved = Compared(
+        "fraud-2",
+        2,
+        HOLDER_RECORD.model_copy(update={"verified_at": "2031-01-01T00:00:00Z", "size": 7}),
+        "onnx",
+        StorageSettings(region="elsewhere"),
+    )
+
+    assert Plan(checks=(COMPARE,), against={"holder": moved}).digest == (
+        Plan(checks=(COMPARE,), against={"holder": HOLDER}).digest
+    )
+    # Targets no compare check names are not part of it either.
+    assert Plan(checks=(FORMAT,), against={"holder": HOLDER}).digest == plan_of(FORMAT).digest
+
+
+@pytest.mark.parametrize(
+    ("compare", "problem"),
+    [
+        (
+            check("ab", builtin="compare", metric="auc"),
+            "compare check 'ab' in spec.validation needs dataset (uri, digest, target) and metric",
+        ),
+        (
+            check("ab", builtin="compare", dataset=HOLDOUT),
+            "compare check 'ab' in spec.validation needs dataset (uri, digest, target) and metric",
+        ),
+        (
+            check("ab", builtin="compare", metric="f1", dataset={**HOLDOUT, "uri": "s3://models/h/"}),
+            "compare check 'ab' in spec.validation: the data set is one object (a CSV or Parquet "
+            "file), not a prefix",
+        ),
+    ],
+)  # fmt: skip
+def test_a_compare_check_without_what_it_needs_is_a_problem(
+    compare: ValidationCheck, problem: str
+) -> None:
+    assert plan_for(validation(compare), None, None).problems == (problem,)
+    assert plan_for(validation(COMPARE), None, None).problems == ()
+
+
+@pytest.mark.parametrize(
+    ("fields", "runs"),
+    [
+        ({"builtin": "compare", "metric": "auc", "dataset": HOLDOUT}, True),
+        ({"builtin": "compare", "metric": "auc"}, False),
+        ({"builtin": "compare", "dataset": HOLDOUT}, False),
+        ({"builtin": "compare"}, False),
+        ({"builtin": "format", "metric": "auc", "dataset": HOLDOUT}, False),  # CEL bypassed
+        ({"image": "registry.example/ab:1", "metric": "auc", "dataset": HOLDOUT}, False),
+    ],
+    ids=["compare", "no-dataset", "no-metric", "neither", "format", "custom"],
+)
+def test_only_a_compare_check_with_its_data_set_and_metric_compares(
+    fields: dict[str, Any], runs: bool
+) -> None:
+    planned = check("ab", **fields)
+    plan = Plan(checks=(planned,), against={"holder": HOLDER})
+
+    assert compare_inputs(planned) == ((planned.dataset, "auc") if runs else None)
+    assert (compare_details(planned, plan) is not None) is runs
+    assert compare_targets((planned,)) == (("holder",) if runs else ())

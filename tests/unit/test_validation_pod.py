@@ -18,6 +18,7 @@ from modelregistry.api.modelversion import (
     CheckResources,
     ModelVersionSpec,
     ModelVersionStatus,
+    StorageSettings,
     ValidationCheck,
     ValidationStatus,
     VerifiedArtifact,
@@ -26,20 +27,34 @@ from modelregistry.api.modelversion import (
 from modelregistry.decisions import validationpod
 from modelregistry.decisions.passdata import VersionView
 from modelregistry.decisions.podspec import fingerprint
-from modelregistry.decisions.validationplan import Plan
+from modelregistry.decisions.validationplan import Compared, Plan
 from modelregistry.decisions.validationpod import (
+    DatasetRecord,
     PodSettings,
     ResourceBox,
+    against_path,
     artifact_path,
     artifact_size_limit,
     build_pod,
     container_resources,
+    dataset_path,
     fetch_plan,
     generate_name,
     label_value,
 )
 
-from .builders import DIGEST_A, DIGEST_B, DIGEST_C, NOW, NOW_TEXT, PREFIX_URI, URI, record
+from .builders import (
+    DIGEST_A,
+    DIGEST_B,
+    DIGEST_C,
+    DIGEST_D,
+    HEX_C,
+    NOW,
+    NOW_TEXT,
+    PREFIX_URI,
+    URI,
+    record,
+)
 from .validationbuilders import FORMAT, OWN_IMAGE, POLICY, QUALITY, plan_of
 
 CUSTOM_IMAGE = "registry.example/fairness@sha256:" + "9" * 64
@@ -1159,3 +1174,365 @@ def test_long_names_that_share_a_beginning_get_distinct_label_values() -> None:
 )
 def test_where_the_artifact_lies_in_the_pod(uri: str, path: str) -> None:
     assert artifact_path(uri) == path
+
+
+# --- a compare check: the data set and the compared version, fetched and mounted ---------------
+
+DATASET_URI = "s3://models/holdout/october.csv"
+HOLDER_URI = "s3://models/fraud/v2/mlflow/"
+COMPARE = ValidationCheck.model_validate(
+    {
+        "name": "ab",
+        "builtin": "compare",
+        "metric": "auc",
+        "dataset": {"uri": DATASET_URI, "digest": DIGEST_C, "target": "churned"},
+    }
+)
+HOLDER_RECORD = VerifiedArtifact(
+    uri=HOLDER_URI,
+    digest=DIGEST_B,
+    size=5 * 2**20,
+    file_count=3,
+    files=[
+        VerifiedFile(path="MLmodel", digest=DIGEST_A, size=10, version_id="m1"),
+        VerifiedFile(path="conda.yaml", digest=DIGEST_A, size=20),
+        VerifiedFile(path="model.pkl", digest=DIGEST_C, size=5 * 2**20 - 30, version_id="p2"),
+    ],
+    verified_at=NOW_TEXT,
+)
+HOLDER = Compared(
+    "fraud-v2",
+    2,
+    HOLDER_RECORD,
+    "mlflow",
+    StorageSettings(endpoint="http://minio.archive:9000", region="eu-north-1"),
+)
+READ = {DIGEST_C: DatasetRecord(DATASET_URI, DIGEST_C, 3 * 2**20, "d7")}
+COMPARE_ARGS = [
+    "validate",
+    "compare",
+    "--artifact",
+    "/artifact/model.onnx",
+    "--spec",
+    "/meta/spec.json",
+    "--dataset",
+    f"/dataset/{HEX_C}/october.csv",
+    "--dataset-format",
+    "csv",
+    "--dataset-digest",
+    DIGEST_C,
+    "--target",
+    "churned",
+    "--metric",
+    "auc",
+]
+HOLDER_ARGS = [
+    "--against",
+    "/against/fraud-v2",
+    "--against-name",
+    "fraud-v2",
+    "--against-version",
+    "2",
+    "--against-digest",
+    DIGEST_B,
+    "--against-format",
+    "mlflow",
+]
+
+
+def compare_plan(*checks: ValidationCheck, holder: Compared | None = HOLDER) -> Plan:
+    return Plan(checks=checks or (FORMAT, COMPARE), against={"holder": holder})
+
+
+def test_the_whole_pod_of_a_run_with_a_compare_check() -> None:
+    view = view_of(spec_body(storage=STORAGE))
+    plan = compare_plan()
+    store = {
+        "endpoint": "https://s3.eu-west-1.amazonaws.com",
+        "region": "eu-west-1",
+        "addressingStyle": "path",
+    }
+    plan_json = {
+        "uri": URI,
+        "digest": DIGEST_A,
+        "versionId": "v7",
+        "size": 42,
+        "fileCount": 1,
+        "files": [],
+        **store,
+        "datasetDir": "/dataset",
+        "datasets": [
+            {
+                "uri": DATASET_URI,
+                "digest": DIGEST_C,
+                "versionId": "d7",
+                "size": 3 * 2**20,
+                "fileCount": 1,
+                "files": [],
+                **store,
+            }
+        ],
+        "againstDir": "/against",
+        "against": [
+            {
+                "name": "fraud-v2",
+                "uri": HOLDER_URI,
+                "digest": DIGEST_B,
+                "versionId": None,
+                "size": 5 * 2**20,
+                "fileCount": 3,
+                "files": [
+                    {"path": "MLmodel", "versionId": "m1"},
+                    {"path": "conda.yaml", "versionId": None},
+                    {"path": "model.pkl", "versionId": "p2"},
+                ],
+                "endpoint": "http://minio.archive:9000",
+                "region": "eu-north-1",
+                "addressingStyle": "virtual",
+            }
+        ],
+    }
+
+    pod = build_pod(view, UID, run_of(), plan, SETTINGS, READ)
+
+    spec = pod["spec"]
+    assert json.loads(env_of(fetch_container(pod))["MODELREGISTRY_FETCH_PLAN"]) == plan_json
+    assert fetch_container(pod)["args"] == ["fetch", "--dest", "/artifact", "--meta", "/meta"]
+    assert fetch_container(pod)["volumeMounts"] == [
+        {"name": "artifact", "mountPath": "/artifact"},
+        {"name": "meta", "mountPath": "/meta"},
+        {"name": "dataset", "mountPath": "/dataset"},
+        {"name": "against", "mountPath": "/against"},
+        {"name": "scratch-0", "mountPath": "/tmp"},
+    ]
+    assert fetch_container(pod)["envFrom"] == [{"secretRef": {"name": "s3-credentials"}}]
+    assert spec["containers"] == [
+        {
+            "name": "format",
+            "image": OWN_IMAGE,
+            "imagePullPolicy": "Always",
+            "args": ["validate", "format", *COMPARE_ARGS[2:6]],
+            "env": [{"name": "HOME", "value": "/tmp"}],
+            "volumeMounts": check_mounts("scratch-1"),
+            "resources": DEFAULTS,
+            "securityContext": SECURITY,
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+        },
+        {
+            "name": "ab",
+            "image": OWN_IMAGE,
+            "imagePullPolicy": "Always",
+            "args": [*COMPARE_ARGS, *HOLDER_ARGS],
+            "env": [{"name": "HOME", "value": "/tmp"}],
+            "volumeMounts": [
+                {"name": "artifact", "mountPath": "/artifact", "readOnly": True},
+                {"name": "meta", "mountPath": "/meta", "readOnly": True},
+                {"name": "dataset", "mountPath": "/dataset", "readOnly": True},
+                {"name": "against", "mountPath": "/against", "readOnly": True},
+                {"name": "scratch-2", "mountPath": "/tmp"},
+            ],
+            "resources": DEFAULTS,
+            "securityContext": SECURITY,
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+        },
+    ]
+    # 3 MiB + a block for the file and one more + 1 MiB; 5 MiB + 4 blocks + 1 MiB.
+    assert spec["volumes"] == [
+        {"name": "artifact", "emptyDir": {"sizeLimit": "2Mi"}},
+        {"name": "meta", "emptyDir": {"sizeLimit": "16Mi"}},
+        {"name": "dataset", "emptyDir": {"sizeLimit": "5Mi"}},
+        {"name": "against", "emptyDir": {"sizeLimit": "7Mi"}},
+        {"name": "scratch-0", "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": "scratch-1", "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": "scratch-2", "emptyDir": {"sizeLimit": "256Mi"}},
+    ]
+    assert pod["metadata"]["annotations"]["modelregistry.io/pod-spec-digest"] == fingerprint(spec)
+
+
+def test_only_the_compare_check_sees_the_data_set_and_the_other_version() -> None:
+    pod = build_pod(
+        view_of(spec_body(storage=STORAGE)),
+        UID,
+        run_of(),
+        compare_plan(FORMAT, COMPARE, FAIRNESS),
+        SETTINGS,
+        READ,
+    )
+
+    mounted = {
+        c["name"]: [m["name"] for m in c["volumeMounts"] if m["name"] in ("dataset", "against")]
+        for c in pod["spec"]["containers"]
+    }
+    assert mounted == {"format": [], "ab": ["dataset", "against"], "fairness": []}
+    for check in pod["spec"]["containers"]:
+        assert "envFrom" not in check
+        assert "MODELREGISTRY_FETCH_PLAN" not in env_of(check)
+        assert all(m.get("readOnly") for m in check["volumeMounts"] if m["mountPath"] != "/tmp")
+
+
+def test_with_no_other_version_the_candidate_is_scored_alone() -> None:
+    pod = build_pod(view_of(), UID, run_of(), compare_plan(COMPARE, holder=None), SETTINGS, READ)
+
+    (check,) = pod["spec"]["containers"]
+    assert check["args"] == COMPARE_ARGS
+    assert [m["name"] for m in check["volumeMounts"]] == [
+        "artifact",
+        "meta",
+        "dataset",
+        "scratch-1",
+    ]
+    assert [v["name"] for v in pod["spec"]["volumes"]] == [
+        "artifact",
+        "meta",
+        "dataset",
+        "scratch-0",
+        "scratch-1",
+    ]
+    planned = fetch_env(pod)["MODELREGISTRY_FETCH_PLAN"]
+    assert (planned["against"], len(planned["datasets"])) == ([], 1)
+    assert [m["name"] for m in fetch_container(pod)["volumeMounts"]] == [
+        "artifact",
+        "meta",
+        "dataset",
+        "scratch-0",
+    ]
+
+
+def test_a_target_never_resolved_is_no_other_version() -> None:
+    plan = Plan(checks=(COMPARE,))
+
+    (check,) = build_pod(view_of(), UID, run_of(), plan, SETTINGS, READ)["spec"]["containers"]
+
+    assert check["args"] == COMPARE_ARGS
+
+
+def test_two_compare_checks_share_a_data_set_and_a_version_fetched_once() -> None:
+    f1 = COMPARE.model_copy(update={"name": "ab-f1", "metric": "f1"})
+    other = COMPARE.model_copy(
+        update={
+            "name": "ab-champion",
+            "against": "champion",
+            "dataset": COMPARE.dataset.model_copy(  # type: ignore[union-attr]
+                update={
+                    "uri": "s3://models/holdout/nov.parquet",
+                    "digest": DIGEST_D,
+                    "features": ["a", "b"],
+                }
+            ),
+        }
+    )
+    champion = Compared("fraud-v1", 1, record(PREFIX_URI.replace("v1", "v0"), DIGEST_D, size=10))
+    plan = Plan(checks=(COMPARE, f1, other), against={"holder": HOLDER, "champion": champion})
+    read = {**READ, DIGEST_D: DatasetRecord("s3://models/holdout/nov.parquet", DIGEST_D, 10)}
+
+    pod = build_pod(view_of(), UID, run_of(), plan, SETTINGS, read)
+
+    planned = fetch_env(pod)["MODELREGISTRY_FETCH_PLAN"]
+    assert [d["digest"] for d in planned["datasets"]] == [DIGEST_C, DIGEST_D]
+    assert [a["name"] for a in planned["against"]] == ["fraud-v2", "fraud-v1"]
+    assert planned["against"][1]["endpoint"] == "http://minio.modelregistry-system:9000"
+    args = containers(pod)["ab-champion"]["args"]
+    assert args[args.index("--dataset") :] == [
+        "--dataset",
+        f"/dataset/{'d' * 64}/nov.parquet",
+        "--dataset-format",
+        "parquet",
+        "--dataset-digest",
+        DIGEST_D,
+        "--target",
+        "churned",
+        "--feature",
+        "a",
+        "--feature",
+        "b",
+        "--metric",
+        "auc",
+        "--against",
+        "/against/fraud-v1",
+        "--against-name",
+        "fraud-v1",
+        "--against-version",
+        "1",
+        "--against-digest",
+        DIGEST_D,
+    ]
+    volumes = {v["name"]: v["emptyDir"]["sizeLimit"] for v in pod["spec"]["volumes"]}
+    # 3 MiB and 10 bytes, each with two blocks and 1 MiB; 5 MiB + 4 blocks + 1 MiB and 10
+    # bytes + 2 blocks + 1 MiB.
+    assert (volumes["dataset"], volumes["against"]) == ("6Mi", "8Mi")
+
+
+def test_a_pod_needs_the_data_set_as_read() -> None:
+    with pytest.raises(ValueError, match=r"^a validation Pod needs check 'ab''s data set as read"):
+        build_pod(view_of(), UID, run_of(), compare_plan(), SETTINGS, {})
+
+
+def test_without_a_compare_check_nothing_else_is_fetched() -> None:
+    plan = Plan(checks=(FORMAT, LOAD), against={"holder": HOLDER})
+
+    pod = build_pod(view_of(), UID, run_of(), plan, SETTINGS, READ)
+
+    assert "datasets" not in fetch_env(pod)["MODELREGISTRY_FETCH_PLAN"]
+    assert [v["name"] for v in pod["spec"]["volumes"]][:3] == ["artifact", "meta", "scratch-0"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "path"),
+    [
+        (HOLDER_URI, "/against/fraud-v2"),
+        ("s3://models/", "/against/fraud-v2"),
+        ("s3://models", "/against/fraud-v2"),
+        ("s3://models/fraud/v2/model.onnx", "/against/fraud-v2/model.onnx"),
+        ("s3://models/model.onnx", "/against/fraud-v2/model.onnx"),
+    ],
+)
+def test_where_the_other_version_lies_in_the_pod(uri: str, path: str) -> None:
+    compared = Compared("fraud-v2", 2, record(uri))
+
+    assert against_path(compared) == path
+
+
+def test_where_a_data_set_lies_in_the_pod() -> None:
+    record_ = DatasetRecord("s3://b/a/b/holdout.csv", DIGEST_A, 1)
+
+    assert dataset_path(record_) == f"/dataset/{'a' * 64}/holdout.csv"
+    assert (validationpod.DATASET_DIR, validationpod.AGAINST_DIR) == ("/dataset", "/against")
+
+
+def test_a_data_set_volume_holds_the_size_read_with_a_block_for_its_file() -> None:
+    # 1 MiB less two blocks: with its file's block, one more and 1 MiB, exactly 2 MiB.
+    read = {DIGEST_C: DatasetRecord(DATASET_URI, DIGEST_C, 2**20 - 2 * 4096)}
+
+    pod = build_pod(view_of(), UID, run_of(), compare_plan(COMPARE, holder=None), SETTINGS, read)
+
+    assert pod["spec"]["volumes"][2] == {"name": "dataset", "emptyDir": {"sizeLimit": "2Mi"}}
+    bigger = {DIGEST_C: DatasetRecord(DATASET_URI, DIGEST_C, 2**20 - 2 * 4096 + 1)}
+    pod = build_pod(view_of(), UID, run_of(), compare_plan(COMPARE, holder=None), SETTINGS, bigger)
+    assert pod["spec"]["volumes"][2] == {"name": "dataset", "emptyDir": {"sizeLimit": "3Mi"}}
+
+
+def test_a_check_of_another_kind_with_compare_s_fields_compares_nothing() -> None:
+    """The CRD refuses dataset and metric on another check; bypassed, they do nothing."""
+    odd = FORMAT.model_copy(update={"metric": "auc", "dataset": COMPARE.dataset})
+    plan = Plan(checks=(odd, COMPARE), against={"holder": HOLDER})
+
+    pod = build_pod(view_of(), UID, run_of(), plan, SETTINGS, READ)
+
+    assert containers(pod)["format"]["args"] == ["validate", "format", *COMPARE_ARGS[2:6]]
+    assert [m["name"] for m in containers(pod)["format"]["volumeMounts"]] == [
+        "artifact",
+        "meta",
+        "scratch-1",
+    ]
+    planned = fetch_env(pod)["MODELREGISTRY_FETCH_PLAN"]
+    assert (len(planned["datasets"]), len(planned["against"])) == (1, 1)
+
+
+def test_only_the_versions_compare_checks_name_are_fetched() -> None:
+    champion = COMPARE.model_copy(update={"against": "champion"})
+    plan = Plan(checks=(FORMAT, champion), against={"holder": HOLDER, "champion": None})
+
+    pod = build_pod(view_of(), UID, run_of(), plan, SETTINGS, READ)
+
+    assert fetch_env(pod)["MODELREGISTRY_FETCH_PLAN"]["against"] == []
+    assert "against" not in [v["name"] for v in pod["spec"]["volumes"]]

@@ -291,11 +291,42 @@ class Component(ApiModel):
     artifact: Artifact = Field(description="Where the component's bytes are.")
 
 
-BuiltinCheck = Literal["format", "metrics", "loadAndPredict"]
+BuiltinCheck = Literal["format", "metrics", "loadAndPredict", "compare"]
 # Names a custom (image) check may not take: the built-in checks' own, so a
 # report named `format` always comes from the registry's format check, and
 # the validation Pod's fetch step (no check may take that one).
-RESERVED_CHECK_NAMES = ("format", "metrics", "loadandpredict", "load-and-predict", "fetch")
+RESERVED_CHECK_NAMES = (
+    "format",
+    "metrics",
+    "loadandpredict",
+    "load-and-predict",
+    "compare",
+    "fetch",
+)
+# What the compare check scores with (scikit-learn's metrics); the last three are
+# errors, where lower is better.
+CompareMetric = Literal[
+    "accuracy",
+    "balanced_accuracy",
+    "f1",
+    "precision",
+    "recall",
+    "auc",
+    "log_loss",
+    "rmse",
+    "mae",
+    "r2",
+]
+LOWER_IS_BETTER: frozenset[str] = frozenset({"log_loss", "rmse", "mae"})
+# The version a compare check scores besides the candidate when it names none.
+HOLDER = "holder"
+# status.validation.checks[].details of a compare check: what the operator ran it on.
+DETAIL_METRIC = "metric"
+DETAIL_DATASET_DIGEST = "datasetDigest"
+DETAIL_AGAINST = "against"
+DETAIL_HOLDER = "holder"
+DETAIL_HOLDER_VERSION = "holderVersion"
+DETAIL_HOLDER_DIGEST = "holderDigest"
 # Environment variable names, as Kubernetes accepts them in a container.
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 
@@ -331,6 +362,58 @@ class CheckResources(ApiModel):
     )
 
 
+class HeldOutDataset(ApiModel):
+    """The held-out data set a compare check scores models on: one object, pinned by digest."""
+
+    model_config = ConfigDict(
+        **ApiModel.model_config,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!self.uri.endsWith('/')",
+                    "message": "the data set is one object (a CSV or Parquet file), not a prefix",
+                    "fieldPath": ".uri",
+                },
+                {
+                    "rule": "!has(self.features) || !(self.target in self.features)",
+                    "message": "the target column cannot also be a feature",
+                    "fieldPath": ".features",
+                },
+            ]
+        },
+    )
+
+    uri: str = Field(
+        max_length=2048,
+        pattern=S3_URI_PATTERN,
+        description="Where the data set is: s3://bucket/key of one CSV or Parquet file, read "
+        "with spec.artifact.storage (its endpoint and credentials).",
+    )
+    digest: Digest = Field(
+        description="SHA-256 of the file's bytes (`modelregistry digest FILE`): the operator "
+        "and the validation Pod's fetch step refuse other bytes."
+    )
+    format: Literal["csv", "parquet"] | None = Field(
+        default=None,
+        description="csv (a header row, comma-separated) or parquet; default: parquet for a "
+        "URI ending in .parquet, else csv.",
+    )
+    target: ShortText = Field(description="The column holding the true values (labels).")
+    features: list[ShortText] = Field(
+        default_factory=list,
+        max_length=1024,
+        description="The columns the models take, in their order; default: every column but "
+        "the target, in the file's order.",
+    )
+
+    @property
+    def file_format(self) -> Literal["csv", "parquet"]:
+        """The declared format, else the one the URI's suffix says."""
+        if self.format is not None:
+            return self.format
+        return "parquet" if self.uri.lower().endswith(".parquet") else "csv"
+
+
 class ValidationCheck(ApiModel):
     """One validation check: a built-in one, or a container of your own.
 
@@ -344,7 +427,8 @@ class ValidationCheck(ApiModel):
             "x-kubernetes-validations": [
                 {
                     "rule": "has(self.builtin) != has(self.image)",
-                    "message": "set either builtin (format, metrics, loadAndPredict) or image",
+                    "message": "set either builtin (format, metrics, loadAndPredict, compare) "
+                    "or image",
                 },
                 {
                     "rule": "has(self.builtin) || !(self.name in "
@@ -363,6 +447,17 @@ class ValidationCheck(ApiModel):
                     "give the check another name",
                     "fieldPath": ".name",
                 },
+                {
+                    "rule": "!has(self.builtin) || self.builtin != 'compare' || "
+                    "(has(self.dataset) && has(self.metric))",
+                    "message": "a compare check needs dataset (uri, digest, target) and metric",
+                },
+                {
+                    "rule": "(has(self.builtin) && self.builtin == 'compare') || "
+                    "!(has(self.dataset) || has(self.metric) || has(self.against))",
+                    "message": "dataset, metric and against belong to compare checks: set "
+                    "builtin: compare, or leave them out",
+                },
             ]
         },
     )
@@ -376,8 +471,9 @@ class ValidationCheck(ApiModel):
         default=None,
         description=(
             "A check the registry ships: format (the files the artifact's format needs), "
-            "metrics (thresholds over spec.metrics, without a Pod) or loadAndPredict (load "
-            "the model and predict, in the locked-down Pod)."
+            "metrics (thresholds over spec.metrics, without a Pod), loadAndPredict (load "
+            "the model and predict, in the locked-down Pod) or compare (score this version "
+            "and the Production holder on a held-out data set, in the same Pod)."
         ),
     )
     image: str | None = Field(
@@ -406,6 +502,22 @@ class ValidationCheck(ApiModel):
     )
     max_latency_p95_ms: float | None = Field(
         default=None, ge=0.001, description="loadAndPredict: the highest p95 latency that passes."
+    )
+    dataset: HeldOutDataset | None = Field(
+        default=None, description="compare: the held-out data set both versions are scored on."
+    )
+    metric: CompareMetric | None = Field(
+        default=None,
+        description="compare: the score, one of accuracy, balanced_accuracy, f1, precision, "
+        "recall, auc, log_loss, rmse, mae, r2 (scikit-learn's; log_loss, rmse and mae are "
+        "lower-is-better).",
+    )
+    against: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=DNS_LABEL_PATTERN,
+        description="compare: the version scored besides this one: holder (the Model's "
+        "Production holder, the default) or an alias of the Model's spec.aliases.",
     )
 
 
@@ -553,6 +665,13 @@ class CheckResult(ApiModel):
     message: str = Field(default="", max_length=4096, description="What the check said.")
     started_at: str | None = Field(default=None, max_length=64, description="When it started.")
     finished_at: str | None = Field(default=None, max_length=64, description="When it ended.")
+    details: dict[str, ShortText] | None = Field(
+        default=None,
+        max_length=16,
+        description="What the operator ran the check on, where it says: for compare, the "
+        "metric, datasetDigest, against, and the holder, holderVersion and holderDigest "
+        "scored besides this version (value is this version's score, threshold the holder's).",
+    )
 
 
 class ValidationStatus(ApiModel):

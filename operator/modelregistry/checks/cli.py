@@ -13,11 +13,12 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import ValidationError
 
+from modelregistry.api.modelversion import CompareMetric
 from modelregistry.checks.common import FORMATS, UsageError, infer_format
 from modelregistry.checks.report import DEFAULT_REPORT_PATH, Report
 from modelregistry.checks.thresholds import (
@@ -27,7 +28,8 @@ from modelregistry.checks.thresholds import (
     parse_thresholds,
 )
 
-CHECKS = ("format", "metrics", "loadAndPredict")
+CHECKS = ("format", "metrics", "loadAndPredict", "compare")
+DATASET_FORMATS = ("csv", "parquet")
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -78,6 +80,32 @@ def add_validate_parser(subparsers: argparse._SubParsersAction[argparse.Argument
         metavar="MS",
         help="loadAndPredict: fail when the p95 latency exceeds this",
     )
+    compare = validate.add_argument_group("compare", "score this model and another one")
+    compare.add_argument("--dataset", type=Path, help="the held-out data set (a file)")
+    compare.add_argument(
+        "--dataset-format",
+        choices=DATASET_FORMATS,
+        help="csv (a header row) or parquet (default: parquet for .parquet, else csv)",
+    )
+    compare.add_argument("--target", help="the data set's column of true values")
+    compare.add_argument(
+        "--feature",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="a column the models take, in order (repeatable; default: all but the target)",
+    )
+    compare.add_argument("--metric", choices=get_args(CompareMetric), help="the score")
+    compare.add_argument(
+        "--against", type=Path, help="the other model's file or directory (default: none)"
+    )
+    compare.add_argument(
+        "--against-format", choices=FORMATS, help="its format (default: guessed from the files)"
+    )
+    compare.add_argument("--against-name", help="what the report calls it (its ModelVersion)")
+    compare.add_argument("--against-version", type=int, help="its version number, for the report")
+    compare.add_argument("--against-digest", help="its digest, for the report")
+    compare.add_argument("--dataset-digest", help="the data set's digest, for the report")
     validate.add_argument(
         "--report",
         type=Path,
@@ -129,6 +157,8 @@ def _run(args: argparse.Namespace) -> Report:
         return check_format(
             artifact, fmt, declared=declared, require_signature=args.require_signature
         )
+    if args.check == "compare":
+        return _compare(args, artifact, fmt, declared)
     from modelregistry.checks.predict import check_load_and_predict
 
     if args.max_latency_p95_ms is not None and not (
@@ -140,6 +170,34 @@ def _run(args: argparse.Namespace) -> Report:
     return check_load_and_predict(
         artifact, fmt, declared=declared, calls=args.calls, max_p95_ms=args.max_latency_p95_ms
     )
+
+
+def _compare(args: argparse.Namespace, artifact: Path, fmt: str, declared: Any) -> Report:
+    from modelregistry.checks.compare import Against, Dataset, check_compare
+
+    if args.dataset is None or not args.target or args.metric is None:
+        raise UsageError("the compare check needs --dataset PATH, --target COLUMN and --metric")
+    dataset_format = args.dataset_format or (
+        "parquet" if args.dataset.suffix.lower() == ".parquet" else "csv"
+    )
+    dataset = Dataset(
+        args.dataset, dataset_format, args.target, tuple(args.feature), args.dataset_digest
+    )
+    against = None
+    if args.against is not None:
+        if not args.against.exists():
+            raise UsageError(f"--against {args.against}: no such file or directory")
+        against_format = args.against_format or infer_format(args.against)
+        if against_format is None:
+            raise UsageError(f"cannot tell the format of {args.against}: pass --against-format")
+        against = Against(
+            args.against,
+            against_format,
+            args.against_name,
+            args.against_version,
+            args.against_digest,
+        )
+    return check_compare(artifact, fmt, dataset, args.metric, against=against, declared=declared)
 
 
 def _read_spec(path: Path) -> dict[str, Any]:

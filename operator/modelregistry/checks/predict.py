@@ -88,6 +88,8 @@ class _Model:
     inputs: tuple[Column, ...]  # used to generate input when there is no example
     outputs: tuple[Column, ...]  # what the output is checked against
     example: Path | None = None
+    # Class probabilities and their classes (None: unknown), where the model gives them.
+    probabilities: Callable[[Any], tuple[Any, list[Any] | None]] | None = None
 
 
 def check_load_and_predict(
@@ -263,7 +265,15 @@ def _load_sklearn(
     def predict(feed: Any) -> list[tuple[str, Any]]:
         return [("predict", model.predict(feed))]
 
-    return _Model(f"scikit-learn ({type(model).__name__})", name, predict, inputs, outputs)
+    loaded = _Model(f"scikit-learn ({type(model).__name__})", name, predict, inputs, outputs)
+    classes = getattr(model, "classes_", None)
+    if callable(getattr(model, "predict_proba", None)) and classes is not None:
+
+        def probabilities(feed: Any) -> tuple[Any, list[Any] | None]:
+            return model.predict_proba(feed), list(getattr(classes, "tolist", lambda: classes)())
+
+        loaded.probabilities = probabilities
+    return loaded
 
 
 def _load_onnx(
@@ -296,7 +306,21 @@ def _load_onnx(
         return list(zip(names, session.run(None, feed), strict=True))
 
     # The session knows the graph's exact inputs; a declared signature checks the outputs.
-    return _Model("onnxruntime", name, predict, session_inputs, outputs or session_outputs)
+    loaded = _Model("onnxruntime", name, predict, session_inputs, outputs or session_outputs)
+    # A converted classifier (skl2onnx) gives its label first, then its probabilities.
+    found = [n for n in names[1:] if "prob" in n.lower()]
+    if found:
+        wanted = found[0]
+
+        def probabilities(feed: Any) -> tuple[Any, list[Any] | None]:
+            (scores,) = session.run([wanted], feed)
+            if isinstance(scores, list) and scores and isinstance(scores[0], dict):
+                classes = sorted(scores[0])  # ZipMap: one {class: probability} per row
+                return [[row[c] for c in classes] for row in scores], classes
+            return scores, None
+
+        loaded.probabilities = probabilities
+    return loaded
 
 
 def _dims(shape: Sequence[object] | None) -> tuple[int, ...] | None:
@@ -483,6 +507,26 @@ def _latency(model: _Model, feed: Any, calls: int) -> tuple[float, float]:
             timings.append((time.perf_counter() - start) * 1000)
     timings.sort()
     return round(percentile(timings, 50), 3), round(percentile(timings, 95), 3)
+
+
+# ---------------------------------------------------------------- for the compare check
+
+LoadedModel = _Model
+
+
+def load_model(artifact: Path, fmt: str, declared: ModelSignature | None = None) -> LoadedModel:
+    """Load a model as this check does; ArtifactProblem or UsageError when it cannot be."""
+    return _load(artifact, fmt, declared)
+
+
+def call_model(model: LoadedModel, feed: Any, source: str) -> list[tuple[str, Any]]:
+    """One prediction; ArtifactProblem, naming `source`, when the model's code fails."""
+    return _call(model, feed, source)
+
+
+def onnx_feed(model: LoadedModel, named: dict[str, Any], np: Any) -> dict[str, Any]:
+    """Named inputs cast to the ONNX graph's input types."""
+    return _onnx_feed(model, named, np)[0]
 
 
 def percentile(ordered: Sequence[float], percent: float) -> float:

@@ -29,7 +29,7 @@ from modelregistry.conditions import DesiredCondition
 from modelregistry.decisions.passdata import Event, StepResult, VersionView
 from modelregistry.decisions.podspec import differences
 from modelregistry.decisions.podstate import PodRef, PodState, distrust, read_pod
-from modelregistry.decisions.validationplan import Plan
+from modelregistry.decisions.validationplan import Plan, compare_details
 from modelregistry.decisions.validationpod import FETCH_CONTAINER, SPEC_DIGEST_ANNOTATION
 from modelregistry.reasons import VALIDATED, Reason
 
@@ -148,7 +148,10 @@ def _start(
             delete=old_pods,
         )
     results = [
-        metric_results.get(c.name) or CheckResult(name=c.name, result="Pending", started_at=now)
+        metric_results.get(c.name)
+        or CheckResult(
+            name=c.name, result="Pending", started_at=now, details=compare_details(c, plan)
+        )
         for c in plan.checks
     ]
     status = ValidationStatus(
@@ -257,6 +260,37 @@ def pod_refused(view: VersionView, started: ValidationDecision, answer: str) -> 
     return _done(done, condition, delete=started.delete_pods, delete_now=started.delete_now)
 
 
+def inputs_unavailable(
+    view: VersionView, started: ValidationDecision, check: str, problem: str, *, transient: bool
+) -> ValidationDecision:
+    """A compare check's data set could not be read from the store, or is not the declared
+    one, so no Pod was made. What may clear up by itself (the store unreachable) is tried
+    again; anything else fails the check, until the data set is fixed and the run re-run."""
+    if started.status is None:
+        raise ValueError("only a run that started has inputs to read")
+    if transient:
+        message = f"Waiting to read the data set of check {check!r}: {problem}"
+        waiting = DesiredCondition(VALIDATED, "Unknown", Reason.VALIDATION_RUNNING, message)
+        return replace(
+            started,
+            result=replace(started.result, conditions=(waiting,), retry=True),
+            create_pod=False,
+        )
+    now = cond.format_time(view.now)
+    message = f"{problem} Fix it, then re-run with `{RERUN}`."
+    checks = [
+        c.model_copy(update={"result": "Failed", "message": message, "finished_at": now})
+        if c.name == check
+        else c
+        for c in started.status.checks
+    ]
+    done = started.status.model_copy(update={"checks": checks, "finished_at": now})
+    condition = DesiredCondition(
+        VALIDATED, "False", Reason.CHECK_FAILED, f"Check {check!r} failed: {message}"
+    )
+    return _done(done, condition, delete=started.delete_pods, delete_now=started.delete_now)
+
+
 class _InvalidThreshold(Exception):
     def __init__(self, problem: str, where: str) -> None:
         super().__init__(problem)
@@ -290,7 +324,12 @@ def _metrics(
 
 
 def _result(
-    name: str, report: reports.Report, result: str, started: str | None, finished: str | None
+    name: str,
+    report: reports.Report,
+    result: str,
+    started: str | None,
+    finished: str | None,
+    details: dict[str, str] | None = None,
 ) -> CheckResult:
     return CheckResult(
         name=name,
@@ -300,6 +339,7 @@ def _result(
         message=report.message[:4096],
         started_at=started,
         finished_at=finished,
+        details=details,
     )
 
 
@@ -438,6 +478,8 @@ def _results(current: ValidationStatus, pod: PodState) -> list[CheckResult]:
                     "Passed" if container.succeeded else "Failed",
                     container.started_at,
                     container.finished_at,
+                    # What the operator ran it on, not what the report claims.
+                    previous.details,
                 )
             )
         else:

@@ -8,26 +8,63 @@ when both are the same built-in (thresholds add up; the larger number of
 calls and the lower latency bound hold) and is refused otherwise.
 `requireSignature` adds the format check when no format check is planned,
 so the rule holds without one being listed.
+
+A compare check scores the version and another one (`against`: the Model's
+Production holder, or an alias) on a held-out data set; the plan learns
+which version that is, and its identity (name, number, verified digest) is
+part of what a run does, so a new holder starts a new run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
 
+from modelregistry import conditions as cond
 from modelregistry.api.model import ValidationPolicy
 from modelregistry.api.modelversion import (
+    DETAIL_AGAINST,
+    DETAIL_DATASET_DIGEST,
+    DETAIL_HOLDER,
+    DETAIL_HOLDER_DIGEST,
+    DETAIL_HOLDER_VERSION,
+    DETAIL_METRIC,
+    HOLDER,
     RESERVED_CHECK_NAMES,
+    CheckResult,
+    HeldOutDataset,
+    ModelVersionSpec,
+    ModelVersionStatus,
+    StorageSettings,
     Validation,
     ValidationCheck,
+    VerifiedArtifact,
 )
 from modelregistry.decisions import quantity
+from modelregistry.reasons import ARTIFACT_VERIFIED
 
 # The check `requireSignature` adds when none of the planned checks is a format check.
 SIGNATURE_CHECK: Final = "format"
 SIGNATURE_CHECK_FALLBACK: Final = "signature"
+
+
+# The fields only compare checks have: left out of a digest while unset, so the
+# digests of runs made before compare existed stay what they were.
+_COMPARE_FIELDS: Final = ("dataset", "metric", "against")
+
+
+@dataclass(frozen=True)
+class Compared:
+    """A version a compare check scores besides the candidate: its verified bytes."""
+
+    name: str
+    version: int
+    artifact: VerifiedArtifact  # its status.artifact: the fetch step re-hashes these bytes
+    format: str | None = None  # its spec.artifact.format
+    storage: StorageSettings | None = None  # its spec.artifact.storage (endpoint, region)
 
 
 @dataclass(frozen=True)
@@ -40,10 +77,21 @@ class Plan:
     required: frozenset[str] = frozenset()  # names of the checks the Model requires
     # Why the plan cannot run as written (only when the CRD's rules were bypassed).
     problems: tuple[str, ...] = ()
+    # The version each compare target (holder, an alias) names now; None: none to score.
+    against: Mapping[str, Compared | None] = field(default_factory=dict)
 
     @property
     def pod_checks(self) -> list[ValidationCheck]:
         return [c for c in self.checks if c.builtin != "metrics"]
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """What the compare checks score besides the candidate: holder, or aliases."""
+        return compare_targets(self.checks)
+
+    def compared(self, check: ValidationCheck) -> Compared | None:
+        """The version `check` (a compare check) scores besides the candidate, if any."""
+        return self.against.get(check.against or HOLDER)
 
     @property
     def digest(self) -> str:
@@ -54,14 +102,120 @@ class Plan:
             if self.policy
             else None
         )
-        content = {
-            "validation": validation.model_dump(mode="json", by_alias=True)
-            if self.checks or self.deadline_seconds
-            else None,
-            "policy": policy,
-        }
+        dumped: dict[str, Any] | None = None
+        if self.checks or self.deadline_seconds:
+            dumped = validation.model_dump(mode="json", by_alias=True)
+            dumped["checks"] = [
+                {k: v for k, v in c.items() if v is not None or k not in _COMPARE_FIELDS}
+                for c in dumped["checks"]
+            ]
+        content: dict[str, Any] = {"validation": dumped, "policy": policy}
+        if self.targets:
+            content["against"] = {t: _identity(self.against.get(t)) for t in self.targets}
         text = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _identity(compared: Compared | None) -> dict[str, Any] | None:
+    """What makes a compared version another one: a new holder is a new run."""
+    if compared is None:
+        return None
+    return {
+        "name": compared.name,
+        "version": compared.version,
+        "digest": compared.artifact.digest,
+    }
+
+
+def compare_inputs(check: ValidationCheck) -> tuple[HeldOutDataset, str] | None:
+    """The data set and metric of a compare check; None for any other check (and for a
+    compare check without them, which the CRD's rules refuse and the plan names)."""
+    if check.builtin == "compare" and check.dataset is not None and check.metric is not None:
+        return check.dataset, check.metric
+    return None
+
+
+def compare_targets(checks: tuple[ValidationCheck, ...] | list[ValidationCheck]) -> tuple[str, ...]:
+    """The targets (holder, aliases) of the compare checks, sorted, each once."""
+    return tuple(sorted({c.against or HOLDER for c in checks if compare_inputs(c)}))
+
+
+def target_version(
+    target: str,
+    *,
+    own_name: str,
+    holder: str | None,
+    aliases: Mapping[str, int],
+    names: Mapping[int, str],
+) -> str | None:
+    """The ModelVersion a compare target names: the Production holder, or the version an
+    alias points at (`names`: version number to name). Never the candidate itself: a
+    version holding Production is scored alone."""
+    if target == HOLDER:
+        found = holder
+    else:
+        found = names.get(aliases[target]) if target in aliases else None
+    return None if found == own_name else found
+
+
+def compared_version(
+    name: str, model: str, spec: ModelVersionSpec, status: ModelVersionStatus
+) -> Compared | None:
+    """The version `name` as a compare check scores it: its verified bytes, or None when it
+    is not a verified version of `model`."""
+    verified = cond.find(status.conditions, ARTIFACT_VERIFIED)
+    number = spec.version if spec.version is not None else status.version
+    if (
+        spec.model_ref.name != model
+        or status.artifact is None
+        or verified is None
+        or verified.status != "True"
+        or number is None
+    ):
+        return None
+    return Compared(name, number, status.artifact, spec.artifact.format, spec.artifact.storage)
+
+
+def gate_checks(plan: Plan) -> frozenset[str]:
+    """The compare checks whose scores the champion gate may read: those the Model requires
+    (`policy.validation.requiredChecks`). A version's own compare check, or one it can replace
+    (the Model's defaultValidation), scores on a data set and metric the version chose."""
+    return frozenset(c.name for c in plan.checks if compare_inputs(c) and c.name in plan.required)
+
+
+def measured_results(
+    results: tuple[CheckResult, ...] | list[CheckResult], metric: str, holder: str | None
+) -> tuple[CheckResult, ...]:
+    """The check results whose scores the gate may compare: a run's record (details, which
+    the operator wrote from its plan) says it scored `metric`, and scored the version the
+    gate compares with (`holder`; None: it scored this version alone). A result measured
+    against an earlier holder, or on another metric, is left out."""
+    kept = []
+    for result in results:
+        details = result.details or {}
+        if details.get(DETAIL_METRIC) == metric and details.get(DETAIL_HOLDER) == holder:
+            kept.append(result)
+    return tuple(kept)
+
+
+def compare_details(check: ValidationCheck, plan: Plan) -> dict[str, str] | None:
+    """What status records of a compare check: what the operator ran it on (None: another
+    kind of check). Known before the Pod runs, so no report can change it."""
+    inputs = compare_inputs(check)
+    if inputs is None:
+        return None
+    dataset, metric = inputs
+    details = {
+        DETAIL_METRIC: metric,
+        DETAIL_DATASET_DIGEST: dataset.digest,
+        DETAIL_AGAINST: check.against or HOLDER,
+    }
+    compared = plan.compared(check)
+    if compared is not None:
+        details[DETAIL_HOLDER] = compared.name
+        details[DETAIL_HOLDER_VERSION] = str(compared.version)
+        details[DETAIL_HOLDER_DIGEST] = compared.artifact.digest
+    return details
 
 
 def plan_for(
@@ -76,8 +230,8 @@ def plan_for(
         if check.builtin is None:
             problems.append(
                 f"required check {check.name!r} (the Model's spec.policy.validation."
-                "requiredChecks) is not a built-in check; set builtin: format, metrics or "
-                "loadAndPredict"
+                "requiredChecks) is not a built-in check; set builtin: format, metrics, "
+                "loadAndPredict or compare"
             )
         else:
             problems += _check_problems(check, "the Model's spec.policy.validation.requiredChecks")
@@ -132,6 +286,16 @@ def _check_problems(check: ValidationCheck, where: str) -> list[str]:
         )
     if check.builtin is None and not check.image:
         problems.append(f"check {check.name!r} in {where} sets neither builtin nor image")
+    if check.builtin == "compare" and (check.dataset is None or check.metric is None):
+        problems.append(
+            f"compare check {check.name!r} in {where} needs dataset (uri, digest, target) "
+            "and metric"
+        )
+    elif check.dataset is not None and check.dataset.uri.endswith("/"):
+        problems.append(
+            f"compare check {check.name!r} in {where}: the data set is one object (a CSV or "
+            "Parquet file), not a prefix"
+        )
     resources = check.resources
     for kind, asked in (
         (("requests", resources.requests), ("limits", resources.limits)) if resources else ()

@@ -44,7 +44,7 @@ from modelregistry.decisions import version as compose
 from modelregistry.decisions.lifecycle import Holder
 from modelregistry.decisions.passdata import Decision, StepResult, VersionView
 from modelregistry.decisions.podstate import PodRef, read_pod
-from modelregistry.decisions.validationplan import Plan, plan_for
+from modelregistry.decisions.validationplan import Plan, gate_checks, measured_results, plan_for
 from modelregistry.decisions.validationpod import PodSettings, build_pod
 from modelregistry.decisions.verification import Hashed, Outcome
 from modelregistry.errors import (
@@ -56,6 +56,7 @@ from modelregistry.errors import (
 from modelregistry.mergepatch import merge_patch
 from modelregistry.reasons import ARTIFACT_VERIFIED, VALIDATED
 from modelregistry.reconciler.admission import AdmissionCheck
+from modelregistry.reconciler.comparison import DatasetProblem, read_datasets, with_targets
 from modelregistry.reconciler.index import Catalog, ModelEntry, ModelKey, version_entry
 from modelregistry.reconciler.locks import Locks
 from modelregistry.reconciler.numbering import Numbering
@@ -280,8 +281,11 @@ class VersionReconciler:
             observed = dataclasses.replace(
                 observed,
                 champion=beaten,
-                checks=tuple(_validation(view, results).checks),
-                builtin_checks=_builtin_checks(view, model),
+                # Only scores measured on this metric, against the version compared with.
+                checks=measured_results(
+                    _validation(view, results).checks, rule.metric, beaten.name
+                ),
+                builtin_checks=_gate_checks(view, model),
             )
         # The number this pass assigned, for the history entry and the Event.
         number = next((r.status["version"] for r in results if "version" in r.status), None)
@@ -405,6 +409,10 @@ class VersionReconciler:
             _parsed(Validation, model.default_validation if model else None),
             _parsed(ValidationPolicy, model.validation_policy if model else None),
         )
+        # A compare check scores another version too: which one is part of the plan.
+        plan = await with_targets(
+            plan, view.namespace, view.model, view.name, self._catalog, self._cluster
+        )
         current = view.status.validation
         pod: Body | None = None
         if current is not None and current.pod_name is not None:
@@ -435,7 +443,12 @@ class VersionReconciler:
     ) -> validation.ValidationDecision:
         """Create the run's Pod in the namespace's box; record it, or refuse it if altered."""
         assert decided.status is not None
-        manifest = build_pod(view, view.uid, decided.status, plan, self._pod_settings)
+        datasets = await read_datasets(plan, view.namespace, view.spec, self._hash_one)
+        if isinstance(datasets, DatasetProblem):
+            return validation.inputs_unavailable(
+                view, decided, datasets.check, datasets.message, transient=datasets.transient
+            )
+        manifest = build_pod(view, view.uid, decided.status, plan, self._pod_settings, datasets)
         await self._sandbox.ensure(view.namespace)
         try:
             created = await self._cluster.create_pod(view.namespace, manifest)
@@ -557,14 +570,14 @@ def _validation(view: VersionView, results: list[StepResult]) -> ValidationStatu
     return view.status.validation or ValidationStatus()
 
 
-def _builtin_checks(view: VersionView, model: ModelEntry | None) -> frozenset[str]:
-    """The names of the built-in checks the version's plan runs."""
+def _gate_checks(view: VersionView, model: ModelEntry | None) -> frozenset[str]:
+    """The compare checks of the version's plan whose scores the champion gate may read."""
     plan = plan_for(
         view.spec.validation,
         _parsed(Validation, model.default_validation if model else None),
         _parsed(ValidationPolicy, model.validation_policy if model else None),
     )
-    return frozenset(c.name for c in plan.checks if c.builtin is not None)
+    return gate_checks(plan)
 
 
 def _metrics(body: Body) -> dict[str, float]:
