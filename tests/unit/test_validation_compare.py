@@ -255,9 +255,9 @@ def fetch_plan_of(pod: dict[str, Any]) -> dict[str, Any]:
     return plan
 
 
-async def holder_then_candidate(w: World, *, lock: bool = True) -> dict[str, Any]:
+async def holder_then_candidate(w: World, *, lock: bool = True, **extra: Any) -> dict[str, Any]:
     """fraud-1 verified and named by the Model's Production lock; then fraud-2 with a compare
-    check, and the operator's passes; the Pod made for fraud-2."""
+    check (and `extra` in its spec), and the operator's passes; the Pod made for fraud-2."""
     w.cluster.add("models", "fraud", {}, created(0))
     w.cluster.add("modelversions", "fraud-1", spec(version=1), created(1))
     operator = w.start()
@@ -266,7 +266,9 @@ async def holder_then_candidate(w: World, *, lock: bool = True) -> dict[str, Any
         w.cluster.patch_status_as_someone_else(
             "models", "fraud", {"production": {"holder": "fraud-1", "uid": "uid-fraud-1"}}
         )
-    w.cluster.add("modelversions", "fraud-2", spec(version=2, validation=CHECKS), created(2))
+    w.cluster.add(
+        "modelversions", "fraud-2", spec(version=2, validation=CHECKS, **extra), created(2)
+    )
     await w.cluster.settle(operator)
     pods = w.cluster.pods()
     return next(iter(pods.values())) if pods else {}
@@ -351,20 +353,27 @@ def test_without_a_holder_the_candidate_is_scored_alone() -> None:
     run(scenario)
 
 
-def test_a_new_holder_starts_a_new_run() -> None:
+async def handed_over(w: World, **extra: Any) -> dict[str, Any]:
+    """fraud-2 (with `extra`) run against fraud-1; then Production handed to fraud-3 and a
+    pass of fraud-2; its validation status."""
+    await holder_then_candidate(w, **extra)
+    w.cluster.add("modelversions", "fraud-3", spec(version=3), created(3))
+    assert w.operator is not None
+    await w.cluster.settle(w.operator)
+    w.cluster.patch_status_as_someone_else(
+        "models", "fraud", {"production": {"holder": "fraud-3", "uid": "uid-fraud-3"}}
+    )
+    w.cluster.edit_spec("modelversions", "fraud-2", description="look again")
+    await w.cluster.settle(w.operator)
+    status: dict[str, Any] = w.cluster.status("modelversions", "fraud-2")["validation"]
+    return status
+
+
+def test_a_new_holder_starts_a_new_run_for_a_version_asking_for_production() -> None:
     async def scenario() -> None:
         w = world()
-        await holder_then_candidate(w)
-        w.cluster.add("modelversions", "fraud-3", spec(version=3), created(3))
-        assert w.operator is not None
-        await w.cluster.settle(w.operator)
-        w.cluster.patch_status_as_someone_else(
-            "models", "fraud", {"production": {"holder": "fraud-3", "uid": "uid-fraud-3"}}
-        )
-        w.cluster.edit_spec("modelversions", "fraud-2", description="look again")
-        await w.cluster.settle(w.operator)
+        status = await handed_over(w, stage="Production")
 
-        status = w.cluster.status("modelversions", "fraud-2")["validation"]
         assert status["run"] == 2
         assert check_result(w)["details"]["holder"] == "fraud-3"
         (pod,) = (p for n, p in w.cluster.pods().items() if n == status["podName"])
@@ -372,6 +381,52 @@ def test_a_new_holder_starts_a_new_run() -> None:
         await w.close()
 
     run(scenario)
+
+
+@pytest.mark.parametrize("stage", ["None", "Staging"])
+def test_a_version_not_asking_for_production_keeps_its_run_through_a_handover(
+    stage: str,
+) -> None:
+    async def scenario() -> None:
+        w = world()
+        status = await handed_over(w, stage=stage)
+
+        # Scored once, against the holder when its run started: no Pod per handover.
+        assert status["run"] == 1
+        assert check_result(w)["details"]["holder"] == "fraud-1"
+        assert len(w.cluster.pods()) == 1
+        await w.close()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("asked", "granted", "pinned"),
+    [
+        ("Production", None, True),
+        ("Production", "Staging", True),
+        ("Production", "Production", False),
+        ("Staging", None, False),
+        ("None", "Production", False),
+        (None, None, False),
+    ],
+)
+def test_only_a_version_asking_for_production_it_does_not_hold_follows_the_holder(
+    asked: str | None, granted: str | None, pinned: bool
+) -> None:
+    assert validationplan.pins_against(asked, granted) is pinned
+
+
+def test_the_compared_version_is_in_the_digest_only_where_it_is_pinned() -> None:
+    other = Compared("fraud-3", 3, HOLDER.artifact.model_copy(update={"digest": DIGEST_C}))
+    pinned = dataclasses.replace(PLAN, pin_against=True)
+    loose = dataclasses.replace(PLAN, pin_against=False)
+
+    assert pinned.digest != dataclasses.replace(pinned, against={"holder": other}).digest
+    assert pinned.digest != dataclasses.replace(pinned, against={"holder": None}).digest
+    assert loose.digest == dataclasses.replace(loose, against={"holder": other}).digest
+    assert loose.digest == dataclasses.replace(loose, against={"holder": None}).digest
+    assert loose.digest != pinned.digest
 
 
 def test_a_data_set_of_other_bytes_fails_the_check_and_makes_no_pod() -> None:

@@ -79,6 +79,10 @@ class Plan:
     problems: tuple[str, ...] = ()
     # The version each compare target (holder, an alias) names now; None: none to score.
     against: Mapping[str, Compared | None] = field(default_factory=dict)
+    # Whether which version that is belongs to the run (a version asking for Production it
+    # does not hold: the gate compares it with the current holder). Any other version is
+    # scored once, against the version of its run's start: a handover re-runs no Pod for it.
+    pin_against: bool = True
 
     @property
     def pod_checks(self) -> list[ValidationCheck]:
@@ -110,7 +114,7 @@ class Plan:
                 for c in dumped["checks"]
             ]
         content: dict[str, Any] = {"validation": dumped, "policy": policy}
-        if self.targets:
+        if self.targets and self.pin_against:
             content["against"] = {t: _identity(self.against.get(t)) for t in self.targets}
         text = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
@@ -138,6 +142,12 @@ def compare_inputs(check: ValidationCheck) -> tuple[HeldOutDataset, str] | None:
 def compare_targets(checks: tuple[ValidationCheck, ...] | list[ValidationCheck]) -> tuple[str, ...]:
     """The targets (holder, aliases) of the compare checks, sorted, each once."""
     return tuple(sorted({c.against or HOLDER for c in checks if compare_inputs(c)}))
+
+
+def pins_against(asked: str | None, granted: str | None) -> bool:
+    """Whether a version's compare runs follow the version they score besides it: only
+    while it asks for Production (`spec.stage`) and does not hold it (`status.stage`)."""
+    return asked == "Production" and granted != "Production"
 
 
 def target_version(

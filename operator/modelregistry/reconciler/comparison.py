@@ -17,11 +17,13 @@ from dataclasses import dataclass
 
 from modelregistry.api import Artifact, ModelVersionSpec, ModelVersionStatus
 from modelregistry.api.modelversion import HeldOutDataset
+from modelregistry.decisions.passdata import VersionView
 from modelregistry.decisions.validationplan import (
     Compared,
     Plan,
     compare_inputs,
     compared_version,
+    pins_against,
     target_version,
 )
 from modelregistry.decisions.validationpod import DatasetRecord
@@ -49,11 +51,13 @@ class DatasetProblem:
 
 
 async def with_targets(
-    plan: Plan, namespace: str, model: str, own_name: str, catalog: Catalog, cluster: ClusterPort
+    plan: Plan, view: VersionView, catalog: Catalog, cluster: ClusterPort
 ) -> Plan:
-    """The plan with the version each compare target names now (None: none to score)."""
+    """The plan with the version each compare target names now (None: none to score), and
+    whether a change of that version starts a new run."""
     if not plan.targets:
         return plan
+    namespace, model, own_name = view.namespace, view.model, view.name
     entry = catalog.model(namespace, model)
     holder = lock_of({"status": {"production": entry.production if entry else None}}).holder
     aliases = {
@@ -68,7 +72,8 @@ async def with_targets(
             target, own_name=own_name, holder=holder, aliases=aliases, names=names
         )
         found[target] = await _read(cluster, namespace, model, name) if name else None
-    return dataclasses.replace(plan, against=found)
+    pinned = pins_against(view.spec.stage, view.status.stage)
+    return dataclasses.replace(plan, against=found, pin_against=pinned)
 
 
 async def _read(cluster: ClusterPort, namespace: str, model: str, name: str) -> Compared | None:

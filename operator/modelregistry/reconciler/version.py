@@ -410,9 +410,7 @@ class VersionReconciler:
             _parsed(ValidationPolicy, model.validation_policy if model else None),
         )
         # A compare check scores another version too: which one is part of the plan.
-        plan = await with_targets(
-            plan, view.namespace, view.model, view.name, self._catalog, self._cluster
-        )
+        plan = await with_targets(plan, view, self._catalog, self._cluster)
         current = view.status.validation
         pod: Body | None = None
         if current is not None and current.pod_name is not None:
