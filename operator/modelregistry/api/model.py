@@ -129,8 +129,10 @@ class MustBeat(ApiModel):
         default=None,
         max_length=63,
         pattern=DNS_LABEL_PATTERN,
-        description="The name of a built-in compare check of this metric: when it ran and passed, "
-        "the scores it measured are compared instead of the declared spec.metrics.",
+        description="The name of a compare check of this metric that the Model requires "
+        "(policy.validation.requiredChecks): when it ran and passed against the version "
+        "compared with, the scores it measured are compared instead of the declared "
+        "spec.metrics.",
     )
 
 
