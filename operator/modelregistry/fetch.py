@@ -45,6 +45,8 @@ def run_fetch(destination: Path, meta: Path, report_path: Path | None) -> int:
         plan = json.loads(os.environ[PLAN_VARIABLE])
     except (KeyError, ValueError) as error:
         return _finish(report_path, EXIT_USAGE, f"{PLAN_VARIABLE} is missing or not JSON: {error}")
+    if str(plan.get("uri", "")).startswith("oci://"):
+        return run_oci_fetch(plan, destination, meta, report_path)
     try:
         artifact = fetch(plan, destination)
     except ArtifactChanged as changed:
@@ -124,6 +126,39 @@ def _one_segment(name: str) -> Path:
     if len(relative.parts) != 1:
         raise ValueError(f"{name!r} is not a single path segment")
     return relative
+
+
+def run_oci_fetch(
+    plan: dict[str, Any], destination: Path, meta: Path, report_path: Path | None
+) -> int:
+    """Pull an oci:// artifact by the verified manifest digest, every blob hashed again.
+
+    A blob that is not its digest's bytes stops the pull (the directory is
+    emptied): the bytes changed, or the registry serves others.
+    """
+    from modelregistry.decisions.oci.failures import BlobDigestMismatchError
+    from modelregistry.oci.pull import pull_plan
+
+    try:
+        pulled = pull_plan(plan, destination, meta)
+    except BlobDigestMismatchError as changed:
+        return _finish(
+            report_path,
+            EXIT_CHANGED,
+            f"{plan['uri']}: {changed.blob} is not the verified bytes: expected "
+            f"{changed.expected}, the registry served {changed.observed}. Nothing was validated.",
+        )
+    except Exception as error:  # any failure to read is the run's verdict, told in the report
+        return _finish(report_path, EXIT_UNREADABLE, f"Could not fetch {plan.get('uri')}: {error}")
+    meta.mkdir(parents=True, exist_ok=True)
+    (meta / "spec.json").write_text(os.environ.get(SPEC_VARIABLE, "{}"))
+    (meta / "digest").write_text(plan["digest"])
+    (meta / "version-id").write_text("")
+    return _finish(
+        report_path,
+        EXIT_OK,
+        f"Fetched {plan['uri']} ({plan['digest']}): {pulled.files} files, every blob re-hashed.",
+    )
 
 
 class ArtifactChanged(Exception):

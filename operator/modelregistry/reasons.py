@@ -104,6 +104,7 @@ class Reason:
     STORAGE_ERROR = "StorageError"
     DIGEST_MISMATCH = "DigestMismatch"
     ARTIFACT_CHANGED = "ArtifactChanged"
+    BLOB_DIGEST_MISMATCH = "BlobDigestMismatch"
     ACCESS_DENIED = "AccessDenied"
     CREDENTIALS_REJECTED = "CredentialsRejected"
     INVALID_ENDPOINT = "InvalidEndpoint"
@@ -230,6 +231,13 @@ _REASONS: tuple[ReasonInfo, ...] = (
         ARTIFACT_VERIFIED,
         "False",
         "the bytes changed after they were verified (old and new versionId in the message)",
+    ),
+    ReasonInfo(
+        Reason.BLOB_DIGEST_MISMATCH,
+        ARTIFACT_VERIFIED,
+        "False",
+        "(oci://) the registry served bytes for the manifest or a blob that do not hash to the "
+        "digest naming it (the blob and both digests in the message)",
     ),
     ReasonInfo(
         Reason.ACCESS_DENIED,

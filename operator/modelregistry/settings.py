@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from modelregistry.decisions import quantity
+from modelregistry.decisions.oci import podplan
 from modelregistry.decisions.validationpod import SERVICE_ACCOUNT, ResourceBox
 from modelregistry.storage import Endpoint
 
@@ -55,6 +56,8 @@ class Settings:
     """Keep a NetworkPolicy for validation Pods in each namespace where they run."""
     validation_egress: tuple[tuple[str, int], ...] = ()
     """(address or CIDR, port) validation Pods may reach; empty: the validation S3 endpoint."""
+    validation_registries: tuple[tuple[str, str], ...] = ()
+    """(registry, endpoint): OCI registries validation Pods may read, and where they reach each."""
     validation_dns: str | None = "kube-system/k8s-app=kube-dns"
     """`namespace/label=value` of the cluster DNS Pods validation Pods may ask; None: no DNS."""
     label_selector: str | None = None
@@ -207,6 +210,7 @@ class Settings:
             validation_resources=resources,
             validation_network_policy=flag("VALIDATION_NETWORK_POLICY", True),
             validation_egress=egress(read("VALIDATION_EGRESS")),
+            validation_registries=podplan.parse_registries(read("VALIDATION_REGISTRIES")),
             validation_dns=dns_selector(env.get(PREFIX + "VALIDATION_DNS")),
         )
 

@@ -180,10 +180,17 @@ class PodRuntime:
     # The tests' busybox image, named by digest: a custom check's image by tag is pulled
     # every time (`Always`), and nothing can be pulled here.
     busybox: str
+    # MODELREGISTRY_VALIDATION_REGISTRIES: the tests' OCI registries as Pods reach them.
+    registries: str = ""
 
 
 @pytest.fixture(scope="session")
-def pod_runtime(node: Node | None, s3: S3Server) -> PodRuntime | None:
+def pod_runtime(
+    node: Node | None,
+    s3: S3Server,
+    oci_registry: OciRegistry,
+    oci_registry_auth: OciRegistry,
+) -> PodRuntime | None:
     """The project's image imported into the node, and a way from Pods to the S3 server.
 
     None against the cluster in KUBECONFIG: it has no access to this host's
@@ -200,7 +207,13 @@ def pod_runtime(node: Node | None, s3: S3Server) -> PodRuntime | None:
     port = urlsplit(s3.endpoint_url).port
     assert port is not None
     forwarder = node.forward(port, name="s3")
-    return PodRuntime(image.reference, f"http://{node.node_ip}:{forwarder.port}", pinned)
+    registries = " ".join(
+        f"{r.host}={node.node_ip}:{node.forward(r.port, name='oci').port}"
+        for r in (oci_registry, oci_registry_auth)
+    )
+    return PodRuntime(
+        image.reference, f"http://{node.node_ip}:{forwarder.port}", pinned, registries
+    )
 
 
 def operator_environment(
@@ -219,6 +232,7 @@ def operator_environment(
             MODELREGISTRY_VALIDATION_IMAGE=pods.image,
             MODELREGISTRY_VALIDATION_IMAGE_PULL_POLICY="Never",
             MODELREGISTRY_VALIDATION_S3_ENDPOINT=pods.s3_endpoint,
+            MODELREGISTRY_VALIDATION_REGISTRIES=pods.registries,
         )
     return environment
 

@@ -12,8 +12,10 @@ import gzip
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import oras.client
 import pytest
 
 from modelregistry.decisions.oci.auth import RegistryCredentials
@@ -34,6 +36,7 @@ from modelregistry.storage import ReadProgress
 from tests.integration import ocipush
 from tests.integration.conftest import OCI_PASSWORD, OCI_USER
 from tests.integration.hostileregistry import BlobServer, HostileRegistry
+from tests.integration.tokenserver import TokenServer
 
 pytestmark = pytest.mark.integration
 
@@ -411,3 +414,51 @@ def test_pull_refuses_links_and_a_layer_past_its_room(
             limit=bomb.stat().st_size * 2,
         )
     assert list(destination.iterdir()) == []
+
+
+@pytest.fixture
+def token_registry(tmp_path: Path) -> Iterator[tuple[OciRegistry, TokenServer]]:
+    """A registry that takes only bearer tokens, from a token service knowing OCI_USER."""
+    with (
+        TokenServer(tmp_path, {OCI_USER: OCI_PASSWORD}) as tokens,
+        OciRegistry(tmp_path / "registry", token=tokens.registry_auth()) as registry,
+    ):
+        yield registry, tokens
+
+
+def test_bearer_tokens_asked_for_with_the_credentials_and_refused_without(
+    token_registry: tuple[OciRegistry, TokenServer], files: dict[str, Path], tmp_path: Path
+) -> None:
+    registry, tokens = token_registry
+    pusher = oras.client.OrasClient(hostname=registry.host, insecure=True, auth_backend="token")
+    pusher.auth.set_basic_auth(OCI_USER, OCI_PASSWORD)
+    pushed = ocipush.modelpack(
+        pusher,
+        f"{registry.host}/private/tokened:v1",
+        [(files["tokenizer.json"], ocipush.MODELPACK_WEIGHT_RAW)],
+        tmp_path,
+    )
+    target = reference(registry.host, "private/tokened", pushed.digest)
+    store = OciStore()
+    tokens.requests.clear()
+
+    found = store.hash_artifact(
+        target, RegistryCredentials(OCI_USER, OCI_PASSWORD), plain_http=True
+    )
+
+    assert found.digest == pushed.digest
+    # One token for the whole artifact, asked for pull on its repository alone.
+    assert tokens.requests == [(OCI_USER, ["repository:private/tokened:pull"])]
+    with pytest.raises(CredentialsRejectedError) as wrong:
+        store.hash_artifact(target, RegistryCredentials(OCI_USER, "wrong"), plain_http=True)
+    assert str(wrong.value) == (
+        f"{registry.host} refuses the credentials of {OCI_USER!r} for a pull token for "
+        "private/tokened in private/tokened"
+    )
+    with pytest.raises(AccessDeniedError) as anonymous:
+        store.hash_artifact(target, None, plain_http=True)
+    assert str(anonymous.value) == (
+        f"{registry.host} refuses anonymous access to manifest {pushed.digest} in private/tokened"
+    )
+    tokens.anonymous_pull = True
+    assert OciStore().hash_artifact(target, None, plain_http=True).digest == pushed.digest

@@ -158,7 +158,13 @@ def test_artifact_uri_is_required_and_has_a_pattern() -> None:
 
     assert set(spec["required"]) == {"modelRef", "artifact"}
     assert artifact["required"] == ["uri"]
-    assert artifact["properties"]["uri"]["pattern"].startswith("^s3://")
+    pattern = re.compile(artifact["properties"]["uri"]["pattern"])
+    assert pattern.match("s3://models/churn/model.onnx")
+    assert pattern.match("oci://registry.example.com/models/churn@sha256:" + "a" * 64)
+    # A tag gets past the pattern to the CEL rule, which says what to write instead.
+    assert pattern.match("oci://registry.example.com/models/churn:v1")
+    assert not pattern.match("https://example.com/model.onnx")
+    assert not pattern.match("oci://")
 
 
 def test_modelversion_printer_columns() -> None:

@@ -236,6 +236,7 @@ def test_verified_single_object_is_ready_and_recorded(
         "versionId": "v1",
         "verifiedAt": "2030-01-02T03:04:05Z",
         "verifiedBy": None,
+        "oci": None,
     }
     assert decision.retry is False
     assert decision.events == (Event("Normal", Reason.VERIFIED, VERIFIED_A),)

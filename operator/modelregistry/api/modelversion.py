@@ -26,6 +26,12 @@ from modelregistry.api.meta import (
     LongText,
     ShortText,
 )
+from modelregistry.api.oci import (
+    OCI_ANY_URI_PATTERN,
+    OCI_DIGEST_URI_PATTERN,
+    RegistrySettings,
+    VerifiedOciManifest,
+)
 
 # One segment of an object key: not empty, not `.` or `..` (stores and proxies
 # resolve those, so the key would name another object), no backslash or
@@ -36,6 +42,9 @@ _KEY_SEGMENT = rf"(?:{_NOT_DOT}{_CHAR}*|\.{_NOT_DOT}{_CHAR}*|\.\.{_CHAR}+)"
 _BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 # s3://bucket/key, or s3://bucket/prefix/ for a directory of files.
 S3_URI_PATTERN = rf"^s3://{_BUCKET}/(?:{_KEY_SEGMENT}/)*{_KEY_SEGMENT}/?$"
+# What spec.artifact.uri may be: an s3:// object or prefix, or an oci:// reference
+# (whose form the CEL rules below check, saying what is wrong in words).
+ARTIFACT_URI_PATTERN = rf"^(?:{S3_URI_PATTERN[1:-1]}|{OCI_ANY_URI_PATTERN})$"
 
 ArtifactFormat = Literal[
     "mlflow",
@@ -130,13 +139,49 @@ class StorageSettings(ApiModel):
 class Artifact(ApiModel):
     """Where the model's bytes are, and what they must hash to."""
 
+    model_config = ConfigDict(
+        **ApiModel.model_config,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"!self.uri.startsWith('oci://') || "
+                    f"self.uri.matches(r'{OCI_DIGEST_URI_PATTERN}')",
+                    "message": "an oci:// artifact is named by its manifest digest: "
+                    "oci://REGISTRY/REPOSITORY@sha256:<64 hex> (a tag can be moved by anyone "
+                    "who may push; `oras resolve REGISTRY/REPOSITORY:TAG` prints the digest)",
+                    "fieldPath": ".uri",
+                },
+                {
+                    "rule": "!self.uri.startsWith('oci://') || !has(self.digest) || "
+                    "self.uri.endsWith('@' + self.digest)",
+                    "message": "for an oci:// artifact the digest is the manifest digest the URI "
+                    "names: leave digest out or make it equal",
+                    "fieldPath": ".digest",
+                },
+                {
+                    "rule": "!self.uri.startsWith('oci://') || !has(self.storage)",
+                    "message": "storage (S3 settings) does not apply to an oci:// artifact: "
+                    "use registry",
+                    "fieldPath": ".storage",
+                },
+                {
+                    "rule": "self.uri.startsWith('oci://') || !has(self.registry)",
+                    "message": "registry applies to oci:// artifacts only: use storage for s3://",
+                    "fieldPath": ".registry",
+                },
+            ]
+        },
+    )
+
     uri: str = Field(
         max_length=2048,
-        pattern=S3_URI_PATTERN,
+        pattern=ARTIFACT_URI_PATTERN,
         description=(
-            "Location of the artifact: s3://bucket/key for one object, or "
+            "Location of the artifact: s3://bucket/key for one object, "
             "s3://bucket/prefix/ (ending in '/') for every object under a prefix, "
-            "such as an MLflow model directory."
+            "such as an MLflow model directory, or oci://REGISTRY/REPOSITORY@sha256:<digest> "
+            "for a ModelPack or KitOps artifact in an OCI registry, named by its manifest "
+            "digest (docs/oci.md)."
         ),
     )
     digest: Digest | None = Field(
@@ -153,6 +198,9 @@ class Artifact(ApiModel):
     )
     storage: StorageSettings | None = Field(
         default=None, description="Endpoint, region and credentials of the object store."
+    )
+    registry: RegistrySettings | None = Field(
+        default=None, description="Credentials and transport of an oci:// artifact's registry."
     )
 
 
@@ -640,6 +688,11 @@ class VerifiedArtifact(ApiModel):
         description="StoreChecksum while this record rests on the store's full-object SHA-256 "
         "checksums (the Model's policy.verification.acceptStoreChecksum) and the operator has "
         "not hashed the bytes yet; absent once it has.",
+    )
+    oci: VerifiedOciManifest | None = Field(
+        default=None,
+        description="For an oci:// artifact: the manifest and every blob (config and layers) "
+        "with the digest, media type and size each was verified at.",
     )
 
 

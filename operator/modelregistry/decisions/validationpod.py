@@ -38,6 +38,7 @@ from modelregistry.api.modelversion import (
     VerifiedArtifact,
 )
 from modelregistry.decisions import quantity
+from modelregistry.decisions.oci import podplan
 from modelregistry.decisions.passdata import VersionView
 from modelregistry.decisions.podspec import fingerprint
 from modelregistry.decisions.validationplan import Compared, Plan, compare_inputs
@@ -105,6 +106,9 @@ class PodSettings:
     service_account: str = SERVICE_ACCOUNT
     runtime_class: str | None = None  # e.g. gVisor's or Kata's RuntimeClass
     resources: ResourceBox = field(default_factory=ResourceBox)
+    # (registry, endpoint): the OCI registries validation Pods may read, and where they
+    # reach each (MODELREGISTRY_VALIDATION_REGISTRIES).
+    registries: tuple[tuple[str, str], ...] = ()
 
 
 def label_value(text: str) -> str:
@@ -123,7 +127,12 @@ def generate_name(version_name: str, run: int) -> str:
 
 
 def artifact_path(uri: str) -> str:
-    """Where the artifact lies in the Pod: the directory of a prefix, or the object's file."""
+    """Where the artifact lies in the Pod: the directory of a prefix, or the object's file.
+
+    An oci:// artifact's layers are laid out in the directory, as its manifest says.
+    """
+    if uri.startswith("oci://"):
+        return ARTIFACT_DIR
     key = uri.split("/", 3)[3] if uri.count("/") >= 3 else ""
     if key.endswith("/") or not key:
         return ARTIFACT_DIR
@@ -193,6 +202,15 @@ def fetch_plan(
     verified = view.status.artifact
     if verified is None:
         raise ValueError("a validation Pod needs the verified artifact in status")
+    if verified.oci is not None:
+        # Pulled by the manifest digest verified, from the registry as Pods reach it.
+        return podplan.fetch_plan(
+            verified.uri,
+            verified.oci,
+            verified.digest,
+            view.spec.artifact.registry,
+            dict(settings.registries),
+        )
     storage = view.spec.artifact.storage
     fetched = {**_pinned(verified), **_store(storage, settings)}
     if plan is None or not plan.targets:
@@ -255,7 +273,9 @@ def artifact_size_limit(view: VersionView) -> str:
     verified = view.status.artifact
     if verified is None:
         raise ValueError("a validation Pod needs the verified artifact in status")
-    return quantity.mebibytes(_room(verified.size, verified.file_count))
+    # An oci:// artifact's tar layers take more room unpacked (gzip ones inflated).
+    size = verified.oci.unpacked_size if verified.oci is not None else verified.size
+    return quantity.mebibytes(_room(size, verified.file_count))
 
 
 def container_resources(asked: CheckResources | None, box: ResourceBox) -> dict[str, Any]:
@@ -469,6 +489,10 @@ def build_pod(
     }
     if secret is not None:
         fetch["envFrom"] = [{"secretRef": {"name": secret}}]
+    registry = view.spec.artifact.registry
+    if registry is not None and registry.secret_ref is not None:
+        # The registry's credentials reach the fetch step alone, key by key.
+        fetch["env"].extend(podplan.credential_variables(registry.secret_ref.name))
     checks = plan.pod_checks
     scratch = {"emptyDir": {"sizeLimit": settings.resources.scratch}}
     spec: dict[str, Any] = {

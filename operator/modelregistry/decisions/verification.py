@@ -15,6 +15,8 @@ from modelregistry.api.modelversion import (
     VerifiedFile,
 )
 from modelregistry.conditions import DesiredCondition
+from modelregistry.decisions.oci.record import OciArtifactDigest
+from modelregistry.decisions.oci.record import record as oci_record
 from modelregistry.decisions.passdata import Event, StepResult, VersionView
 from modelregistry.digest import ArtifactDigest
 from modelregistry.reasons import ARTIFACT_VERIFIED, Reason, is_transient
@@ -212,6 +214,7 @@ def verified_record(uri: str, observed: ArtifactDigest, now: datetime) -> Verifi
         version_id=observed.version_id,
         verified_at=cond.format_time(now),
         verified_by=STORE_CHECKSUM if observed.by_store_checksum else None,
+        oci=oci_record(observed) if isinstance(observed, OciArtifactDigest) else None,
     )
 
 

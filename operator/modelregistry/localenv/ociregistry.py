@@ -2,8 +2,10 @@
 
 Plain HTTP on 127.0.0.1, so clients must be told so (`plainHTTP`, oras'
 `insecure`). With `users`, it asks for a username and password (htpasswd,
-bcrypt) and answers 401 `Basic realm=...` without them; without, it serves
-everyone. Each `start()` begins with an empty registry.
+bcrypt) and answers 401 `Basic realm=...` without them; with `token` (its
+`auth.token` settings: realm, service, issuer, jwks), it asks for a bearer
+token from that realm and verifies it; otherwise it serves everyone. Each
+`start()` begins with an empty registry.
 """
 
 from __future__ import annotations
@@ -40,10 +42,14 @@ class OciRegistry(LocalService):
         workdir: Path | None = None,
         *,
         users: Mapping[str, str] | None = None,
+        token: Mapping[str, str] | None = None,
         start_timeout: float = 30.0,
     ) -> None:
         super().__init__(workdir, prefix="modelregistry-oci-", start_timeout=start_timeout)
+        if users and token:
+            raise LocalEnvError("the registry takes users (htpasswd) or a token service, not both")
         self._users = dict(users or {})
+        self._token = dict(token or {})
         self._process: ManagedProcess | None = None
         self._port: int | None = None
 
@@ -84,6 +90,8 @@ class OciRegistry(LocalService):
             htpasswd = workdir / "htpasswd"
             htpasswd.write_text(_htpasswd(self._users))
             config["auth"] = {"htpasswd": {"realm": REALM, "path": str(htpasswd)}}
+        if self._token:
+            config["auth"] = {"token": self._token}
         config_path = workdir / "config.yml"
         config_path.write_text(yaml.safe_dump(config))
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIX)}

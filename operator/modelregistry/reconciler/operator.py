@@ -94,6 +94,7 @@ class Operator:
                 service_account=settings.validation_service_account,
                 runtime_class=settings.validation_runtime_class,
                 resources=settings.validation_resources,
+                registries=settings.validation_registries,
             ),
             sandbox=Sandbox(
                 cluster,
@@ -102,6 +103,7 @@ class Operator:
                     network_policy=settings.validation_network_policy,
                     egress=settings.validation_egress,
                     endpoint=settings.validation_endpoint,
+                    registries=tuple(e for _, e in settings.validation_registries),
                     dns=settings.validation_dns,
                 ),
             ),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from modelregistry.decisions import sandbox
+from modelregistry.decisions.oci import podplan
 from modelregistry.reconciler.ports import ClusterPort
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class SandboxSettings:
     network_policy: bool = True
     egress: tuple[tuple[str, int], ...] = ()  # explicit (CIDR, port); else the endpoint's
     endpoint: str | None = None  # the object store as validation Pods reach it
+    registries: tuple[str, ...] = ()  # OCI registries as validation Pods reach them (host[:port])
     dns: str | None = "kube-system/k8s-app=kube-dns"
 
 
@@ -45,6 +47,10 @@ class Sandbox:
         )
         if self._settings.network_policy:
             store = self._settings.egress or await store_addresses(self._settings.endpoint)
+            for registry in self._settings.registries:
+                host, port = podplan.endpoint_address(registry)
+                bracketed = f"[{host}]" if ":" in host else host
+                store += await store_addresses(f"http://{bracketed}:{port}")
             await self._keep(
                 "networking.k8s.io/v1",
                 "networkpolicies",

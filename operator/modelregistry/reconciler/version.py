@@ -42,6 +42,7 @@ from modelregistry.decisions import (
 )
 from modelregistry.decisions import version as compose
 from modelregistry.decisions.lifecycle import Holder
+from modelregistry.decisions.oci.reference import is_oci
 from modelregistry.decisions.passdata import Decision, StepResult, VersionView
 from modelregistry.decisions.podstate import PodRef, read_pod
 from modelregistry.decisions.validationplan import Plan, gate_checks, measured_results, plan_for
@@ -54,12 +55,14 @@ from modelregistry.errors import (
     ObjectRefusedError,
 )
 from modelregistry.mergepatch import merge_patch
+from modelregistry.oci.verifier import OciVerifier
 from modelregistry.reasons import ARTIFACT_VERIFIED, VALIDATED
 from modelregistry.reconciler.admission import AdmissionCheck
 from modelregistry.reconciler.comparison import DatasetProblem, read_datasets, with_targets
 from modelregistry.reconciler.index import Catalog, ModelEntry, ModelKey, version_entry
 from modelregistry.reconciler.locks import Locks
 from modelregistry.reconciler.numbering import Numbering
+from modelregistry.reconciler.ociartifact import OciVerifierPort, verify_oci
 from modelregistry.reconciler.ports import Body, ClusterPort, VerifierPort
 from modelregistry.reconciler.production import (
     Busy,
@@ -122,9 +125,11 @@ class VersionReconciler:
         production: ProductionLocks,
         admission: AdmissionCheck,
         limits: Mapping[ModelKey, frozenset[str]],
+        oci: OciVerifierPort | None = None,
     ) -> None:
         self._cluster = cluster
         self._verifier = verifier
+        self._oci = oci or OciVerifier()
         self._catalog = catalog
         self._numbers = numbers
         self._reverify_interval = reverify_interval
@@ -491,6 +496,8 @@ class VersionReconciler:
         checksum_may_prove: str | None,
         read: ReadProgress,
     ) -> Outcome:
+        if is_oci(artifact.uri):
+            return await verify_oci(self._cluster, self._oci, namespace, artifact, field, read)
         credentials = None
         secret = artifact.storage.secret_ref if artifact.storage else None
         if secret is not None:

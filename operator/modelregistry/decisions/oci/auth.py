@@ -154,3 +154,20 @@ def host_of(server: str) -> str:
     """host[:port] of a docker config key: `https://host/v1/`, `host`, `http://host:5000`."""
     rest = server.split("://", 1)[-1]
     return rest.split("/", 1)[0].lower()
+
+
+def secret_data(secret: Mapping[str, object], where: str) -> dict[str, str]:
+    """A Secret's data, decoded from base64 to text; CredentialsError if a value is not text."""
+    encoded = secret.get("data") or {}
+    if not isinstance(encoded, Mapping):
+        raise CredentialsError(f"{where} has no data")
+    try:
+        return {
+            str(k): base64.b64decode(str(v), validate=True).decode() for k, v in encoded.items()
+        }
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise CredentialsError(
+            f"{where} holds a value that is not base64 of UTF-8 text: store the registry's "
+            "credentials as `kubectl create secret docker-registry` or a kubernetes.io/basic-auth "
+            "Secret does"
+        ) from None

@@ -14,12 +14,13 @@ from modelregistry.errors import (
     StorageError,
     StorageUnreachableError,
 )
+from modelregistry.reasons import Reason
 
 
 class BlobDigestMismatchError(StorageError):
     """A registry served bytes for a manifest or blob that do not hash to the digest naming it."""
 
-    reason = "BlobDigestMismatch"
+    reason = Reason.BLOB_DIGEST_MISMATCH
 
     def __init__(self, message: str, *, blob: str, expected: str, observed: str) -> None:
         super().__init__(message)
