@@ -20,7 +20,8 @@ ways, each a fresh command as a person (or an init container) runs it:
 The order alternates every repetition and each command starts after `sync` on
 a quiet machine; its output is deleted afterwards. Reported: each command's
 wall time and MiB/s, and the ratio of fetch's throughput to aws s3 cp's in the
-same repetition (median and min-max); fetch's file is checked against the
+same repetition (median and min-max), and each command's CPU time (user and
+system, all its threads); fetch's file is checked against the
 source's SHA-256 once, after the timed runs of each repetition.
 """
 
@@ -30,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -94,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shutil.rmtree(out)
                 _log(
                     f"[{repetition}] {side}: {run[side]['seconds']:.2f}s, "
-                    f"{run[side]['mib_s']:.0f} MiB/s"
+                    f"{run[side]['mib_s']:.0f} MiB/s, {run[side]['cpu_seconds']:.2f} CPU-s"
                 )
             runs.append(run)
     report = {
@@ -189,23 +191,32 @@ def _download(side: str, aws: Path, out: Path, env: dict[str, str]) -> dict[str,
             f"s3://{BUCKET}/{KEY}",
             str(out / "model.bin"),
         ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{side} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     size = (out / "model.bin").stat().st_size
-    return {"seconds": seconds, "mib_s": size / MIB / seconds}
+    # The command's own CPU time (user + system, all its threads): the work it does,
+    # apart from how much of the machine it got.
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"seconds": seconds, "mib_s": size / MIB / seconds, "cpu_seconds": cpu}
 
 
 def _summary(runs: list[dict[str, Any]], size: int) -> dict[str, Any]:
     summary: dict[str, Any] = {"bytes": size}
     for side in SIDES:
         rates = [r[side]["mib_s"] for r in runs]
+        cpu = [r[side]["cpu_seconds"] for r in runs]
         summary[side] = {
             "median_mib_s": statistics.median(rates),
             "min": min(rates),
             "max": max(rates),
+            "median_cpu_seconds": statistics.median(cpu),
+            "cpu_min": min(cpu),
+            "cpu_max": max(cpu),
         }
     ratios = [r["fetch"]["mib_s"] / r["aws s3 cp"]["mib_s"] for r in runs]
     summary["fetch / aws s3 cp"] = {
@@ -220,11 +231,14 @@ def _summary(runs: list[dict[str, Any]], size: int) -> dict[str, Any]:
 def _print_markdown(report: dict[str, Any]) -> None:
     summary = report["summary"]
     print(f"\n{report['parameters']['gib']} GiB, {report['parameters']['repeat']} repetitions\n")
-    print("| command | MiB/s median | min-max |")
-    print("| --- | --- | --- |")
+    print("| command | MiB/s median | min-max | CPU seconds median | min-max |")
+    print("| --- | --- | --- | --- | --- |")
     for side in SIDES:
         s = summary[side]
-        print(f"| {side} | {s['median_mib_s']:.0f} | {s['min']:.0f}-{s['max']:.0f} |")
+        print(
+            f"| {side} | {s['median_mib_s']:.0f} | {s['min']:.0f}-{s['max']:.0f} "
+            f"| {s['median_cpu_seconds']:.2f} | {s['cpu_min']:.2f}-{s['cpu_max']:.2f} |"
+        )
     s = summary["fetch / aws s3 cp"]
     print(
         f"\nfetch / aws s3 cp (throughput, same repetition): median {s['median']:.2f}x, "
