@@ -140,6 +140,7 @@ MODELVERSION_COLUMNS = (
     ),
     PrinterColumn("Digest", "string", ".status.artifact.digest", "Verified digest.", priority=1),
     PrinterColumn("URI", "string", ".spec.artifact.uri", "Artifact location.", priority=1),
+    PrinterColumn("In use", "integer", ".status.deploymentCount", "Workloads using this version."),
     PrinterColumn("Asked", "string", ".spec.stage", "Stage asked for (spec.stage).", priority=1),
     PrinterColumn(
         "Commit", "string", ".spec.lineage.code.commit", "Commit of the training code.", priority=1

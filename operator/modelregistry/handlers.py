@@ -4,7 +4,10 @@ Models and ModelVersions are followed by informers of the operator's own
 (`informer.py`): a LIST then a WATCH each, kept in memory as the index, with
 every change handed to the operator. Per watch event that costs a fraction
 of what Kopf's per-object processing does, the largest share of the
-operator's CPU in a burst of new versions (docs/benchmarks.md). Kopf runs
+operator's CPU in a burst of new versions (docs/benchmarks.md). Pods are
+followed the same way for where each version runs (`reconciler/deployments.py`:
+only those that name a version are kept), listed before anything is written,
+so a restart never drops a user it has not seen yet. Kopf runs
 the operator's life (start-up, clean-up, login) and follows the validation
 Pods with an index and an event handler. Kopf stores no state of its own on
 any object: no annotations, no finalizers, no `status.kopf` writes, and the
@@ -28,11 +31,13 @@ import kopf
 
 from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
 from modelregistry.cluster import Cluster
+from modelregistry.decisions.deployments import POD
 from modelregistry.decisions.validationpod import LABEL_VERSION_UID, MANAGED_BY
 from modelregistry.httpserver import serve
 from modelregistry.informer import Grouped, Informer, Watches, in_scope, is_pattern
 from modelregistry.leadership import LeaderElector, identity
 from modelregistry.reconciler import Catalog, Operator
+from modelregistry.reconciler.deployments import Workload, workload_keyed
 from modelregistry.reconciler.index import (
     ModelEntry,
     ModelKey,
@@ -79,6 +84,7 @@ def _watches(
     versions: Grouped[ModelKey, VersionEntry],
     models: Grouped[ModelKey, ModelEntry],
     label_selector: str | None = None,
+    workloads: Grouped[str, Workload] | None = None,
 ) -> Watches:
     # Plain names: an informer each. Patterns: cluster-wide, filtered.
     patterns = any(is_pattern(n) for n in namespaces)
@@ -91,6 +97,12 @@ def _watches(
     async def model_deleted(uid: str, key: ModelKey | None, entry: object) -> None:
         if key is not None:
             await operator.model_deleted(*key)
+
+    async def pod_event(kind: str, body: dict[str, Any]) -> None:
+        operator.deployments.workload_event(body["metadata"]["uid"], body, POD)
+
+    async def pod_deleted(uid: str, key: object, entry: object) -> None:
+        operator.deployments.workload_deleted(uid)
 
     return Watches(
         [
@@ -123,6 +135,24 @@ def _watches(
             )
             for scope in scopes
         ],
+        # Where each version runs: Pods that name one (the rest are seen, not kept).
+        [
+            Informer(
+                cluster,
+                "/api/v1/pods" if scope is None else f"/api/v1/namespaces/{scope}/pods",
+                "Pod",
+                "v1",
+                workloads,
+                workload_keyed(POD),
+                pod_event,
+                pod_deleted,
+                namespaces=matched,
+            )
+            for scope in scopes
+        ]
+        if workloads is not None
+        else [],
+        operator.deployments.listed,
     )
 
 
@@ -147,6 +177,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     )
     versions: Grouped[ModelKey, VersionEntry] = Grouped()
     models: Grouped[ModelKey, ModelEntry] = Grouped()
+    workloads: Grouped[str, Workload] = Grouped()
     # Kopf's Pod index is a live mapping; a Pod not in it yet is read by name.
     catalog = Catalog(versions, models, kwargs["validation_pods"])
     memo.cluster = Cluster.connect()
@@ -157,8 +188,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
         catalog,
         config,
         leading=elector.leading if elector is not None else None,
+        workloads=workloads,
     )
-    watches = _watches(memo.cluster, memo.operator, scope, versions, models, config.label_selector)
+    watches = _watches(
+        memo.cluster, memo.operator, scope, versions, models, config.label_selector, workloads
+    )
     memo.tasks = [
         asyncio.create_task(watches.run(), name="watches"),
         asyncio.create_task(_periodically(watches, memo.operator), name="periodic pass"),

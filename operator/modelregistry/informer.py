@@ -386,26 +386,39 @@ def _items(page: Body) -> list[Body]:
 
 
 class Watches:
-    """The informers of both kinds, started in the order the reconciler needs."""
+    """The informers of both kinds, started in the order the reconciler needs.
+
+    `workloads` (Pods that may name versions) are listed last; `on_listed` is
+    called once all have been handed on.
+    """
 
     def __init__(
-        self, models: Sequence[Informer[Any, Any]], versions: Sequence[Informer[Any, Any]]
+        self,
+        models: Sequence[Informer[Any, Any]],
+        versions: Sequence[Informer[Any, Any]],
+        workloads: Sequence[Informer[Any, Any]] = (),
+        on_listed: Callable[[], None] | None = None,
     ) -> None:
         self._models = models
         self._versions = versions
+        self._workloads = workloads
+        self._on_listed = on_listed
         self.synced = asyncio.Event()
 
     async def run(self) -> None:
         """List Models, then ModelVersions, hand on what they hold, then watch for good."""
-        listed = [(i, await i.load()) for i in [*self._models, *self._versions]]
+        every = [*self._models, *self._versions, *self._workloads]
+        listed = [(i, await i.load()) for i in every]
         for informer, items in listed:
             await informer.hand_on(items)
         self.synced.set()
+        if self._on_listed is not None:
+            self._on_listed()
         counts = [
             sum(len(items) for i, items in listed if i in group)
             for group in (self._models, self._versions)
         ]
         logger.info("Listed %d Models and %d ModelVersions; watching them for changes", *counts)
         async with asyncio.TaskGroup() as group:
-            for informer in [*self._models, *self._versions]:
+            for informer in every:
                 group.create_task(informer.run(), name=f"watch {informer.path}")

@@ -41,6 +41,8 @@ STATUS_FIELDS = [
     "history",
     "historySummary",
     "deletionProtection",
+    "deployments",
+    "deploymentCount",
     "conditions",
     "kopf",
 ]

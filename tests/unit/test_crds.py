@@ -174,8 +174,18 @@ def test_modelversion_printer_columns() -> None:
         c["name"] for c in version["additionalPrinterColumns"] if c.get("priority", 0) == 0
     ]
 
-    assert default_view == ["Model", "Version", "Stage", "Verified", "Validated", "Ready", "Age"]
+    assert default_view == [
+        "Model",
+        "Version",
+        "Stage",
+        "Verified",
+        "Validated",
+        "Ready",
+        "In use",
+        "Age",
+    ]
     assert columns["Model"]["jsonPath"] == ".spec.modelRef.name"
+    assert columns["In use"]["jsonPath"] == ".status.deploymentCount"
     assert columns["Version"] == {
         "name": "Version",
         "type": "integer",

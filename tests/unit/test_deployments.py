@@ -337,3 +337,32 @@ def test_no_users_clears_both_fields() -> None:
 def test_an_unreadable_status_is_rewritten(status: dict[str, Any]) -> None:
     now = deployments_of(users(1))
     assert status_patch(status, now) == {"deployments": now.listed, "deploymentCount": 1}
+
+
+def test_a_workload_without_metadata_is_named_by_empty_strings() -> None:
+    assert user_of({}, POD) == User("", "", POD, "")
+
+
+def test_an_entry_missing_its_fields_is_read_as_empty() -> None:
+    assert recorded({"deployments": [{}], "deploymentCount": 1}) == Deployments(
+        (User("", "", "", ""),), 1
+    )
+
+
+def nested(levels: int, leaf: str) -> dict[str, Any]:
+    value: Any = leaf
+    for _ in range(levels):
+        value = {"x": value}
+    return value  # type: ignore[no-any-return]
+
+
+def test_a_reference_is_looked_for_twelve_levels_deep_and_no_deeper() -> None:
+    uri = "modelregistry://team-a/churn@1"
+    body = {"metadata": {"namespace": "team-a"}, "spec": nested(12, uri)}
+    assert named(body, INFERENCE_SERVICE) == [uri]
+    body["spec"] = nested(13, uri)
+    assert named(body, INFERENCE_SERVICE) == []
+    body["spec"] = {"list": [nested(10, uri)]}  # a list is a level too
+    assert named(body, INFERENCE_SERVICE) == [uri]
+    body["spec"] = {"list": [nested(11, uri)]}
+    assert named(body, INFERENCE_SERVICE) == []

@@ -247,6 +247,9 @@ class VersionCounts(ApiModel):
     total: int = Field(default=0, ge=0, description="All versions.")
     ready: int = Field(default=0, ge=0, description="Versions that are Ready.")
     stalled: int = Field(default=0, ge=0, description="Versions that need a person.")
+    in_use: int | None = Field(
+        default=None, ge=0, description="Versions that workloads use (status.deploymentCount)."
+    )
 
 
 class ModelStatus(ApiModel):
@@ -269,6 +272,11 @@ class ModelStatus(ApiModel):
         default=None,
         description="Each stage held (Staging, Production) and each alias that points at a "
         "Ready version, resolved to the verified URI, digest and versionId.",
+    )
+    deployments: int | None = Field(
+        default=None,
+        ge=0,
+        description="Workloads using any of its versions (the sum of their deploymentCount).",
     )
     production: ProductionLock | None = Field(
         default=None,

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, JsonValue
 
+from modelregistry.api.deployments import DEPLOYMENTS_LISTED, Deployment
 from modelregistry.api.lifecycle import (
     APPROVALS_LIMIT,
     HISTORY_LIMIT,
@@ -811,6 +812,16 @@ class ModelVersionStatus(ApiModel):
         default=None,
         description="Set while the version may not be deleted (in Production, or archived and "
         "within the Model's retention); the API server refuses a delete while it is set.",
+    )
+    deployments: list[Deployment] | None = Field(
+        default=None,
+        max_length=DEPLOYMENTS_LISTED,
+        description="Workloads (Pods, InferenceServices) in this namespace that name this "
+        "version with a modelregistry:// URI or the modelregistry.io/uses annotation: the first "
+        f"{DEPLOYMENTS_LISTED} by namespace and name (docs/deployments.md).",
+    )
+    deployment_count: int | None = Field(
+        default=None, ge=0, description="How many workloads use this version (all of them)."
     )
     conditions: list[Condition] = Field(
         default_factory=list, max_length=32, description="Ready, Reconciling, Stalled, ..."

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from modelregistry.api.deployments import DEPLOYMENTS_LISTED
 from modelregistry.decisions.model import VersionSummary, resolve
 from modelregistry.decisions.serving import SCHEME, ServingUri, UriError, parse_uri, reference_to
 from modelregistry.decisions.validationpod import MANAGED_BY
@@ -44,7 +45,7 @@ FINISHED_PHASES: Final = frozenset({"Succeeded", "Failed"})
 # status.deployments lists at most this many users (the first by namespace, name,
 # kind); status.deploymentCount counts them all. Anyone who may create Pods could
 # otherwise grow a version's status without end.
-LISTED: Final = 20
+LISTED: Final = DEPLOYMENTS_LISTED
 # A URI ends at whitespace, a quote or a separator another tool may put after it.
 _URI_IN_TEXT: Final = re.compile(re.escape(SCHEME) + r"[^\s\"',;]+")
 _MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
@@ -214,6 +215,9 @@ class Deployments:
         named = ", ".join(str(u) for u in self.users[:3])
         more = self.count - min(self.count, 3)
         return named + (f" and {more} more" if more else "")
+
+
+NONE: Final = Deployments((), 0)
 
 
 def deployments_of(users: Iterable[User]) -> Deployments:

@@ -32,6 +32,7 @@ class VersionSummary:
     protected: bool = False  # may not be deleted now
     # status.version records `version`; False: a claim in spec.version not (yet) granted.
     settled: bool = True
+    deployments: int = 0  # status.deploymentCount: workloads using it
 
 
 def summarize_model(
@@ -54,6 +55,7 @@ def summarize_model(
         total=len(versions),
         ready=sum(v.ready for v in versions),
         stalled=sum(v.stalled for v in versions),
+        in_use=sum(v.deployments > 0 for v in versions) or None,
     )
     noun = "version" if counts.total == 1 else "versions"
     message = f"{counts.total} {noun}, {counts.ready} ready."
@@ -79,6 +81,7 @@ def summarize_model(
         counts=counts,
         stages=stages or None,
         resolved=resolved or None,
+        deployments=sum(v.deployments for v in versions) or None,
         production=status.production,
         protected_versions=sum(v.protected for v in versions),
         version_sequence=status.version_sequence,

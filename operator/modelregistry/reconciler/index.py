@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from modelregistry import conditions as cond
+from modelregistry.decisions.deployments import NONE as NO_DEPLOYMENTS
+from modelregistry.decisions.deployments import Deployments, recorded
 from modelregistry.decisions.model import VersionSummary
 from modelregistry.decisions.numbering import Claim
 from modelregistry.decisions.verification import STORE_CHECKSUM
@@ -63,6 +65,8 @@ class VersionEntry:
     # StageGranted=False for a reason that may clear up (Production held by another,
     # the admission policy missing, checks not passed yet): looked at again.
     stage_waits: bool = False
+    # status.deployments and deploymentCount, as written (workloads using it).
+    deployments: Deployments = NO_DEPLOYMENTS
 
     @property
     def claim(self) -> Claim:
@@ -83,6 +87,7 @@ class VersionEntry:
             version_id=self.version_id,
             protected=self.protected,
             settled=self.settled,
+            deployments=self.deployments.count,
         )
 
     def due(self, now: datetime, interval: timedelta) -> bool:
@@ -185,6 +190,7 @@ def version_entry(body: Body) -> VersionEntry | None:
         protected=bool(protection),
         protected_until=_text(protection.get("until")),
         stage_waits=granted.get("status") == "False" and is_transient(str(granted.get("reason"))),
+        deployments=recorded(status),
     )
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 
 from modelregistry import logs, metrics
 from modelregistry.decisions.validationpod import LABEL_VERSION_UID, PodSettings
 from modelregistry.errors import ModelRegistryError
 from modelregistry.reconciler.admission import AdmissionCheck
+from modelregistry.reconciler.deployments import DeploymentRecorder, Workload
 from modelregistry.reconciler.index import Catalog, VersionEntry, version_entry
 from modelregistry.reconciler.model import ModelRefresher
 from modelregistry.reconciler.numbering import Numbering
@@ -57,6 +58,7 @@ class Operator:
         clock: Callable[[], datetime] = _utcnow,
         *,
         leading: asyncio.Event | None = None,
+        workloads: Mapping[str, Collection[Workload]] | None = None,
     ) -> None:
         # Set while this replica may write (always, without leader election): every
         # pass, retry, periodic look and Model refresh waits for it.
@@ -114,6 +116,14 @@ class Operator:
             ),
             limits=self.models.over_limit,
         )
+        # Where each version runs: workloads by namespace, from the Pod informers.
+        self.deployments = DeploymentRecorder(
+            cluster,
+            catalog,
+            workloads if workloads is not None else {},
+            window=settings.model_refresh_window,
+            leading=leading,
+        )
         self.queue: WorkQueue[bytes] = WorkQueue(self._event_pass, PASS_WORKERS)
 
     # --- watch events --------------------------------------------------------------
@@ -127,6 +137,7 @@ class Operator:
         if entry is not None:
             self._catalog.observed(entry)
             self.models.mark(entry.namespace, entry.model)
+            self.deployments.model_changed(entry.namespace, entry.model)
             if uid not in self.queue and not self._needs_pass(entry):
                 return  # most often the echo of this operator's own write
         self.queue.add(uid, pack(body))
@@ -139,6 +150,7 @@ class Operator:
         if entry is not None:
             self._catalog.forget(entry)
             self.models.mark(entry.namespace, entry.model)
+            self.deployments.model_changed(entry.namespace, entry.model)
 
     async def _event_pass(self, packed: bytes) -> None:
         body = unpack(packed)
@@ -160,6 +172,7 @@ class Operator:
             await self.model_deleted(namespace, name)
             return
         self.models.mark(namespace, name)
+        self.deployments.model_changed(namespace, name)
         for entry in self._catalog.versions(namespace, name):
             # A new Model ends the wait for it; a freed (or changed) Production lock, or
             # a changed policy, may end the wait for Production.
@@ -284,6 +297,7 @@ class Operator:
         await self.requeue.close()
         await self.numbers.close()
         await self.models.close()
+        await self.deployments.close()
 
 
 def _stub(namespace: str, name: str, uid: str) -> Body:
