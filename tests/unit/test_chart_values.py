@@ -112,6 +112,7 @@ def _ancestors(path: str) -> Iterator[str]:
         yield ".".join(parts[:end])
 
 
+@pytest.mark.skipif(not DOCS.exists(), reason="docs/chart.md is not in this copy")
 def test_every_value_is_listed_in_the_docs() -> None:
     documented = set(re.findall(r"`([A-Za-z][\w.-]*)`", DOCS.read_text()))
 
