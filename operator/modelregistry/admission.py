@@ -17,7 +17,8 @@ with the CRDs by `install.py`; a unit test keeps the committed files in step.
   as many; status.approvals only grows at its end.
 - `modelregistry-deletion` (DELETE of a ModelVersion): refused while the
   version holds Production or its status.deletionProtection is set (CEL has
-  no clock: the operator keeps that field and clears it when retention ends).
+  no clock: the operator keeps that field and clears it when retention ends;
+  it names the users of a version in use, and the message names them too).
 - `modelregistry-model-deletion` (DELETE of a Model): refused while any of
   its versions is protected (status.protectedVersions, kept by the operator).
 - `modelregistry-required-metadata` (CREATE of a ModelVersion, by everyone):
@@ -261,7 +262,12 @@ def deletion_policy() -> dict[str, Any]:
             {
                 "expression": "oldObject.?status.?stage.orValue('None') != 'Production' && "
                 "!oldObject.?status.?deletionProtection.hasValue()",
-                "messageExpression": "oldObject.?status.?deletionProtection.?until.hasValue() ? "
+                "messageExpression": "oldObject.?status.?deletionProtection.?reason.orValue('') == "
+                "'InUse' ? 'ModelVersion ' + oldObject.metadata.name + ' is in use by ' + "
+                "oldObject.status.deletionProtection.?users.orValue('workloads') + ' "
+                "(status.deployments) and cannot be deleted: move them to another version "
+                "first, or set the Model\\'s spec.policy.protectInUse to false' : "
+                "oldObject.?status.?deletionProtection.?until.hasValue() ? "
                 "'ModelVersion ' + oldObject.metadata.name + ' is archived and kept by its "
                 "Model\\'s retention policy (policy.archivedRetentionDays): it can be deleted "
                 "from ' + oldObject.status.deletionProtection.until : 'ModelVersion ' + "
@@ -282,8 +288,8 @@ def model_deletion_policy() -> dict[str, Any]:
                 "expression": "oldObject.?status.?protectedVersions.orValue(0) == 0",
                 "messageExpression": "'Model ' + oldObject.metadata.name + ' has ' + "
                 "string(oldObject.status.protectedVersions) + ' protected versions (in "
-                "Production, or archived and within retention): it can be deleted once none "
-                "is'",
+                "Production, in use, or archived and within retention): it can be deleted once "
+                "none is'",
                 "reason": "Forbidden",
             }
         ],

@@ -132,6 +132,7 @@ class Reason:
     REPLACED = "Replaced"
     VERSION_LIMIT = "VersionLimit"
     STAGE_REVOKED = "StageRevoked"
+    IN_USE = "InUse"
     METADATA_MISSING = "MetadataMissing"
     CHAMPION_NOT_BEATEN = "ChampionNotBeaten"
     METRIC_MISSING = "MetricMissing"
@@ -407,6 +408,13 @@ _LIFECYCLE_REASONS: tuple[ReasonInfo, ...] = (
         "False",
         "another version took Production (productionHandover: replace) and this one was "
         "archived; change spec.stage to ask again",
+    ),
+    ReasonInfo(
+        Reason.IN_USE,
+        STAGE_GRANTED,
+        "False",
+        "Archived is asked for while workloads use the version (named; status.deployments) and "
+        "the Model's policy.protectInUse is not false; granted once they are gone",
     ),
     ReasonInfo(
         Reason.VERSION_LIMIT,

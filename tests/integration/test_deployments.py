@@ -264,3 +264,91 @@ def test_a_pod_in_another_namespace_or_a_status_writer_cannot_appear_on_a_versio
         said = json.loads(str(refused.value.body))["message"]
         assert "ValidatingAdmissionPolicy 'modelregistry-approvals'" in said
         assert deployments(objects, "churn-1") == (1, [f"Pod {namespace}/ours"])
+
+
+def test_a_version_in_use_is_neither_archived_nor_deleted_until_its_users_go(
+    operator: OperatorProcess,
+    cluster: Cluster,
+    namespace: str,
+    objects: Objects,
+    s3_client: S3Client,
+    bucket: str,
+) -> None:
+    core = objects.core
+    objects.model("churn")
+    registered(objects, s3_client, bucket, "churn-1")
+    pod(core, namespace, "server-a", args=[f"modelregistry://{namespace}/churn@1"])
+    wait_deployments(objects, "churn-1", 1)
+    user = f"Pod {namespace}/server-a"
+    wait_until(
+        lambda: (
+            (objects.get("modelversions", "churn-1")["status"].get("deletionProtection"))
+            == {"reason": "InUse", "users": user}
+        ),
+        what="the deletion protection of a version in use",
+    )
+
+    # Admission reads the stored object: a dry run at the API server says when it refuses.
+    def refused_dry_run() -> bool:
+        tried = cluster.kubectl_run(
+            "delete", "modelversion", "churn-1", "-n", namespace, "--dry-run=server", check=False
+        )
+        return tried.returncode != 0
+
+    wait_until(
+        refused_dry_run,
+        timeout=30,
+        what="the deletion to be refused",
+        on_timeout=lambda: (
+            cluster.kubectl_run(
+                "get", "validatingadmissionpolicybindings", "-o", "name", check=False
+            ).stdout
+        ),
+    )
+    deleted = cluster.kubectl_run("delete", "modelversion", "churn-1", "-n", namespace, check=False)
+    assert deleted.returncode != 0
+    assert "ValidatingAdmissionPolicy 'modelregistry-deletion'" in deleted.stderr
+    assert f"ModelVersion churn-1 is in use by {user} (status.deployments)" in deleted.stderr
+
+    objects.patch_spec("churn-1", {"stage": "Archived"})
+    refused = objects.wait_condition("churn-1", "StageGranted", "False", "InUse", timeout=30)
+    assert f"Archived is refused: this version is in use by {user}" in refused["message"]
+    assert objects.get("modelversions", "churn-1")["status"].get("stage", "None") == "None"
+
+    # The Pod goes: the version is archived as asked, and may be deleted.
+    core.delete_namespaced_pod("server-a", namespace, grace_period_seconds=0)
+    wait_until(
+        lambda: objects.get("modelversions", "churn-1")["status"].get("stage") == "Archived",
+        timeout=30,
+        what="churn-1 archived once its Pod is gone",
+    )
+    assert objects.present_condition("churn-1", "StageGranted")["reason"] == "Granted"
+    status = objects.get("modelversions", "churn-1")["status"]
+    assert "deletionProtection" not in status and "deploymentCount" not in status
+    cluster.kubectl_run("delete", "modelversion", "churn-1", "-n", namespace)
+
+
+def test_a_model_may_let_versions_in_use_be_archived_and_deleted(
+    operator: OperatorProcess,
+    cluster: Cluster,
+    namespace: str,
+    objects: Objects,
+    s3_client: S3Client,
+    bucket: str,
+) -> None:
+    objects.model("churn", policy={"protectInUse": False})
+    registered(objects, s3_client, bucket, "churn-1")
+    pod(objects.core, namespace, "server-a", uses="churn@1")
+    wait_deployments(objects, "churn-1", 1)
+
+    objects.patch_spec("churn-1", {"stage": "Archived"})
+    wait_until(
+        lambda: objects.get("modelversions", "churn-1")["status"].get("stage") == "Archived",
+        timeout=30,
+        what="churn-1 archived",
+    )
+    assert objects.present_condition("churn-1", "StageGranted")["reason"] == "Granted"
+    status = objects.get("modelversions", "churn-1")["status"]
+    assert "deletionProtection" not in status
+    assert status["deploymentCount"] == 1  # still recorded: only the protection is off
+    cluster.kubectl_run("delete", "modelversion", "churn-1", "-n", namespace)

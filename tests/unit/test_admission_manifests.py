@@ -725,6 +725,25 @@ def test_the_history_policy_keeps_history_and_approvals_append_only(
                 "(policy.archivedRetentionDays): it can be deleted from 2037-01-01T00:00:00Z"
             ],
         ),
+        (
+            {
+                "stage": "Archived",
+                "deletionProtection": {"reason": "InUse", "users": "Pod t/a, Pod t/b"},
+            },
+            [
+                "ModelVersion fraud-3 is in use by Pod t/a, Pod t/b (status.deployments) and "
+                "cannot be deleted: move them to another version first, or set the Model's "
+                "spec.policy.protectInUse to false"
+            ],
+        ),
+        (
+            {"deletionProtection": {"reason": "InUse"}},
+            [
+                "ModelVersion fraud-3 is in use by workloads (status.deployments) and cannot be "
+                "deleted: move them to another version first, or set the Model's "
+                "spec.policy.protectInUse to false"
+            ],
+        ),
     ],
 )
 def test_the_deletion_policy_reads_the_protection_the_operator_keeps(
@@ -744,8 +763,8 @@ def test_the_deletion_policy_reads_the_protection_the_operator_keeps(
         (
             {"protectedVersions": 2},
             [
-                "Model fraud has 2 protected versions (in Production, or archived and within "
-                "retention): it can be deleted once none is"
+                "Model fraud has 2 protected versions (in Production, in use, or archived and "
+                "within retention): it can be deleted once none is"
             ],
         ),
     ],

@@ -80,9 +80,14 @@ class HistorySummary(ApiModel):
 class DeletionProtection(ApiModel):
     """Why the version cannot be deleted, and until when (read at admission: CEL has no clock)."""
 
-    reason: Literal["Production", "Retention"] = Field(
+    reason: Literal["Production", "Retention", "InUse"] = Field(
         description="Production: while it holds Production; Retention: archived, kept for the "
-        "Model's policy.archivedRetentionDays."
+        "Model's policy.archivedRetentionDays; InUse: workloads use it (status.deployments) "
+        "and the Model's policy.protectInUse is not false."
+    )
+    users: ShortText | None = Field(
+        default=None,
+        description="InUse: the workloads, named (the first three, and how many more).",
     )
     until: Time | None = Field(
         default=None,

@@ -180,6 +180,12 @@ class ModelPolicy(ApiModel):
     verification: VerificationPolicy | None = Field(
         default=None, description="How versions' bytes may be verified the first time."
     )
+    protect_in_use: bool | None = Field(
+        default=None,
+        description="While workloads use a version (its status.deployments), refuse to archive "
+        "it (spec.stage: Archived) or delete it, naming them. Default true; false lets a "
+        "version in use be archived and deleted.",
+    )
     archived_retention_days: int | None = Field(
         default=None,
         ge=0,

@@ -42,6 +42,7 @@ from modelregistry.api.modelversion import CheckResult
 from modelregistry.conditions import DesiredCondition
 from modelregistry.decisions import champion, history, metadata
 from modelregistry.decisions.champion import Champion
+from modelregistry.decisions.deployments import Deployments, User
 from modelregistry.decisions.passdata import Event, StepResult, VersionView
 from modelregistry.reasons import METADATA_COMPLETE, STAGE_GRANTED, Reason
 
@@ -67,6 +68,7 @@ class Policy:
     retention_days: int | None = None
     required_metadata: tuple[str, ...] = ()
     must_beat: champion.Rule | None = None
+    protect_in_use: bool = True
 
     @classmethod
     def of(cls, policy: ModelPolicy | None) -> Policy:
@@ -84,6 +86,7 @@ class Policy:
             retention_days=policy.archived_retention_days,
             required_metadata=tuple(policy.required_metadata),
             must_beat=champion.Rule.of(policy.production.must_beat if policy.production else None),
+            protect_in_use=policy.protect_in_use is not False,
         )
 
 
@@ -246,6 +249,28 @@ def _exclusive(stage: str, view: VersionView, observed: Observed) -> tuple[str, 
     )
 
 
+def in_use(view: VersionView, policy: Policy) -> str | None:
+    """The workloads that use the version, named, where the policy protects it; else None."""
+    count = view.status.deployment_count or 0
+    if not count or not policy.protect_in_use:
+        return None
+    users = (User(d.namespace, d.name, d.kind, d.since) for d in view.status.deployments or [])
+    return Deployments(tuple(users), count).describe()
+
+
+def _in_use(view: VersionView, observed: Observed) -> tuple[str, str] | None:
+    """Archived, asked for in spec.stage, waits while workloads use the version."""
+    users = in_use(view, observed.policy)
+    if users is None:
+        return None
+    return (
+        Reason.IN_USE,
+        f"Archived is refused: this version is in use by {users} (status.deployments). Move "
+        f"them to another version first, or set Model {view.model!r}'s spec.policy.protectInUse "
+        "to false.",
+    )
+
+
 def _not_failed(stage: str, view: VersionView, observed: Observed) -> tuple[str, str] | None:
     """A stage held survives checks that run again; it goes when they fail."""
     if observed.validated != "False":
@@ -333,6 +358,8 @@ def decide(view: VersionView, observed: Observed) -> StageDecision:
     wanted, by_policy = target(view, observed)
     gates = HOLDING if wanted == current else GATES
     failure = first_failure(wanted, view, observed, gates) if wanted in GATED else None
+    if wanted == "Archived" and current != "Archived" and by_policy is None:
+        failure = _in_use(view, observed)
     # Written whenever the gate ran: the record of what a grant beat, or why it was refused.
     comparison = (
         comparison_for(view, observed) if wanted == "Production" and gates is GATES else None
@@ -464,6 +491,9 @@ def deletion_protection(
     """What keeps the version from being deleted now (None: nothing)."""
     if granted == "Production":
         return DeletionProtection(reason="Production")
+    users = in_use(view, policy)
+    if users is not None:
+        return DeletionProtection(reason="InUse", users=users)
     if granted != "Archived" or not policy.retention_days:
         return None
     kept = view.status.deletion_protection

@@ -8,6 +8,8 @@ granted). A marked Model is looked at after `window` seconds: its versions'
 users are resolved from the index and each version whose status.deployments
 says otherwise is patched, so a burst of Pod churn costs one write per
 version, and an unchanged set costs none. Nothing is LISTed per object.
+Each write is followed by the version's pass, which protects a version in use
+(`decisions/lifecycle.py`: status.deletionProtection, and the Archived gate).
 
 Nothing is written before every informer has listed (`synced`): a restarted
 operator that wrote from half a list would drop users it has not seen yet,
@@ -81,12 +83,16 @@ class DeploymentRecorder:
         *,
         window: float,
         leading: asyncio.Event | None = None,
+        kick: Callable[[str, str, str], None] = lambda namespace, name, uid: None,
     ) -> None:
         self._cluster = cluster
         self._catalog = catalog
         self._workloads = workloads  # the informers' index: namespace -> workloads
         self._window = window
         self._leading = leading
+        # A version's pass, now: it keeps the deletion protection and the Archived gate,
+        # which read status.deployments.
+        self._kick = kick
         self.synced = asyncio.Event()  # set once every informer has listed
         # Each workload's Models as last seen (by uid), and how many name each Model.
         self._models_of: dict[str, frozenset[ModelKey]] = {}
@@ -192,6 +198,7 @@ class DeploymentRecorder:
             if written is not None:
                 metrics.STATUS_WRITES.labels("ModelVersion").inc()
                 self._catalog.wrote(written)
+                self._kick(namespace, entry.name, entry.uid)
 
     async def close(self) -> None:
         if self._task is not None:

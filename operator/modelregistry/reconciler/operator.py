@@ -123,6 +123,7 @@ class Operator:
             workloads if workloads is not None else {},
             window=settings.model_refresh_window,
             leading=leading,
+            kick=self.requeue.now,
         )
         self.queue: WorkQueue[bytes] = WorkQueue(self._event_pass, PASS_WORKERS)
 
