@@ -1,5 +1,5 @@
-"""Command line: `modelregistry digest|upload|run|crds|dev|validate|fetch`, and a client's
-`approve|resolve|history|lineage|register|promote|status|list|search`.
+"""Command line: `modelregistry digest|fingerprint|upload|run|crds|dev|validate|fetch`, and
+a client's `approve|resolve|history|lineage|register|promote|status|list|search`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     digest.add_argument("path", type=Path, help="a model file, or a directory (prefix artifact)")
     digest.add_argument("--json", action="store_true", help="print the digest and its files")
+
+    fingerprint = commands.add_parser(
+        "fingerprint",
+        help="print the fingerprint of a PEM public key, or of each certificate's key, as a "
+        "Model's spec.policy.signing.trustedKeys lists it",
+    )
+    fingerprint.add_argument(
+        "path", type=Path, help="a PEM public key (a signer's), or PEM certificates (a root CA's)"
+    )
 
     upload = commands.add_parser(
         "upload", help="upload a local file or directory to S3 and print its digest"
@@ -104,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "digest":
         return _digest(args.path, as_json=args.json)
+    if args.command == "fingerprint":
+        return _fingerprint(args.path)
     if args.command == "upload":
         from modelregistry.upload import upload_artifact
 
@@ -206,6 +217,22 @@ def _digest(path: Path, *, as_json: bool) -> int:
         print(json.dumps({"digest": result.digest, "size": result.size, "files": files}, indent=2))
     else:
         print(result.digest)
+    return 0
+
+
+def _fingerprint(path: Path) -> int:
+    from modelregistry.signingkeys import KeyProblem, fingerprints
+
+    try:
+        found = fingerprints(path.read_bytes(), str(path))
+    except OSError as error:
+        print(f"modelregistry fingerprint: {path}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except KeyProblem as problem:
+        print(f"modelregistry fingerprint: {problem}", file=sys.stderr)
+        return 2
+    for value, what in found:
+        print(f"{value}  {what}")
     return 0
 
 

@@ -23,6 +23,7 @@ STALLED = "Stalled"
 MODEL_FOUND = "ModelFound"
 VERSION_ASSIGNED = "VersionAssigned"
 ARTIFACT_VERIFIED = "ArtifactVerified"
+SIGNATURE_VERIFIED = "SignatureVerified"
 VALIDATED = "Validated"
 METADATA_COMPLETE = "MetadataComplete"
 STAGE_GRANTED = "StageGranted"
@@ -47,6 +48,13 @@ CONDITION_TYPES: tuple[ConditionType, ...] = (
     ConditionType(MODEL_FOUND, "normal", "the Model in `spec.modelRef.name` exists"),
     ConditionType(VERSION_ASSIGNED, "normal", "the version number is held by this ModelVersion"),
     ConditionType(ARTIFACT_VERIFIED, "normal", "the bytes hash to the expected (or pinned) digest"),
+    ConditionType(
+        SIGNATURE_VERIFIED,
+        "normal",
+        "the verified files are exactly the ones the bundle in `spec.artifact.signature` signs, "
+        "and it verifies with the identity named there; written only where a signature is "
+        "declared",
+    ),
     ConditionType(VALIDATED, "normal", "the declared validation checks passed on those bytes"),
     ConditionType(
         METADATA_COMPLETE,
@@ -140,6 +148,18 @@ class Reason:
     METADATA_INCOMPLETE = "MetadataIncomplete"
     ALIASES_READY = "AliasesReady"
     ALIAS_UNRESOLVED = "AliasUnresolved"
+    SIGNED = "Signed"
+    SIGNATURE_PENDING = "SignaturePending"
+    SIGNATURE_MISSING = "SignatureMissing"
+    SIGNATURE_UNREADABLE = "SignatureUnreadable"
+    KEY_NOT_FOUND = "KeyNotFound"
+    KEY_INVALID = "KeyInvalid"
+    SIGNATURE_INVALID = "SignatureInvalid"
+    FILES_DIFFER = "FilesDiffer"
+    SIGNATURE_CHANGED = "SignatureChanged"
+    SIGNATURE_REQUIRED = "SignatureRequired"
+    SIGNATURE_NOT_VERIFIED = "SignatureNotVerified"
+    KEY_NOT_TRUSTED = "KeyNotTrusted"
 
 
 _REASONS: tuple[ReasonInfo, ...] = (
@@ -263,6 +283,73 @@ _REASONS: tuple[ReasonInfo, ...] = (
         ARTIFACT_VERIFIED,
         "False",
         "the artifact cannot be verified as declared (e.g. a file name no digest can hold)",
+    ),
+)
+
+_SIGNATURE_REASONS: tuple[ReasonInfo, ...] = (
+    ReasonInfo(
+        Reason.SIGNED,
+        SIGNATURE_VERIFIED,
+        "True",
+        "the bundle verifies with the named key (or certificate chain) and signs exactly the "
+        "verified files; the bundle's digest, versionId and key in status.artifactSignature",
+        announce=True,
+    ),
+    ReasonInfo(
+        Reason.SIGNATURE_PENDING,
+        SIGNATURE_VERIFIED,
+        "Unknown",
+        "checked once the artifact's bytes are verified (or hashed next)",
+    ),
+    ReasonInfo(
+        Reason.SIGNATURE_MISSING,
+        SIGNATURE_VERIFIED,
+        "False",
+        "nothing at `spec.artifact.signature.uri` (yet); retried with backoff until uploaded",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.SIGNATURE_UNREADABLE,
+        SIGNATURE_VERIFIED,
+        "False",
+        "the store did not give the bundle (unreachable, credentials, access); retried",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.KEY_NOT_FOUND,
+        SIGNATURE_VERIFIED,
+        "False",
+        "the ConfigMap (or its key) the signature names does not exist in the version's "
+        "namespace (yet); looked at again",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.KEY_INVALID,
+        SIGNATURE_VERIFIED,
+        "False",
+        "the ConfigMap entry holds no usable PEM public key or certificate; looked at again",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.SIGNATURE_INVALID,
+        SIGNATURE_VERIFIED,
+        "False",
+        "the bundle is not a model-signing bundle, does not verify with the named key or trust "
+        "root, or names another signer (said in the message)",
+    ),
+    ReasonInfo(
+        Reason.FILES_DIFFER,
+        SIGNATURE_VERIFIED,
+        "False",
+        "the verified files are not the signed ones: files not signed, signed but missing, or "
+        "with other digests (named)",
+    ),
+    ReasonInfo(
+        Reason.SIGNATURE_CHANGED,
+        SIGNATURE_VERIFIED,
+        "False",
+        "the bundle's bytes changed after they were verified (both digests and versionIds in "
+        "the message)",
     ),
 )
 
@@ -453,6 +540,29 @@ _LIFECYCLE_REASONS: tuple[ReasonInfo, ...] = (
         "(named); register a new version with it in spec.metrics",
     ),
     ReasonInfo(
+        Reason.SIGNATURE_REQUIRED,
+        STAGE_GRANTED,
+        "False",
+        "the Model's policy.signing.required asks for a signed artifact and the version "
+        "declares no spec.artifact.signature; register it again signed",
+    ),
+    ReasonInfo(
+        Reason.SIGNATURE_NOT_VERIFIED,
+        STAGE_GRANTED,
+        "False",
+        "the Model's policy.signing.required asks for a verified signature and "
+        "SignatureVerified is not True (see its message)",
+        transient=True,
+    ),
+    ReasonInfo(
+        Reason.KEY_NOT_TRUSTED,
+        STAGE_GRANTED,
+        "False",
+        "the signature verified with a key the Model's policy.signing.trustedKeys does not "
+        "list (its fingerprint in the message); sign with a trusted key, or have the Model's "
+        "owners add it",
+    ),
+    ReasonInfo(
         Reason.ALIASES_READY,
         ALIASES_RESOLVED,
         "True",
@@ -485,7 +595,14 @@ _METADATA_REASONS: tuple[ReasonInfo, ...] = (
 )
 
 REASONS: dict[str, ReasonInfo] = {
-    r.name: r for r in (*_REASONS, *_VALIDATION_REASONS, *_METADATA_REASONS, *_LIFECYCLE_REASONS)
+    r.name: r
+    for r in (
+        *_REASONS,
+        *_SIGNATURE_REASONS,
+        *_VALIDATION_REASONS,
+        *_METADATA_REASONS,
+        *_LIFECYCLE_REASONS,
+    )
 }
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import yaml
 
 from modelregistry import client, views
 from modelregistry.client import transfer
+from modelregistry.client.signing import PASSWORD_VARIABLE, SigningSettings
 from modelregistry.client.spec import STAGES
 
 MIB = 1024 * 1024
@@ -103,6 +105,22 @@ def add_register_parser(commands: Any, common: Callable[[argparse.ArgumentParser
         metavar="NAME=VALUE",
         help="a hyperparameter (repeatable; wins over the run's)",
     )
+    register.add_argument(
+        "--sign-key",
+        type=Path,
+        metavar="KEY.pem",
+        help="sign the files as they are hashed with this PEM private key (ECDSA P-256/384/521, "
+        "as model_signing's `sign key` takes; a password in $" + PASSWORD_VARIABLE + "): an "
+        "OpenSSF model-signing bundle goes next to the artifact and spec.artifact.signature "
+        "names it",
+    )
+    register.add_argument(
+        "--public-key",
+        type=_public_key,
+        metavar="CONFIGMAP/KEY",
+        help="with --sign-key: the ConfigMap entry in the namespace that holds the public key "
+        "the operator verifies with",
+    )
     register.add_argument("--wait", action="store_true", help="wait until the version is Ready")
     register.add_argument(
         "--timeout", type=_positive_float, default=600.0, help="seconds --wait waits (600)"
@@ -127,6 +145,7 @@ def add_register_parser(commands: Any, common: Callable[[argparse.ArgumentParser
 
 def run_register(session: client.Session, args: argparse.Namespace) -> int:
     _show_notes()
+    signing_settings = _signing(args)
     size = _size(args.path)
     began = time.monotonic()
     with views.UploadProgress(size, args.path.name or str(args.path)) as progress:
@@ -152,6 +171,7 @@ def run_register(session: client.Session, args: argparse.Namespace) -> int:
             wait=False,
             transfer_settings=transfer.TransferSettings(args.part_size, args.concurrency),
             progress=progress,
+            signing_settings=signing_settings,
         )
     print(_registered_line(registered, time.monotonic() - began), file=sys.stderr)
     if args.wait:
@@ -170,6 +190,9 @@ def run_register(session: client.Session, args: argparse.Namespace) -> int:
         "files": registered.file_count,
         "ready": registered.ready,
     }
+    if registered.signature is not None:
+        value["signature"] = registered.signature
+        value["signedBy"] = registered.signed_by
     if args.output == "json":
         print(json.dumps(value, indent=2, sort_keys=True))
     elif args.output == "yaml":
@@ -177,6 +200,27 @@ def run_register(session: client.Session, args: argparse.Namespace) -> int:
     else:
         print(views.ready_line(registered.body) if args.wait else registered.name)
     return 0
+
+
+def _signing(args: argparse.Namespace) -> SigningSettings | None:
+    if args.sign_key is None:
+        if args.public_key is not None:
+            raise client.RegistryError("--public-key names the key of a signature: add --sign-key")
+        return None
+    if args.public_key is None:
+        raise client.RegistryError(
+            "--sign-key needs --public-key CONFIGMAP/KEY: the ConfigMap entry with the public key "
+            "the operator verifies the signature with"
+        )
+    name, key = args.public_key
+    return SigningSettings(args.sign_key, name, key, os.environ.get(PASSWORD_VARIABLE))
+
+
+def _public_key(text: str) -> tuple[str, str]:
+    try:
+        return SigningSettings.parse_public_key(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _storage(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -191,10 +235,15 @@ def _storage(args: argparse.Namespace) -> dict[str, Any] | None:
 def _registered_line(registered: client.RegisteredVersion, seconds: float) -> str:
     rate = registered.size / MIB / seconds if seconds > 0 else 0.0
     files = "1 file" if registered.file_count == 1 else f"{registered.file_count} files"
+    signed = (
+        f"; signed by {registered.signed_by}: {registered.signature}"
+        if registered.signature
+        else ""
+    )
     return (
         f"registered {registered.name} (Model {registered.model}): {registered.uri} "
         f"{registered.digest} ({files}, {registered.size / MIB:.1f} MiB in {seconds:.1f}s, "
-        f"{rate:.0f} MiB/s)"
+        f"{rate:.0f} MiB/s){signed}"
     )
 
 

@@ -105,6 +105,23 @@ def fingerprint(key: ec.EllipticCurvePublicKey) -> str:
     return FINGERPRINT_PREFIX + hashlib.sha256(der).hexdigest()
 
 
+def fingerprints(pem: bytes, what: str = "the file") -> list[tuple[str, str]]:
+    """(fingerprint, what it is) of a PEM public key, or of each PEM certificate's key.
+
+    What `modelregistry fingerprint` prints for a Model's trustedKeys: a
+    signer's public key, or for certificate signing the root CA's.
+    """
+    if b"-----BEGIN CERTIFICATE-----" in pem:
+        found = []
+        for certificate in load_certificates(pem, what):
+            subject = certificate.subject.rfc4514_string()
+            key = _supported(certificate.public_key(), f"the key of {subject}")
+            found.append((fingerprint(key), f"certificate {subject}"))
+        return found
+    key = load_public_key(pem, what)
+    return [(fingerprint(key), f"public key ({CURVES[key.curve.name]})")]
+
+
 def key_hint(key: ec.EllipticCurvePublicKey) -> str:
     """model-signing's name for a key in a bundle: hex SHA-256 of its PEM."""
     pem = key.public_bytes(

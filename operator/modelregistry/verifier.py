@@ -7,6 +7,9 @@ import time
 
 from modelregistry import metrics, storage
 from modelregistry.api.modelversion import Artifact
+from modelregistry.decisions.modelsigning import MAX_BUNDLE_BYTES
+from modelregistry.decisions.signature import FIELD as SIGNATURE_FIELD
+from modelregistry.decisions.signature import Fetched, Unavailable
 from modelregistry.decisions.verification import (
     Outcome,
     VerificationFailure,
@@ -22,6 +25,7 @@ from modelregistry.errors import (
     StorageError,
     StorageUnreachableError,
 )
+from modelregistry.reasons import Reason
 
 
 class Verifier:
@@ -80,6 +84,44 @@ class Verifier:
                 return hashed
         except StorageError as error:
             return failure_from_error(error, artifact, endpoint, field)
+
+    async def read_signature(
+        self, artifact: Artifact, credentials: storage.Credentials | None
+    ) -> Fetched | Unavailable:
+        """The bytes of `artifact.signature`'s bundle, read with the artifact's store settings."""
+        assert artifact.signature is not None
+        uri = artifact.signature.uri
+        endpoint = self.endpoint_for(artifact)
+        try:
+            raw, version_id = await asyncio.to_thread(
+                self._store.read_object,
+                storage.S3Location.parse(uri),
+                endpoint,
+                credentials,
+                MAX_BUNDLE_BYTES,
+            )
+        except ArtifactNotFoundError:
+            return Unavailable(
+                Reason.SIGNATURE_MISSING,
+                f"Nothing found at {uri} ({SIGNATURE_FIELD}.uri) on "
+                f"{endpoint.url or 'the default AWS S3 endpoint'}: upload the signature bundle "
+                "there (`model_signing sign key MODEL --signature ...`, or `modelregistry "
+                "register --sign-key`); the operator looks again.",
+            )
+        except InvalidArtifactError as error:  # larger than any bundle
+            return Unavailable(
+                Reason.SIGNATURE_INVALID,
+                f"{uri} ({SIGNATURE_FIELD}.uri) is not a signature bundle: {error}. Upload the "
+                "bundle there, or register the model again as a new ModelVersion.",
+            )
+        except StorageError as error:
+            bundle = artifact.model_copy(update={"uri": uri})
+            failure = failure_from_error(error, bundle, endpoint)
+            return Unavailable(
+                Reason.SIGNATURE_UNREADABLE,
+                f"Could not read the signature bundle ({SIGNATURE_FIELD}.uri): {failure.message}",
+            )
+        return Fetched(raw, version_id)
 
 
 def failure_from_error(

@@ -18,6 +18,7 @@ from typing import Any
 
 from modelregistry.api.modelversion import Artifact
 from modelregistry.decisions.passdata import Event
+from modelregistry.decisions.signature import Fetched, Unavailable
 from modelregistry.decisions.validationpod import LABEL_VERSION_UID
 from modelregistry.decisions.verification import Outcome
 from modelregistry.digest import FileDigest, single_object
@@ -298,6 +299,9 @@ class FixedVerifier:
         self.store_checksum = store_checksum
         self.checksum_asked: list[str | None] = []
         self.hexdigest = HEX  # what every artifact hashes to
+        # Signature bundles by URI (a missing one is not found), and the reads of them.
+        self.bundles: dict[str, bytes] = {}
+        self.bundle_reads: list[str] = []
 
     def endpoint_for(self, artifact: Artifact) -> Endpoint:
         return Endpoint()
@@ -328,3 +332,13 @@ class FixedVerifier:
                 by_store_checksum=by_checksum,
             )
         )
+
+    async def read_signature(
+        self, artifact: Artifact, credentials: Credentials | None
+    ) -> Fetched | Unavailable:
+        assert artifact.signature is not None
+        uri = artifact.signature.uri
+        self.bundle_reads.append(uri)
+        if uri not in self.bundles:
+            return Unavailable("SignatureMissing", f"Nothing found at {uri}.")
+        return Fetched(self.bundles[uri], "bundle-v1")

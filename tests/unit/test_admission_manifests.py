@@ -34,6 +34,7 @@ STATUS_FIELDS = [
     "version",
     "stage",
     "artifact",
+    "artifactSignature",
     "components",
     "artifactCheckedAt",
     "validation",
@@ -162,9 +163,9 @@ def test_an_approver_may_change_no_status_field_but_approvals() -> None:
     spec = by_name()[("ValidatingAdmissionPolicy", "modelregistry-approvals")]["spec"]
 
     assert [f.alias or n for n, f in ModelVersionStatus.model_fields.items()] == [
-        *STATUS_FIELDS[:8],
+        *STATUS_FIELDS[:9],
         "approvals",
-        *STATUS_FIELDS[8:],
+        *STATUS_FIELDS[9:],
     ]
     assert spec["validations"][0]["expression"] == " && ".join(
         f"object.?status.?{f} == oldObject.?status.?{f}" for f in STATUS_FIELDS

@@ -312,6 +312,7 @@ def test_the_gates_run_in_order_what_a_person_fixes_first_is_said_first() -> Non
         "_metadata",
         "_verified",
         "_validated",
+        "_signed",
         "_champion",
         "_approved",
         "_exclusive",

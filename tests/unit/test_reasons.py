@@ -28,6 +28,13 @@ TRANSIENT = {
     Reason.ADMISSION_POLICY_MISSING,
     # Looked at again when the Production holder changes.
     Reason.CHAMPION_NOT_BEATEN,
+    # A signature bundle or its key not there yet, or not readable now.
+    Reason.SIGNATURE_MISSING,
+    Reason.SIGNATURE_UNREADABLE,
+    Reason.KEY_NOT_FOUND,
+    Reason.KEY_INVALID,
+    # A stage waits for the signature's verification.
+    Reason.SIGNATURE_NOT_VERIFIED,
 }
 
 
@@ -39,6 +46,7 @@ def test_condition_types_in_order() -> None:
         (reasons.MODEL_FOUND, "normal"),
         (reasons.VERSION_ASSIGNED, "normal"),
         (reasons.ARTIFACT_VERIFIED, "normal"),
+        (reasons.SIGNATURE_VERIFIED, "normal"),
         (reasons.VALIDATED, "normal"),
         (reasons.METADATA_COMPLETE, "normal"),
         (reasons.STAGE_GRANTED, "normal"),
@@ -60,6 +68,7 @@ def test_condition_types_in_order() -> None:
         "AliasesResolved",
     )
     assert reasons.METADATA_COMPLETE == "MetadataComplete"
+    assert reasons.SIGNATURE_VERIFIED == "SignatureVerified"
 
 
 def test_every_reason_name_is_registered_under_its_own_name() -> None:
@@ -93,9 +102,11 @@ def test_is_transient_reads_the_registry(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(REASONS))
-def test_only_verified_checksum_accepted_and_checks_passed_are_announced(name: str) -> None:
+def test_only_verified_checksum_accepted_signed_and_checks_passed_are_announced(
+    name: str,
+) -> None:
     assert announced(name) is (
-        name in (Reason.VERIFIED, Reason.CHECKSUM_ACCEPTED, Reason.CHECKS_PASSED)
+        name in (Reason.VERIFIED, Reason.CHECKSUM_ACCEPTED, Reason.SIGNED, Reason.CHECKS_PASSED)
     )
 
 

@@ -19,6 +19,7 @@ from modelregistry.api.meta import (
     ShortText,
 )
 from modelregistry.api.modelversion import Validation, ValidationCheck
+from modelregistry.api.signing import SigningPolicy
 from modelregistry.api.specpaths import MAPS, PATHS
 
 # A Model may require only paths that name something in a ModelVersion's spec.
@@ -214,6 +215,11 @@ class ModelPolicy(ApiModel):
     )
     production: ProductionPolicy | None = Field(
         default=None, description="What a version must show to be granted Production."
+    )
+    signing: SigningPolicy | None = Field(
+        default=None,
+        description="Signed artifacts (spec.artifact.signature): whether Staging and Production "
+        "need one, and the keys whose signatures count.",
     )
 
 

@@ -33,6 +33,7 @@ from modelregistry.api.oci import (
     RegistrySettings,
     VerifiedOciManifest,
 )
+from modelregistry.api.signing import ArtifactSignature, VerifiedSignature
 
 # One segment of an object key: not empty, not `.` or `..` (stores and proxies
 # resolve those, so the key would name another object), no backslash or
@@ -203,6 +204,11 @@ class Artifact(ApiModel):
     registry: RegistrySettings | None = Field(
         default=None, description="Credentials and transport of an oci:// artifact's registry."
     )
+    signature: ArtifactSignature | None = Field(
+        default=None,
+        description="An OpenSSF model-signing bundle over the artifact's files and the identity "
+        "that must have signed it: the operator sets SignatureVerified (docs/signing.md).",
+    )
 
 
 class DatasetReference(ApiModel):
@@ -331,6 +337,20 @@ class ModelCard(ApiModel):
 
 class Component(ApiModel):
     """One part of a multi-part model (e.g. tokenizer, encoder, adapter)."""
+
+    model_config = ConfigDict(
+        **ApiModel.model_config,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.artifact.signature)",
+                    "message": "a component's artifact takes no signature: sign the version's "
+                    "spec.artifact",
+                    "fieldPath": ".artifact.signature",
+                }
+            ]
+        },
+    )
 
     name: str = Field(
         pattern=DNS_LABEL_PATTERN,
@@ -775,6 +795,11 @@ class ModelVersionStatus(ApiModel):
     )
     stage: Stage | None = Field(default=None, description="The stage granted by the operator.")
     artifact: VerifiedArtifact | None = Field(default=None, description="The verified artifact.")
+    artifact_signature: VerifiedSignature | None = Field(
+        default=None,
+        description="The signature verified over those files (spec.artifact.signature): its "
+        "bundle's digest binds later reads.",
+    )
     components: list[VerifiedComponent] = Field(
         default_factory=list,
         max_length=32,

@@ -19,9 +19,10 @@ from typing import Any
 
 from modelregistry.api.meta import MODELS, MODELVERSIONS
 from modelregistry.checks.common import infer_format
-from modelregistry.client import gitinfo, mlflowmodel, mlflowrun, transfer
+from modelregistry.client import gitinfo, mlflowmodel, mlflowrun, signing, transfer
 from modelregistry.client.errors import RegistryError
 from modelregistry.client.session import Body, Session
+from modelregistry.client.signing import SigningSettings
 from modelregistry.client.spec import STAGES, VersionPlan, version_body
 from modelregistry.client.versions import OnChange, wait_ready
 from modelregistry.errors import InvalidArtifactError
@@ -44,6 +45,8 @@ class RegisteredVersion:
     size: int
     file_count: int
     body: Body  # as created, or as last read when waited for
+    signature: str | None = None  # the signature bundle's URI, when signed
+    signed_by: str | None = None  # the signing key's fingerprint
 
     @property
     def ready(self) -> bool:
@@ -78,6 +81,7 @@ def register_model(
     s3_client: Any = None,
     progress: transfer.Progress | None = None,
     on_change: OnChange | None = None,
+    signing_settings: SigningSettings | None = None,
 ) -> RegisteredVersion:
     """Upload `path` (a file or a directory) and register it as a version of `model`.
 
@@ -102,6 +106,13 @@ def register_model(
     `storage` is spec.artifact.storage as the API spells it (endpoint, region,
     secretRef): how the operator and the validation Pods reach those bytes.
 
+    With `signing_settings`, the files are signed as they were hashed (an
+    OpenSSF model-signing bundle over their digests: no second read) with
+    the private key it names, the bundle goes next to the artifact (inside a
+    prefix as `model.sig`, else the key plus `.sig`), and the version's
+    spec.artifact.signature names it and the ConfigMap entry that holds the
+    public key, which must hold the signing key's public half.
+
     With `wait`, returns once the version is Ready, and raises VersionStalled
     when it stalls or WaitTimedOut after `timeout` seconds. `progress` is
     called with the bytes of each PUT or part as it completes, from the
@@ -114,6 +125,10 @@ def register_model(
         raise RegistryError(f"{local}: no such file or directory")
     if stage not in STAGES:
         raise RegistryError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
+    signing_key = None
+    if signing_settings is not None:
+        signing_key = signing.load_signing_key(signing_settings.key_path, signing_settings.password)
+        signing.check_local(local)
     session = session or Session.connect(namespace)
     location = _destination(to, local, session.namespace, model)
     plan = _plan(
@@ -131,6 +146,11 @@ def register_model(
         mlflow_tracking_uri=mlflow_tracking_uri,
         metrics=metrics or {},
         hyperparameters=hyperparameters or {},
+        artifact_signature=(
+            signing_settings.spec(signing.bundle_location(location).uri)
+            if signing_settings is not None
+            else None
+        ),
     )
     version_body(plan)  # refused here, before the upload, if the spec is
     if not create_model and not session.exists(MODELS, model):
@@ -142,7 +162,17 @@ def register_model(
     client = s3_client if s3_client is not None else transfer.s3_client(settings.concurrency)
     files = transfer.plan(local, location)
     transfer.ensure_free(client, location)
+    if signing_settings is not None and signing_key is not None:
+        signing.check_public_key(session, signing_settings, signing_key)
+        if not location.is_prefix:
+            transfer.ensure_free(client, signing.bundle_location(location))
     artifact = transfer.upload(client, files, location, settings=settings, progress=progress)
+    bundle_uri = None
+    if signing_key is not None:
+        bundle_at, artifact = signing.sign_upload(
+            client, artifact, location, signing_key, model_name=local.resolve().name
+        )
+        bundle_uri = bundle_at.uri
     if create_model and not session.exists(MODELS, model):
         session.create(
             MODELS,
@@ -164,6 +194,8 @@ def register_model(
         size=artifact.size,
         file_count=len(artifact.files),
         body=created,
+        signature=bundle_uri,
+        signed_by=signing_key.fingerprint if signing_key is not None else None,
     )
     if not wait:
         return registered
@@ -230,6 +262,7 @@ def _plan(
     mlflow_tracking_uri: str | None,
     metrics: Mapping[str, float],
     hyperparameters: Mapping[str, str],
+    artifact_signature: Mapping[str, Any] | None = None,
 ) -> VersionPlan:
     signature = None
     annotations: dict[str, str] = {}
@@ -270,4 +303,5 @@ def _plan(
         hyperparameters={**run_params, **hyperparameters},
         signature=signature,
         annotations=annotations,
+        artifact_signature=artifact_signature,
     )

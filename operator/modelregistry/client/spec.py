@@ -50,6 +50,7 @@ class VersionPlan:
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     signature: Mapping[str, Any] | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
+    artifact_signature: Mapping[str, Any] | None = None  # spec.artifact.signature
 
 
 def version_body(plan: VersionPlan, digest: str = PLACEHOLDER_DIGEST) -> Body:
@@ -59,6 +60,8 @@ def version_body(plan: VersionPlan, digest: str = PLACEHOLDER_DIGEST) -> Body:
         artifact["format"] = plan.artifact_format
     if plan.storage:
         artifact["storage"] = dict(plan.storage)
+    if plan.artifact_signature:
+        artifact["signature"] = dict(plan.artifact_signature)
     spec: Body = {"modelRef": {"name": plan.model}, "artifact": artifact, "stage": plan.stage}
     lineage: Body = {}
     if plan.code:

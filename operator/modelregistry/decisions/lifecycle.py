@@ -3,10 +3,12 @@
 A chain of small gates, each a (reason, message) or nothing, as
 cert-manager's policies: the stage must be allowed by the Model's policy,
 the spec must set what the policy requires of every version, the bytes
-verified, the checks passed, for Production the champion beaten where the
-policy asks (`champion.py`), the approvals the policy asks for given (and
-checked at the API server), and, for Production with exclusive holding, no
-other holder where the policy says to wait. None and Archived need no gate;
+verified, the checks passed, the artifact signed by a key the Model trusts
+where the policy requires a signature (`policy.signing`), for Production
+the champion beaten where the policy asks (`champion.py`), the approvals
+the policy asks for given (and checked at the API server), and, for
+Production with exclusive holding, no other holder where the policy says
+to wait. None and Archived need no gate;
 restoring a stage is asking for it again, and the gates apply again. A
 stage held is taken away when the bytes or the checks stop passing, with a
 history entry and an Event.
@@ -69,12 +71,14 @@ class Policy:
     required_metadata: tuple[str, ...] = ()
     must_beat: champion.Rule | None = None
     protect_in_use: bool = True
+    signing_required: bool = False  # policy.signing.required
+    trusted_keys: frozenset[str] = frozenset()  # policy.signing.trustedKeys (fingerprints)
 
     @classmethod
     def of(cls, policy: ModelPolicy | None) -> Policy:
         if policy is None:
             return cls()
-        approval = policy.approval
+        approval, signing = policy.approval, policy.signing
         return cls(
             allowed=frozenset(policy.stages) if policy.stages else None,
             exclusive=policy.production_exclusive is not False,
@@ -87,6 +91,8 @@ class Policy:
             required_metadata=tuple(policy.required_metadata),
             must_beat=champion.Rule.of(policy.production.must_beat if policy.production else None),
             protect_in_use=policy.protect_in_use is not False,
+            signing_required=bool(signing and signing.required),
+            trusted_keys=frozenset(signing.trusted_keys) if signing else frozenset(),
         )
 
 
@@ -116,6 +122,8 @@ class Observed:
     champion: Champion | None = None
     checks: tuple[CheckResult, ...] = ()  # the check results as this pass decided them
     builtin_checks: frozenset[str] = frozenset()  # the names of the planned built-in checks
+    signed: str = "Unknown"  # the SignatureVerified condition's status, as this pass decided it
+    signing_key: str | None = None  # the fingerprint of the key that verified it
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,36 @@ def _validated(stage: str, view: VersionView, observed: Observed) -> tuple[str, 
     return (
         Reason.VALIDATION_PENDING,
         f"{stage} is granted once the checks pass; they have not yet (Validated).",
+    )
+
+
+def _signed(stage: str, view: VersionView, observed: Observed) -> tuple[str, str] | None:
+    """Where the Model requires it: a signature that verified, by a key the Model lists."""
+    policy = observed.policy
+    if not policy.signing_required:
+        return None
+    if view.spec.artifact.signature is None:
+        return (
+            Reason.SIGNATURE_REQUIRED,
+            f"{stage} needs a signed artifact (Model {view.model!r}, spec.policy.signing."
+            "required), and this version declares no spec.artifact.signature: register the "
+            "model again signed, as a new ModelVersion (modelregistry register --sign-key KEY "
+            "--public-key CONFIGMAP/KEY, or model_signing sign key).",
+        )
+    if observed.signed != "True" or observed.signing_key is None:
+        return (
+            Reason.SIGNATURE_NOT_VERIFIED,
+            f"{stage} needs a verified signature, and SignatureVerified is not True: see its "
+            "message.",
+        )
+    if observed.signing_key in policy.trusted_keys:
+        return None
+    return (
+        Reason.KEY_NOT_TRUSTED,
+        f"{stage} needs a signature by a key Model {view.model!r} trusts, and this version was "
+        f"signed with {observed.signing_key}, which its spec.policy.signing.trustedKeys does not "
+        "list: sign with a trusted key and register a new version, or have the Model's owners "
+        "add the key.",
     )
 
 
@@ -285,6 +323,7 @@ GATES: Final[tuple[Gate, ...]] = (
     _metadata,
     _verified,
     _validated,
+    _signed,
     _champion,
     _approved,
     _exclusive,

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from modelregistry.api.modelversion import Artifact
 from modelregistry.decisions.passdata import Event
+from modelregistry.decisions.signature import Fetched, Unavailable
 from modelregistry.decisions.verification import Outcome
 from modelregistry.storage import Credentials, Endpoint, ReadProgress
 
@@ -68,3 +69,7 @@ class VerifierPort(Protocol):
         checksum_may_prove: str | None = None,
         progress: ReadProgress | None = None,
     ) -> Outcome: ...
+
+    async def read_signature(
+        self, artifact: Artifact, credentials: Credentials | None
+    ) -> Fetched | Unavailable: ...

@@ -1,8 +1,10 @@
 """The pass over one ModelVersion: ordered steps, one status write at the end.
 
-Steps, in order: the Model reference, the version number, the bytes. Each
-step gathers what it needs (from the index, the counter, the store), hands
-it to its pure decision in `decisions/`, and either lets the next step run
+Steps, in order: the Model reference, the version number, the bytes, their
+signature where one is declared (on the files the bytes step hashed, not a
+second read), the checks, the stage. Each step gathers what it needs (from
+the index, the counter, the store), hands it to its pure decision in
+`decisions/`, and either lets the next step run
 or stops the chain. `decisions.version.compose` then derives Ready,
 Reconciling and Stalled from the steps' conditions, and the status is
 written once, as a merge patch of what changed. A first verification still
@@ -37,6 +39,7 @@ from modelregistry.decisions import (
     lifecycle,
     modelref,
     numbering,
+    signature,
     validation,
     verification,
 )
@@ -48,6 +51,7 @@ from modelregistry.decisions.podstate import PodRef, read_pod
 from modelregistry.decisions.validationplan import Plan, gate_checks, measured_results, plan_for
 from modelregistry.decisions.validationpod import PodSettings, build_pod
 from modelregistry.decisions.verification import Hashed, Outcome
+from modelregistry.digest import ArtifactDigest, FileDigest
 from modelregistry.errors import (
     ConflictError,
     CredentialsError,
@@ -56,7 +60,7 @@ from modelregistry.errors import (
 )
 from modelregistry.mergepatch import merge_patch
 from modelregistry.oci.verifier import OciVerifier
-from modelregistry.reasons import ARTIFACT_VERIFIED, VALIDATED
+from modelregistry.reasons import ARTIFACT_VERIFIED, SIGNATURE_VERIFIED, VALIDATED
 from modelregistry.reconciler.admission import AdmissionCheck
 from modelregistry.reconciler.comparison import DatasetProblem, read_datasets, with_targets
 from modelregistry.reconciler.index import Catalog, ModelEntry, ModelKey, version_entry
@@ -79,6 +83,7 @@ from modelregistry.reconciler.reading import (
     parse_status,
 )
 from modelregistry.reconciler.sandbox import Sandbox
+from modelregistry.reconciler.signature import Signatures
 from modelregistry.storage import ReadProgress
 from modelregistry.verifier import failure_from_error
 
@@ -99,6 +104,7 @@ OWNED = (
     *modelref.CONDITIONS,
     *numbering.CONDITIONS,
     *verification.CONDITIONS,
+    *signature.CONDITIONS,
     *validation.CONDITIONS,
 )
 
@@ -140,6 +146,7 @@ class VersionReconciler:
         self._limits = limits  # the versions each Model's version limit archives
         self._clock = clock
         self._locks = Locks()
+        self._signatures = Signatures(cluster, verifier)
         # uid -> reason the last re-check could not read the bytes (announced once).
         self._unreadable: dict[str, str] = {}
         self.status_writes = 0
@@ -210,13 +217,24 @@ class VersionReconciler:
             else:
                 step = numbering.decide(view, held)
                 results.append(step)
+        verified_at = -1  # where the bytes step's result is in `results`
         if step.proceed:
-            body, view, step = await self._verification(body, view, results, periodic=periodic)
+            body, view, step, hashed = await self._verification(
+                body,
+                view,
+                results,
+                periodic=periodic,
+                force=self._signatures.needs_bytes(view),
+            )
             results.append(step)
+            verified_at = len(results) - 1
+            if step.proceed and signature.declared(view) is not None:
+                step = await self._signature(view, step, hashed)
+                results.append(step)
         if step.proceed:
             # Validation reads what verification just recorded (the pinned bytes);
             # the pass still writes against the status it started from.
-            verified = view.status.model_copy(update=dict(results[-1].status))
+            verified = view.status.model_copy(update=dict(results[verified_at].status))
             step, finished_pods = await self._validation(
                 body, dataclasses.replace(view, status=verified)
             )
@@ -224,10 +242,10 @@ class VersionReconciler:
             if step.reverify:
                 # The bytes fetched for validation were not the verified ones: hash them
                 # again now, so ArtifactVerified says what the store holds.
-                body, view, rechecked = await self._verification(
-                    body, view, results[:-2], periodic=False, force=True
+                body, view, rechecked, _ = await self._verification(
+                    body, view, results[:verified_at], periodic=False, force=True
                 )
-                results[-2] = rechecked
+                results[verified_at] = rechecked
 
         stage: lifecycle.StageDecision | None = None
         precondition: str | None = None
@@ -271,6 +289,8 @@ class VersionReconciler:
             holder=holder,
             incoming=Holder(incoming.name, incoming.uid) if incoming else None,
             over_limit=view.uid in self._limits.get((view.namespace, view.model), frozenset()),
+            signed=status_of(SIGNATURE_VERIFIED),
+            signing_key=_signing_key(view, results),
         )
         # The stage to grant may be the policy's own (autoStaging), not spec.stage.
         wanted = lifecycle.target(view, observed)[0]
@@ -359,8 +379,11 @@ class VersionReconciler:
         *,
         periodic: bool,
         force: bool = False,
-    ) -> tuple[Body, VersionView, StepResult]:
-        """Hash the bytes when due; the view returned is the baseline for the final write."""
+    ) -> tuple[Body, VersionView, StepResult, tuple[FileDigest, ...] | None]:
+        """Hash the bytes when due; the view returned is the baseline for the final write.
+
+        Also returns the files as hashed on this pass (None when not hashed).
+        """
         spec, status = view.spec, view.status
         # Events and retries hash what is not verified yet; the periodic pass also
         # re-checks verified bytes whose interval has passed.
@@ -373,7 +396,7 @@ class VersionReconciler:
             )
         )
         if not due:
-            return body, view, verification.unchanged(view)
+            return body, view, verification.unchanged(view), None
         read = ReadProgress()
         hashing = asyncio.create_task(self._hash(view, read))
         if cond.find(status.conditions, ARTIFACT_VERIFIED) is None:
@@ -398,7 +421,18 @@ class VersionReconciler:
             self._unreadable[uid] = decided.unreadable
         else:
             self._unreadable.pop(uid, None)
-        return body, view, decided.result
+        files = hashed.artifact.files if isinstance(hashed.artifact, ArtifactDigest) else None
+        return body, view, decided.result, files
+
+    async def _signature(
+        self, view: VersionView, verified: StepResult, hashed: tuple[FileDigest, ...] | None
+    ) -> StepResult:
+        """The signature over the files the bytes step verified (this pass's, or its record's)."""
+        status = view.status.model_copy(update=dict(verified.status))
+        assert status.artifact is not None  # the bytes step proceeds only with a record
+        return await self._signatures.check(
+            dataclasses.replace(view, status=status), status.artifact, hashed
+        )
 
     async def _validation(
         self, body: Body, view: VersionView
@@ -607,6 +641,15 @@ def _parsed(model: type[ParsedT], raw: object) -> ParsedT | None:
     except ValidationError:
         logger.warning("ignoring an unreadable %s in a Model's spec", model.__name__)
         return None
+
+
+def _signing_key(view: VersionView, results: list[StepResult]) -> str | None:
+    """The fingerprint of the key the signature verified with, as this pass recorded it."""
+    record = next(
+        (r.status["artifact_signature"] for r in results if "artifact_signature" in r.status),
+        view.status.artifact_signature,
+    )
+    return record.key_fingerprint if record is not None else None
 
 
 def _since(
