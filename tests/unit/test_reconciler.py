@@ -118,6 +118,16 @@ def test_a_new_version_hashed_at_once_is_ready_after_one_status_write_and_one_co
     run(scenario)
 
 
+async def until(holds: Callable[[], bool], what: str) -> None:
+    """Until `holds()`: the Model's refresh runs on a timer, later on a loaded machine."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5.0
+    while not holds():
+        if loop.time() > deadline:
+            raise AssertionError(f"not within 5s: {what}")
+        await asyncio.sleep(0.01)
+
+
 async def first_read_held(*, size: int, read_before_gate: int | None) -> tuple[World, Operator]:
     """A new version whose first hash reports `size` bytes, reads some, and waits at the gate."""
     w = World()
@@ -352,6 +362,10 @@ def test_an_event_older_than_our_own_write_is_skipped_without_a_call() -> None:
         first = w.cluster.add("modelversions", "fraud-a", spec(), created(1))
         operator = w.start()
         await w.cluster.settle(operator)
+        await until(
+            lambda: w.cluster.status("models", "fraud").get("counts", {}).get("total") == 1,
+            "the Model's refresh after the version's pass",
+        )
         before = dict(w.cluster.calls)
 
         await operator.version_event("MODIFIED", first)  # the ADDED copy, delivered late
@@ -472,7 +486,10 @@ def test_a_deleted_version_is_left_alone_and_forgotten() -> None:
         body = w.cluster.delete("modelversions", "fraud-a")
         w.cluster.reindex()
         await operator.version_event("DELETED", body)
-        await asyncio.sleep(0.05)
+        await until(
+            lambda: w.cluster.status("models", "fraud").get("counts", {}).get("total") == 0,
+            "the Model's refresh after the deletion",
+        )
 
         model = w.cluster.status("models", "fraud")
         assert model["counts"] == {"total": 0, "ready": 0, "stalled": 0}
