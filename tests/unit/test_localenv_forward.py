@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import socketserver
 import threading
@@ -41,8 +42,16 @@ def exchange(address: tuple[str, int], payload: bytes, source: str = "127.0.0.1"
     """The whole reply; nothing when the connection is closed or reset unanswered."""
     reply = b""
     with socket.create_connection(address, timeout=10, source_address=(source, 0)) as client:
-        client.sendall(payload)
-        client.shutdown(socket.SHUT_WR)
+        try:
+            client.sendall(payload)
+            client.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            return reply
+        except OSError as error:
+            # A refused peer may be closed before the half-close is sent.
+            if error.errno != errno.ENOTCONN:
+                raise
+            return reply
         with contextlib.suppress(ConnectionResetError):
             while data := client.recv(65536):
                 reply += data
