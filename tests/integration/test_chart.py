@@ -80,6 +80,7 @@ IN_A_WATCHED_NAMESPACE = {
     ("", "serviceaccounts"): ["get", "create", "update"],
     ("networking.k8s.io", "networkpolicies"): ["get", "create", "update"],
     ("", "secrets"): ["get"],
+    ("", "configmaps"): ["get"],  # signing keys and trust roots (docs/signing.md)
     ("", "events"): ["create", "patch"],
     ("events.k8s.io", "events"): ["create", "patch"],
 }

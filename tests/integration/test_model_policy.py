@@ -163,8 +163,8 @@ def test_production_and_retained_versions_cannot_be_deleted_nor_their_model(
     wait_until(lambda: model_status(objects).get("protectedVersions") == 2, what="the count")
     said = refused(lambda: delete("models", "clf"))
     assert said.endswith(
-        "Model clf has 2 protected versions (in Production, or archived and within "
-        "retention): it can be deleted once none is"
+        "Model clf has 2 protected versions (in Production, in use, or archived and "
+        "within retention): it can be deleted once none is"
     )
     # An unprotected version goes as usual.
     registered(objects, s3_client, bucket, "clf-3")

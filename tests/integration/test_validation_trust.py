@@ -516,9 +516,17 @@ def test_the_namespace_s_box_is_the_operator_s_and_is_put_back_when_changed(
     node_ip, port = pod_runtime.s3_endpoint.removeprefix("http://").split(":")
     assert policy["spec"]["policy_types"] == ["Ingress", "Egress"]
     assert policy["spec"]["ingress"] is None  # none allowed
-    store, dns = policy["spec"]["egress"]
-    assert store["to"][0]["ip_block"]["cidr"] == f"{node_ip}/32"
-    assert store["ports"] == [{"end_port": None, "port": int(port), "protocol": "TCP"}]
+    # The store (and the registries the operator is told Pods may reach), then DNS.
+    *endpoints, dns = policy["spec"]["egress"]
+    reached = [
+        (rule["to"][0]["ip_block"]["cidr"], rule["ports"]) for rule in endpoints if rule["to"]
+    ]
+    assert len(reached) == len(endpoints)
+    assert (
+        f"{node_ip}/32",
+        [{"end_port": None, "port": int(port), "protocol": "TCP"}],
+    ) in reached
+    assert all(cidr.endswith("/32") and len(ports) == 1 for cidr, ports in reached)
     assert dns["to"][0]["namespace_selector"]["match_labels"] == {
         "kubernetes.io/metadata.name": "kube-system"
     }

@@ -76,6 +76,8 @@ def test_verified_version_becomes_ready(
         "VERIFIED",
         "VALIDATED",
         "READY",
+        "IN",  # IN USE: how many Pods use the version (empty: none yet)
+        "USE",
         "AGE",
     ]
     assert row.split()[:7] == ["iris-1", "iris", "1", "None", "True", "True", "True"]
