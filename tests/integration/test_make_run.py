@@ -133,9 +133,19 @@ def output(text: str) -> Callable[[ForegroundMake], bool]:
     return lambda run: text in run.log()
 
 
+def make_itself_runs(run: ForegroundMake) -> bool:
+    """The child has become make: a signal sent between fork and exec is lost (the parent's
+    handler, still installed in the child, only notes it)."""
+    try:
+        argv0 = Path(f"/proc/{run.process.pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return False
+    return argv0.endswith(b"make")
+
+
 # Moments of start-up, in order; each is a state `make run` passes through.
 MOMENTS: dict[str, Callable[[Path], Callable[[ForegroundMake], bool]]] = {
-    "right after launch": lambda clone: lambda run: True,
+    "right after launch": lambda clone: make_itself_runs,
     "while etcd starts": lambda clone: dev_file(clone, "controlplane/etcd.log"),
     "while kube-apiserver starts": lambda clone: dev_file(clone, "controlplane/kube-apiserver.log"),
     "while containerd starts": lambda clone: dev_file(clone, "node/containerd.log"),
