@@ -14,11 +14,14 @@ MODELREGISTRY_SPEC. Every path written is checked to stay under the
 destination (no empty, `.` or `..` segment).
 
 For compare checks the plan also holds "against": the versions scored
-besides this one, each {"name", ...} like the artifact (its verified record)
-and fetched into "againstDir"/<name>; and "datasets": the held-out data sets,
+besides this one, each {"name", ...} like the artifact (its verified record,
+or an oci:// pull plan) and fetched into "againstDir"/<name>; and
+"datasets": the held-out data sets,
 each one object like the artifact, pinned at the versionId and size the
 operator read and fetched into "datasetDir"/<hex of its digest>. Each is
-re-hashed to its digest before anything is handed over.
+re-hashed to its digest before anything is handed over. An input with
+"credentials" ({"secret", "prefix"}) is read with the variables under its
+prefix (its own Secret's keys), any other with the step's own.
 """
 
 from __future__ import annotations
@@ -75,13 +78,9 @@ def run_fetch(destination: Path, meta: Path, report_path: Path | None) -> int:
     (meta / "spec.json").write_text(os.environ.get(SPEC_VARIABLE, "{}"))
     (meta / "digest").write_text(plan["digest"])
     (meta / "version-id").write_text(plan.get("versionId") or "")
-    if len(fetched) == 1:
-        return _finish(report_path, EXIT_OK, f"Fetched {plan['uri']} ({observed}).")
-    inputs = [*plan.get("against", []), *plan.get("datasets", [])]
-    also = ", ".join(
-        f"{i['uri']} ({digest})" for i, digest in zip(inputs, fetched[1:], strict=True)
+    return _finish(
+        report_path, EXIT_OK, f"Fetched {plan['uri']} ({observed}){_also(plan, fetched[1:])}."
     )
-    return _finish(report_path, EXIT_OK, f"Fetched {plan['uri']} ({observed}); also {also}.")
 
 
 class InputChanged(Exception):
@@ -106,6 +105,8 @@ def fetch_inputs(plan: dict[str, Any]) -> list[str]:
 
 
 def _fetch_verified(item: dict[str, Any], target: Path, what: str) -> str:
+    if str(item.get("uri", "")).startswith("oci://"):
+        return _pull_verified(item, target, what)
     try:
         fetched = fetch(item, target)
     except ArtifactChanged as changed:
@@ -118,6 +119,49 @@ def _fetch_verified(item: dict[str, Any], target: Path, what: str) -> str:
             f"{item['uri']} ({what}) hashes to {observed}, but {item['digest']} is pinned for it."
         )
     return observed
+
+
+def _pull_verified(item: dict[str, Any], target: Path, what: str) -> str:
+    """Pull an oci:// input by its pinned manifest digest, every blob hashed again."""
+    from modelregistry.decisions.oci.failures import BlobDigestMismatchError
+    from modelregistry.oci.pull import pull_plan
+
+    try:
+        # A compared version that names no Secret is read anonymously, never with the
+        # candidate's registry credentials.
+        pull_plan(item, target, None, _prefix(item) or None)
+    except BlobDigestMismatchError as changed:
+        raise InputChanged(
+            f"{item['uri']} ({what}): {changed.blob} is not the pinned bytes: expected "
+            f"{changed.expected}, the registry served {changed.observed}."
+        ) from None
+    except Exception as error:
+        raise RuntimeError(f"Could not fetch {item.get('uri')} ({what}): {error}") from None
+    return str(item["digest"])
+
+
+def _prefix(item: dict[str, Any]) -> str:
+    """Where this input's own credentials are in the environment ("": the step's own)."""
+    return str((item.get("credentials") or {}).get("prefix") or "")
+
+
+def _s3_credentials(item: dict[str, Any]) -> dict[str, str]:
+    """An input's own S3 keys (its Secret's, under its prefix); {}: boto3's chain."""
+    prefix = _prefix(item)
+    if not prefix:
+        return {}
+    keys = {
+        "aws_access_key_id": os.environ.get(prefix + "AWS_ACCESS_KEY_ID", ""),
+        "aws_secret_access_key": os.environ.get(prefix + "AWS_SECRET_ACCESS_KEY", ""),
+    }
+    if not all(keys.values()):
+        secret = (item.get("credentials") or {}).get("secret")
+        raise ValueError(
+            f"the Secret {secret!r} named for it has no AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or does not exist in this namespace)"
+        )
+    token = os.environ.get(prefix + "AWS_SESSION_TOKEN")
+    return {**keys, "aws_session_token": token} if token else keys
 
 
 def _one_segment(name: str) -> Path:
@@ -150,14 +194,27 @@ def run_oci_fetch(
         )
     except Exception as error:  # any failure to read is the run's verdict, told in the report
         return _finish(report_path, EXIT_UNREADABLE, f"Could not fetch {plan.get('uri')}: {error}")
+    try:
+        inputs = fetch_inputs(plan)
+    except InputChanged as changed:
+        return _finish(report_path, EXIT_INPUT_CHANGED, f"{changed} Nothing was validated.")
+    except Exception as error:  # as for the artifact: the reason is the run's verdict
+        return _finish(report_path, EXIT_UNREADABLE, str(error))
     meta.mkdir(parents=True, exist_ok=True)
     (meta / "spec.json").write_text(os.environ.get(SPEC_VARIABLE, "{}"))
     (meta / "digest").write_text(plan["digest"])
     (meta / "version-id").write_text("")
-    return _finish(
-        report_path,
-        EXIT_OK,
-        f"Fetched {plan['uri']} ({plan['digest']}): {pulled.files} files, every blob re-hashed.",
+    done = f"Fetched {plan['uri']} ({plan['digest']}): {pulled.files} files, every blob re-hashed"
+    return _finish(report_path, EXIT_OK, done + _also(plan, inputs) + ".")
+
+
+def _also(plan: dict[str, Any], digests: list[str]) -> str:
+    """The compare inputs fetched besides the artifact, for the report."""
+    if not digests:
+        return ""
+    inputs = [*plan.get("against", []), *plan.get("datasets", [])]
+    return "; also " + ", ".join(
+        f"{i['uri']} ({digest})" for i, digest in zip(inputs, digests, strict=True)
     )
 
 
@@ -190,6 +247,7 @@ def fetch(plan: dict[str, Any], destination: Path) -> Path:
         kwargs["endpoint_url"] = plan["endpoint"]
     if plan.get("region"):
         kwargs["region_name"] = plan["region"]
+    kwargs.update(_s3_credentials(plan))
     client = boto3.session.Session().client("s3", **kwargs)
     budget = SizeBudget(plan.get("size"))
 

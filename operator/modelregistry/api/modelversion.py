@@ -456,7 +456,13 @@ class HeldOutDataset(ApiModel):
         max_length=2048,
         pattern=S3_URI_PATTERN,
         description="Where the data set is: s3://bucket/key of one CSV or Parquet file, read "
-        "with spec.artifact.storage (its endpoint and credentials).",
+        "with storage below, else spec.artifact.storage (its endpoint and credentials).",
+    )
+    storage: StorageSettings | None = Field(
+        default=None,
+        description="The data set's store (endpoint, region, a Secret with its credentials); "
+        "default: spec.artifact.storage. An oci:// version has no S3 storage of its own: "
+        "name the data set's Secret here.",
     )
     digest: Digest = Field(
         description="SHA-256 of the file's bytes (`modelregistry digest FILE`): the operator "

@@ -43,6 +43,7 @@ from modelregistry.api.modelversion import (
     ValidationCheck,
     VerifiedArtifact,
 )
+from modelregistry.api.oci import RegistrySettings
 from modelregistry.decisions import quantity
 from modelregistry.reasons import ARTIFACT_VERIFIED
 
@@ -65,6 +66,7 @@ class Compared:
     artifact: VerifiedArtifact  # its status.artifact: the fetch step re-hashes these bytes
     format: str | None = None  # its spec.artifact.format
     storage: StorageSettings | None = None  # its spec.artifact.storage (endpoint, region)
+    registry: RegistrySettings | None = None  # an oci:// version's spec.artifact.registry
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,11 @@ class Plan:
         if self.checks or self.deadline_seconds:
             dumped = validation.model_dump(mode="json", by_alias=True)
             dumped["checks"] = [
-                {k: v for k, v in c.items() if v is not None or k not in _COMPARE_FIELDS}
+                {
+                    k: _unset_left_out(k, v)
+                    for k, v in c.items()
+                    if v is not None or k not in _COMPARE_FIELDS
+                }
                 for c in dumped["checks"]
             ]
         content: dict[str, Any] = {"validation": dumped, "policy": policy}
@@ -118,6 +124,14 @@ class Plan:
             content["against"] = {t: _identity(self.against.get(t)) for t in self.targets}
         text = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _unset_left_out(key: str, value: Any) -> Any:
+    """A data set's dump without its storage while unset: the digests of runs made before
+    a data set could name its own store stay what they were."""
+    if key == "dataset" and isinstance(value, dict) and value.get("storage") is None:
+        return {k: v for k, v in value.items() if k != "storage"}
+    return value
 
 
 def _identity(compared: Compared | None) -> dict[str, Any] | None:
@@ -183,7 +197,14 @@ def compared_version(
         or number is None
     ):
         return None
-    return Compared(name, number, status.artifact, spec.artifact.format, spec.artifact.storage)
+    return Compared(
+        name,
+        number,
+        status.artifact,
+        spec.artifact.format,
+        spec.artifact.storage,
+        spec.artifact.registry,
+    )
 
 
 def gate_checks(plan: Plan) -> frozenset[str]:

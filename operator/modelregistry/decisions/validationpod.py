@@ -66,6 +66,13 @@ GENERATED_SUFFIX = 5
 # registry's own image); numeric, so the kubelet can verify runAsNonRoot.
 RUN_AS_USER = 65532
 PLAN_VARIABLE = "MODELREGISTRY_FETCH_PLAN"
+# A compare input's own Secret reaches the fetch step as <prefix><n>_<variable>.
+INPUT_PREFIX: Final = "MODELREGISTRY_INPUT_"
+S3_SECRET_KEYS: Final = (
+    ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+    ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+    ("AWS_SESSION_TOKEN", "AWS_SESSION_TOKEN"),
+)
 SPEC_VARIABLE = "MODELREGISTRY_SPEC"
 # The artifact volume holds the verified bytes: their size, a block per file
 # for the filesystem's rounding, and a little room for the fetch's own partial file.
@@ -158,6 +165,8 @@ def against_path(compared: Compared) -> str:
     """Where a compared version's bytes lie in the Pod: in a directory named after the
     version, its prefix's files, or its one object's file."""
     root = posixpath.join(AGAINST_DIR, compared.name)
+    if compared.artifact.oci is not None:  # its layers laid out in the directory
+        return root
     name = _basename(compared.artifact.uri)
     return posixpath.join(root, name) if name else root
 
@@ -198,23 +207,32 @@ def fetch_plan(
     datasets: Mapping[str, DatasetRecord] | None = None,
 ) -> dict[str, Any]:
     """What the fetch step brings: the verified artifact; for compare checks, also the
-    compared versions' verified bytes and the data sets as read (each checked by digest)."""
+    compared versions' verified bytes and the data sets as read (each checked by digest).
+
+    An input whose own settings name a Secret (a data set's `storage`, a compared
+    version's storage or registry) is read with that Secret's keys, given to the fetch
+    step under the input's `credentials` prefix (`input_credentials`); any other input
+    with the fetch step's own.
+    """
     verified = view.status.artifact
     if verified is None:
         raise ValueError("a validation Pod needs the verified artifact in status")
+    storage = view.spec.artifact.storage
+    fetched: dict[str, Any]
     if verified.oci is not None:
         # Pulled by the manifest digest verified, from the registry as Pods reach it.
-        return podplan.fetch_plan(
+        fetched = podplan.fetch_plan(
             verified.uri,
             verified.oci,
             verified.digest,
             view.spec.artifact.registry,
             dict(settings.registries),
         )
-    storage = view.spec.artifact.storage
-    fetched = {**_pinned(verified), **_store(storage, settings)}
+    else:
+        fetched = {**_pinned(verified), **_store(storage, settings)}
     if plan is None or not plan.targets:
         return fetched
+    inputs = _InputSecrets()
     fetched["datasetDir"] = DATASET_DIR
     fetched["datasets"] = [
         {
@@ -224,16 +242,80 @@ def fetch_plan(
             "size": record.size,
             "fileCount": 1,
             "files": [],
-            **_store(storage, settings),
+            **_store(own or storage, settings),
+            **inputs.take(own.secret_ref.name if own and own.secret_ref else None),
         }
-        for record in _datasets(plan, datasets or {})
+        for record, own in _datasets_with_storage(plan, datasets or {})
     ]
     fetched["againstDir"] = AGAINST_DIR
     fetched["against"] = [
-        {"name": c.name, **_pinned(c.artifact), **_store(c.storage, settings)}
-        for c in _compared(plan)
+        {"name": c.name, **_compared_plan(c, settings, inputs)} for c in _compared(plan)
     ]
     return fetched
+
+
+class _InputSecrets:
+    """Hands each input naming a Secret a prefix of its own for that Secret's keys."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def take(self, secret: str | None) -> dict[str, Any]:
+        if secret is None:
+            return {}
+        self._count += 1
+        return {"credentials": {"secret": secret, "prefix": f"{INPUT_PREFIX}{self._count}_"}}
+
+
+def _compared_plan(
+    compared: Compared, settings: PodSettings, inputs: _InputSecrets
+) -> dict[str, Any]:
+    """How the fetch step brings a compared version: pulled by its verified manifest digest
+    (oci://), or its pinned objects (s3://); with its own Secret where it names one."""
+    verified = compared.artifact
+    if verified.oci is not None:
+        registry = compared.registry
+        secret = registry.secret_ref.name if registry and registry.secret_ref else None
+        found = podplan.fetch_plan(
+            verified.uri, verified.oci, verified.digest, registry, dict(settings.registries)
+        )
+        return {**found, **inputs.take(secret)}
+    storage = compared.storage
+    secret = storage.secret_ref.name if storage and storage.secret_ref else None
+    return {**_pinned(verified), **_store(storage, settings), **inputs.take(secret)}
+
+
+def input_credentials(fetched: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The fetch step's variables for the inputs that name a Secret: each key of it under
+    the input's prefix (optional, so a Secret of the other kind still fits)."""
+    variables = []
+    for item in [*fetched.get("datasets", []), *fetched.get("against", [])]:
+        credentials = item.get("credentials")
+        if not credentials:
+            continue
+        keys = podplan.SECRET_KEYS if str(item["uri"]).startswith("oci://") else S3_SECRET_KEYS
+        variables += [
+            {
+                "name": credentials["prefix"] + variable,
+                "valueFrom": {
+                    "secretKeyRef": {"name": credentials["secret"], "key": key, "optional": True}
+                },
+            }
+            for key, variable in keys
+        ]
+    return variables
+
+
+def _datasets_with_storage(
+    plan: Plan, datasets: Mapping[str, DatasetRecord]
+) -> list[tuple[DatasetRecord, StorageSettings | None]]:
+    """Each data set as read, with the storage its check names for it (None: the version's)."""
+    own: dict[str, StorageSettings | None] = {}
+    for check in plan.pod_checks:
+        inputs = compare_inputs(check)
+        if inputs is not None:
+            own.setdefault(inputs[0].digest, inputs[0].storage)
+    return [(record, own.get(record.digest)) for record in _datasets(plan, datasets)]
 
 
 def _datasets(plan: Plan, datasets: Mapping[str, DatasetRecord]) -> list[DatasetRecord]:
@@ -273,9 +355,13 @@ def artifact_size_limit(view: VersionView) -> str:
     verified = view.status.artifact
     if verified is None:
         raise ValueError("a validation Pod needs the verified artifact in status")
-    # An oci:// artifact's tar layers take more room unpacked (gzip ones inflated).
-    size = verified.oci.unpacked_size if verified.oci is not None else verified.size
-    return quantity.mebibytes(_room(size, verified.file_count))
+    return quantity.mebibytes(_room(_unpacked(verified), verified.file_count))
+
+
+def _unpacked(verified: VerifiedArtifact) -> int:
+    """The bytes the fetch step writes: an oci:// artifact's tar layers take more room
+    unpacked (gzip ones inflated)."""
+    return verified.oci.unpacked_size if verified.oci is not None else verified.size
 
 
 def container_resources(asked: CheckResources | None, box: ResourceBox) -> dict[str, Any]:
@@ -435,7 +521,7 @@ def _input_volumes(
     ]
     compared = _compared(plan)
     if compared:
-        room = sum(_room(c.artifact.size, c.artifact.file_count) for c in compared)
+        room = sum(_room(_unpacked(c.artifact), c.artifact.file_count) for c in compared)
         limit = quantity.mebibytes(room)
         volumes.append(({"name": "against", "emptyDir": {"sizeLimit": limit}}, AGAINST_DIR))
     return volumes
@@ -464,6 +550,7 @@ def build_pod(
         if storage is not None and storage.secret_ref is not None
         else settings.default_secret
     )
+    fetched = fetch_plan(view, settings, plan, datasets)
     fetch: dict[str, Any] = {
         "name": FETCH_CONTAINER,
         "image": settings.image,
@@ -472,10 +559,11 @@ def build_pod(
         "env": [
             {
                 "name": PLAN_VARIABLE,
-                "value": json.dumps(fetch_plan(view, settings, plan, datasets)),
+                "value": json.dumps(fetched),
             },
             {"name": SPEC_VARIABLE, "value": spec_json},
             {"name": "HOME", "value": SCRATCH_DIR},
+            *input_credentials(fetched),
         ],
         "volumeMounts": [
             {"name": "artifact", "mountPath": ARTIFACT_DIR},

@@ -53,21 +53,25 @@ class Pulled:
 
 
 def credentials_from_environment(
-    environ: Mapping[str, str], registry: str
+    environ: Mapping[str, str], registry: str, prefix: str = ""
 ) -> RegistryCredentials | None:
-    """The registry credentials this container was given, or None for anonymous reads."""
+    """The registry credentials this container was given (under `prefix`: a compared
+    version's own), or None for anonymous reads."""
     data = {
-        auth.USERNAME_KEY: environ.get(USERNAME_VARIABLE, ""),
-        auth.PASSWORD_KEY: environ.get(PASSWORD_VARIABLE, ""),
-        auth.DOCKERCONFIG_KEY: environ.get(DOCKERCONFIG_VARIABLE, ""),
+        auth.USERNAME_KEY: environ.get(prefix + USERNAME_VARIABLE, ""),
+        auth.PASSWORD_KEY: environ.get(prefix + PASSWORD_VARIABLE, ""),
+        auth.DOCKERCONFIG_KEY: environ.get(prefix + DOCKERCONFIG_VARIABLE, ""),
     }
     if not any(data.values()):
         return None
     return auth.credentials_from(data, registry, "the registry Secret")
 
 
-def pull_plan(plan: Mapping[str, Any], destination: Path, meta: Path | None) -> Pulled:
-    """Pull what the fetch plan names (see `decisions/oci/podplan.py`).
+def pull_plan(
+    plan: Mapping[str, Any], destination: Path, meta: Path | None, prefix: str | None = ""
+) -> Pulled:
+    """Pull what the fetch plan names (see `decisions/oci/podplan.py`), with the credentials
+    under `prefix` (None: anonymous, as for a compared version that names no Secret).
 
     Raises BlobDigestMismatchError for bytes that are not their digest's,
     another StorageError when the registry cannot be read, CredentialsError,
@@ -83,7 +87,11 @@ def pull_plan(plan: Mapping[str, Any], destination: Path, meta: Path | None) -> 
             f"validation Pods may not reach the registry {reference.registry}: the operator's "
             f"{SETTING} does not name it (ask the operator's administrator to add it)"
         )
-    credentials = credentials_from_environment(os.environ, reference.registry)
+    credentials = (
+        None
+        if prefix is None
+        else credentials_from_environment(os.environ, reference.registry, prefix)
+    )
     repository = Repository(
         new_pool(),
         reference.registry,

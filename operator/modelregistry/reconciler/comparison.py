@@ -3,7 +3,8 @@
 The version it scores besides this one: the Model's Production holder (the
 lock in the index names it) or the version an alias points at, read with a
 GET for its verified record. And, just before the run's Pod is made, each
-held-out data set, read from the store with the version's storage settings:
+held-out data set, read from the store with its own storage settings, else the
+version's:
 its digest is checked (the store's own SHA-256 checksum suffices here; the
 Pod's fetch step hashes the bytes again), and its size and versionId bound
 and pin what the fetch step reads.
@@ -97,7 +98,8 @@ async def read_datasets(
         if inputs is None or inputs[0].digest in records:
             continue
         dataset = inputs[0]
-        artifact = Artifact(uri=dataset.uri, digest=dataset.digest, storage=spec.artifact.storage)
+        storage = dataset.storage or spec.artifact.storage
+        artifact = Artifact(uri=dataset.uri, digest=dataset.digest, storage=storage)
         outcome = await read(namespace, artifact, "spec.artifact", dataset.digest, ReadProgress())
         found = _record(check.name, dataset, outcome)
         if isinstance(found, DatasetProblem):
