@@ -19,6 +19,9 @@ Storage: the endpoint is --endpoint, else the version's
 spec.artifact.storage.endpoint, else MODELREGISTRY_S3_ENDPOINT, else boto3's
 own (AWS_ENDPOINT_URL); credentials come from boto3's chain (environment, web
 identity, instance profile), e.g. the version's Secret mounted with envFrom.
+An oci:// version is pulled by its verified manifest digest, every blob
+hashed again (`oci/servingpull.py` says where the registry is and which
+credentials are used).
 
 Exit status: 0 fetched (or already there), 1 refused or unreadable (the
 message says why), 2 usage, 3 the store does not hold the verified bytes.
@@ -37,9 +40,17 @@ from typing import Any, Final
 
 import botocore.exceptions
 
+from modelregistry import errors as registry_errors
 from modelregistry.client.errors import Refused, RegistryError
 from modelregistry.client.serving import pinned
 from modelregistry.client.session import Session
+from modelregistry.decisions.oci.failures import BlobDigestMismatchError
+from modelregistry.decisions.oci.podplan import (
+    DOCKERCONFIG_VARIABLE,
+    PASSWORD_VARIABLE,
+    USERNAME_VARIABLE,
+)
+from modelregistry.decisions.oci.unpack import UnpackError
 from modelregistry.decisions.serving import Pinned, UriError, parse_uri
 from modelregistry.digest import FileDigest, digest_local_file, digest_local_path
 from modelregistry.download import (
@@ -81,6 +92,8 @@ def run_fetch_uri(
         return _fail(EXIT_REFUSED, f"refused by the API server: {refused}")
     except RegistryError as error:
         return _fail(EXIT_REFUSED, str(error))
+    if found.oci is not None:
+        return _fetch_oci(found, destination, began)
     plan = found.plan()
     plan["endpoint"] = endpoint or found.endpoint or os.environ.get(ENDPOINT_VARIABLE) or None
     try:
@@ -109,6 +122,93 @@ def run_fetch_uri(
         f"({rate:.0f} MiB/s)"
     )
     return EXIT_OK
+
+
+def _fetch_oci(found: Pinned, destination: Path, began: float) -> int:
+    """An oci:// version: pulled by digest into the landing, each blob hashed as it lands.
+
+    A DEST that already holds files is compared once the pull is done: the
+    files a tar layer holds are known only once it is unpacked.
+    """
+    from modelregistry.oci.servingpull import pull_version  # urllib3 only when needed
+
+    try:
+        landing = Landing(destination)
+        occupied = landing.occupied()
+        with landing as staging:
+            pulled = pull_version(found, staging)
+            if occupied:
+                if _tree(staging) != _tree(destination, skip=staging.name):
+                    raise UsageError(
+                        f"{destination} holds other files: fetch into a new or empty directory"
+                    )
+                print(f"modelregistry fetch: {destination} already holds {_what(found)}")
+                return EXIT_OK
+            landing.commit()
+    except UnpackError as error:
+        return _fail(
+            EXIT_REFUSED,
+            f"could not lay out {found.artifact_uri} for {found.uri}: {error}; nothing was "
+            f"written to {destination}",
+        )
+    except (UsageError, ValueError) as error:  # ValueError: MODELREGISTRY_REGISTRIES
+        return _fail(EXIT_USAGE, str(error))
+    except BlobDigestMismatchError as error:
+        return _fail(
+            EXIT_CHANGED,
+            f"{error.blob} is not the bytes its digest names: expected {error.expected}, the "
+            f"registry served {error.observed} ({found.uri}: {found.name}, {found.artifact_uri}); "
+            f"nothing was written to {destination}",
+        )
+    except Exception as error:  # the registry, the credentials or the disk: said for a person
+        return _fail(
+            EXIT_REFUSED,
+            f"could not fetch {found.artifact_uri} for {found.uri}: {_explain_oci(error, found)}; "
+            f"nothing was written to {destination}",
+        )
+    seconds = time.monotonic() - began
+    rate = found.size / (1 << 20) / seconds if seconds > 0 else 0.0
+    count = f"{pulled.files} file" + ("s" if pulled.files != 1 else "")
+    print(
+        f"modelregistry fetch: {_what(found)} into {destination} ({count}) in {seconds:.1f}s "
+        f"({rate:.0f} MiB/s)"
+    )
+    return EXIT_OK
+
+
+def _tree(root: Path, skip: str | None = None) -> dict[str, str]:
+    """Each file under `root` (but `skip`, at the top) by its path: its digest."""
+    return {
+        path.relative_to(root).as_posix(): digest_local_file(path).digest
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.relative_to(root).parts[0] != skip
+    }
+
+
+def _explain_oci(error: Exception, found: Pinned) -> str:
+    assert found.oci is not None
+    registry = found.oci.registry
+    secret = f" (e.g. from Secret {found.oci.secret!r})" if found.oci.secret else ""
+    give = (
+        f"give this Pod the registry's credentials{secret}: {USERNAME_VARIABLE} and "
+        f"{PASSWORD_VARIABLE}, or {DOCKERCONFIG_VARIABLE}, or a docker config with an entry "
+        f"for {registry}"
+    )
+    if isinstance(error, registry_errors.CredentialsRejectedError):
+        return f"{error}: fix the credentials ({give.removeprefix('give this Pod ')})"
+    if isinstance(error, registry_errors.AccessDeniedError):
+        return f"{error}: {give}"
+    if isinstance(error, registry_errors.ArtifactNotFoundError):
+        return (
+            f"the registry no longer holds the verified bytes ({error}): they were deleted, or "
+            f"this is not the registry they were verified in (MODELREGISTRY_REGISTRIES)"
+        )
+    if isinstance(error, registry_errors.StorageUnreachableError):
+        return (
+            f"{error}. Where this machine reaches {registry} under another address, say so: "
+            f"MODELREGISTRY_REGISTRIES={registry}=HOST:PORT"
+        )
+    return str(error) or type(error).__name__
 
 
 def check(found: Pinned, files: list[FileDigest]) -> None:
@@ -146,6 +246,11 @@ class Landing:
         self._parent = parent
         self._staging = parent / f"{self._prefix}{uuid.uuid4().hex[:12]}"
         self._committed = False
+
+    def occupied(self) -> bool:
+        """Whether DEST is a directory holding files already (a run's leftovers removed)."""
+        self._clear_leftovers()
+        return self._inside and any(self.destination.iterdir())
 
     def holds(self, found: Pinned) -> bool:
         """Whether DEST holds exactly these bytes already; UsageError if it holds others."""
@@ -192,7 +297,8 @@ class Landing:
 
 
 def _what(found: Pinned) -> str:
-    count = f"{found.file_count} file" + ("s" if found.file_count != 1 else "")
+    unit = "layer" if found.oci is not None else "file"
+    count = f"{found.file_count} {unit}" + ("s" if found.file_count != 1 else "")
     return (
         f"{found.uri} = {found.uri.model} version {found.version} ({found.name}, "
         f"{found.stage}), {found.digest}, {count}, {found.size} bytes"

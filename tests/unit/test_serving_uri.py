@@ -11,6 +11,7 @@ import pytest
 from modelregistry.decisions.serving import (
     Pinned,
     PinnedFile,
+    PinnedOci,
     Refusal,
     ServingUri,
     UriError,
@@ -600,8 +601,14 @@ def test_a_version_the_operator_has_not_judged_is_not_served() -> None:
             "ModelVersion 'churn-1' has no verified artifact in its status",
         ),
         (
+            {"uri": "gs://b/m.bin", "digest": DIGEST_A, "size": 1},
+            "ModelVersion 'churn-1' is at gs://b/m.bin; fetch reads s3:// and oci:// only",
+        ),
+        (
             {"uri": "oci://r/m@sha256:1", "digest": DIGEST_A, "size": 1},
-            "ModelVersion 'churn-1' is at oci://r/m@sha256:1; fetch reads s3:// only",
+            "ModelVersion 'churn-1': status.artifact.uri: 'oci://r/m@sha256:1': the digest "
+            "must be sha256: and 64 lowercase hex digits (the manifest's SHA-256), not "
+            "'sha256:1'",
         ),
     ],
 )
@@ -635,3 +642,108 @@ def test_bodies_missing_whole_parts_are_read_as_empty() -> None:
         "modelregistry://team-a/churn@3: Model 'churn' has no version 3"
     )
     assert "no alias" in refusal(lambda: version_to_read(CHAMPION, {"metadata": {}}))
+
+
+# --- oci:// versions ----------------------------------------------------------------------------
+
+OCI_URI = f"oci://registry.example.com:5000/models/churn@{DIGEST_B}"
+
+
+def oci_version(
+    uri: str = OCI_URI,
+    digest: str = DIGEST_B,
+    manifest: dict[str, Any] | None = None,
+    registry: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A verified version of an oci:// artifact, as the operator records it."""
+    oci = {
+        "registry": "registry.example.com:5000",
+        "repository": "models/churn",
+        "layout": "ModelPack",
+        "unpackedSize": 30,
+        **(manifest or {}),
+    }
+    record = {"uri": uri, "digest": digest, "size": 20, "fileCount": 2, "oci": oci}
+    body = version("churn-4", 4, stage="Production", record=record)
+    body["spec"]["artifact"] = {"uri": uri, **({"registry": registry} if registry else {})}
+    return body
+
+
+def test_an_oci_version_is_served_by_its_verified_manifest_digest() -> None:
+    body = oci_version(registry={"secretRef": {"name": "pull"}, "plainHttp": True})
+
+    pinned = choose(PRODUCTION, model({"Production": entry(body)}), [body])
+
+    assert pinned.oci == PinnedOci(
+        registry="registry.example.com:5000",
+        repository="models/churn",
+        plain_http=True,
+        unpacked_size=30,
+        secret="pull",
+    )
+    assert (pinned.artifact_uri, pinned.digest, pinned.file_count) == (OCI_URI, DIGEST_B, 2)
+    # The validation Pod's fetch step reads the same plan.
+    assert pinned.oci_plan("10.0.0.1:31500") == {
+        "uri": OCI_URI,
+        "digest": DIGEST_B,
+        "unpackLimit": 30,
+        "oci": {"endpoint": "10.0.0.1:31500", "plainHTTP": True},
+    }
+    assert pinned.oci_plan(None)["oci"]["endpoint"] == "registry.example.com:5000"
+
+
+def test_an_oci_version_speaks_https_without_credentials_unless_its_spec_says() -> None:
+    anonymous = choose(THREE, model(), [_numbered(oci_version(), 3)])
+    assert anonymous.oci is not None
+    assert (anonymous.oci.plain_http, anonymous.oci.secret) == (False, None)
+    assert anonymous.oci_plan(None)["oci"]["plainHTTP"] is False
+    # Only true is true: a string the schema would refuse anyway is not.
+    odd = choose(THREE, model(), [_numbered(oci_version(registry={"plainHttp": "true"}), 3)])
+    assert odd.oci is not None and odd.oci.plain_http is False
+
+
+def test_an_oci_version_without_a_measured_size_pulls_without_a_limit() -> None:
+    body = _numbered(oci_version(manifest={"unpackedSize": None}), 3)
+
+    pinned = choose(THREE, model(), [body])
+
+    assert pinned.oci_plan(None)["unpackLimit"] is None
+
+
+def test_an_s3_version_has_no_oci_plan() -> None:
+    pinned = choose(THREE, model(), [version("churn-3", 3)])
+
+    assert pinned.oci is None
+    with pytest.raises(ValueError, match="is not an oci:// artifact"):
+        pinned.oci_plan(None)
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        # The URI's digest is not the one verified: the status is caught half-way.
+        (oci_version(digest=DIGEST_C), f"(digest {DIGEST_C}, status.artifact.oci)"),
+        # No record of the manifest at all.
+        (oci_version(manifest={"registry": None, "repository": None}), "status.artifact.oci"),
+        # A manifest recorded for another repository, or another registry.
+        (oci_version(manifest={"repository": "models/other"}), "status.artifact.oci"),
+        (oci_version(manifest={"registry": "elsewhere.example.com"}), "status.artifact.oci"),
+    ],
+)
+def test_an_oci_version_whose_record_does_not_pin_its_manifest_is_not_served(
+    body: dict[str, Any], said: str
+) -> None:
+    message = refusal(lambda: choose(THREE, model(), [_numbered(body, 3)]))
+
+    assert message.startswith(
+        f"modelregistry://team-a/churn@3: ModelVersion 'churn-4' records {OCI_URI} but not its "
+        "verified manifest"
+    )
+    assert said in message
+    assert message.endswith("try again once the operator has caught up")
+
+
+def _numbered(body: dict[str, Any], number: int) -> dict[str, Any]:
+    body = copy.deepcopy(body)
+    body["status"]["version"] = number
+    return body

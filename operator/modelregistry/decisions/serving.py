@@ -24,6 +24,11 @@ edit a ModelVersion's spec, or create one under any name, changes none of
 that: they cannot redirect what a URI serves. A version's name is not a
 target at all, since whoever creates the object picks it.
 
+An oci:// version is served by the manifest digest the operator verified
+(its content digest): the manifest names every blob by digest, and each is
+hashed again as it lands. Where its registry is and whether it speaks plain
+HTTP come from the version, as the operator read it.
+
 Pure: bodies in (as the API server returns them), a decision out.
 """
 
@@ -35,6 +40,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from modelregistry.api.meta import DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN
+from modelregistry.decisions.oci.reference import OciReferenceError, is_oci
+from modelregistry.decisions.oci.reference import parse as parse_oci
 from modelregistry.reasons import ARTIFACT_VERIFIED, READY
 
 SCHEME: Final = "modelregistry://"
@@ -138,6 +145,18 @@ class PinnedFile:
 
 
 @dataclass(frozen=True)
+class PinnedOci:
+    """Where the verified manifest of an oci:// version is, as the operator read it."""
+
+    registry: str  # host[:port], as the URI names it
+    repository: str
+    plain_http: bool
+    # What the layers take once unpacked, at most (the operator measured gzip layers).
+    unpacked_size: int | None
+    secret: str | None  # spec.artifact.registry.secretRef.name: said in hints only
+
+
+@dataclass(frozen=True)
 class Pinned:
     """The verified bytes a URI names: what to download and what they must hash to."""
 
@@ -155,10 +174,23 @@ class Pinned:
     endpoint: str | None = None
     region: str | None = None
     addressing_style: str | None = None
+    oci: PinnedOci | None = None
 
     @property
     def is_prefix(self) -> bool:
         return self.artifact_uri.endswith("/")
+
+    def oci_plan(self, endpoint: str | None) -> dict[str, Any]:
+        """The pull plan of an oci:// version, in the form the validation Pod's fetch step
+        reads (`decisions/oci/podplan.py`): the registry reached at `endpoint` (host[:port])."""
+        if self.oci is None:
+            raise ValueError(f"{self.artifact_uri} is not an oci:// artifact")
+        return {
+            "uri": self.artifact_uri,
+            "digest": self.digest,
+            "unpackLimit": self.oci.unpacked_size,
+            "oci": {"endpoint": endpoint or self.oci.registry, "plainHTTP": self.oci.plain_http},
+        }
 
     def plan(self) -> dict[str, Any]:
         """The download plan, in the form the validation Pod's fetch step reads too."""
@@ -310,9 +342,15 @@ def _servable(uri: ServingUri, version: Body) -> Pinned:
     record = (artifact.get("uri"), artifact.get("digest"), artifact.get("size"))
     if not isinstance(record[0], str) or not isinstance(record[1], str) or record[2] is None:
         raise Refusal(f"{uri}: ModelVersion {name!r} has no verified artifact in its status")
-    if not record[0].startswith("s3://"):
-        raise Refusal(f"{uri}: ModelVersion {name!r} is at {record[0]}; fetch reads s3:// only")
-    storage = _mapping(_mapping(_spec(version).get("artifact")).get("storage"))
+    declared = _mapping(_spec(version).get("artifact"))
+    oci = None
+    if is_oci(record[0]):
+        oci = _oci(uri, name, record[0], record[1], artifact, declared)
+    elif not record[0].startswith("s3://"):
+        raise Refusal(
+            f"{uri}: ModelVersion {name!r} is at {record[0]}; fetch reads s3:// and oci:// only"
+        )
+    storage = _mapping(declared.get("storage"))
     return Pinned(
         uri=uri,
         name=name,
@@ -335,6 +373,35 @@ def _servable(uri: ServingUri, version: Body) -> Pinned:
         endpoint=storage.get("endpoint"),
         region=storage.get("region"),
         addressing_style=storage.get("addressingStyle"),
+        oci=oci,
+    )
+
+
+def _oci(
+    uri: ServingUri, name: str, artifact_uri: str, digest: str, recorded: Body, declared: Body
+) -> PinnedOci:
+    """The verified manifest's whereabouts: the URI's digest must be the one verified."""
+    try:
+        reference = parse_oci(artifact_uri, "status.artifact.uri")
+    except OciReferenceError as error:
+        raise Refusal(f"{uri}: ModelVersion {name!r}: {error}") from None
+    manifest = _mapping(recorded.get("oci"))
+    if reference.digest != digest or (
+        manifest.get("registry"),
+        manifest.get("repository"),
+    ) != (reference.registry, reference.repository):
+        raise Refusal(
+            f"{uri}: ModelVersion {name!r} records {artifact_uri} but not its verified manifest "
+            f"(digest {digest}, status.artifact.oci); try again once the operator has caught up"
+        )
+    settings = _mapping(declared.get("registry"))
+    unpacked = manifest.get("unpackedSize")
+    return PinnedOci(
+        registry=reference.registry,
+        repository=reference.repository,
+        plain_http=settings.get("plainHttp") is True,
+        unpacked_size=unpacked if isinstance(unpacked, int) else None,
+        secret=_mapping(settings.get("secretRef")).get("name"),
     )
 
 

@@ -33,15 +33,16 @@ HTTPS_PORT: Final = 443
 _HOST: Final = re.compile(rf"^{REGISTRY_PATTERN}$")
 
 
-def parse_registries(raw: str | None) -> tuple[tuple[str, str], ...]:
-    """`REGISTRY[=ENDPOINT]`, separated by spaces or commas, as (registry, endpoint) pairs."""
+def parse_registries(raw: str | None, setting: str = SETTING) -> tuple[tuple[str, str], ...]:
+    """`REGISTRY[=ENDPOINT]`, separated by spaces or commas, as (registry, endpoint) pairs;
+    `setting` names where they were written, in the ValueError."""
     pairs = []
     for item in (raw or "").replace(",", " ").split():
         registry, _, endpoint = item.partition("=")
         endpoint = endpoint or registry
         if not _HOST.match(registry) or not _HOST.match(endpoint):
             raise ValueError(
-                f"{SETTING}: {item!r}: expected REGISTRY or REGISTRY=ENDPOINT, each a "
+                f"{setting}: {item!r}: expected REGISTRY or REGISTRY=ENDPOINT, each a "
                 "host[:port], e.g. registry.example.com or 127.0.0.1:5000=10.0.0.1:31500"
             )
         pairs.append((registry.lower(), endpoint.lower()))
