@@ -131,7 +131,9 @@ class Reply:
     def error(self, doing: str) -> ClusterError:
         message = self.body.get("message") if isinstance(self.body, dict) else None
         detail = f": {message}" if message else ""
-        return ClusterError(f"{doing}: the API server answered {self.status} {self.reason}{detail}")
+        return ClusterError(
+            f"{doing}: the API server answered {self.status} {self.reason}{detail}", self.status
+        )
 
 
 class Cluster:
@@ -368,6 +370,10 @@ class Cluster:
         """A cluster-scoped object by name (`api`: `admissionregistration.k8s.io/v1`, ...)."""
         root = "/api/v1" if api == "v1" else f"/apis/{api}"
         return await self._get(f"{root}/{plural}/{name}", f"reading {plural}/{name}")
+
+    async def api_resources(self, group_version: str) -> Body | None:
+        """What the API server serves of `group_version` (discovery); None when nothing."""
+        return await self._get(f"/apis/{group_version}", f"discovering {group_version}")
 
     async def whoami(self) -> str:
         """The user name this client authenticates as (a SelfSubjectReview)."""

@@ -92,6 +92,11 @@ class ObjectRefusedError(ModelRegistryError):
 class ClusterError(ModelRegistryError):
     """The API server answered a read or write with an unexpected error."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        # The HTTP status it answered with; None when it did not answer at all.
+        self.status = status
+
 
 class WatchExpiredError(ClusterError):
     """A watch cannot resume: its resourceVersion is too old (410 Gone); list again."""

@@ -7,7 +7,8 @@ of what Kopf's per-object processing does, the largest share of the
 operator's CPU in a burst of new versions (docs/benchmarks.md). Pods are
 followed the same way for where each version runs (`reconciler/deployments.py`:
 only those that name a version are kept), listed before anything is written,
-so a restart never drops a user it has not seen yet. Kopf runs
+so a restart never drops a user it has not seen yet; so are KServe's
+InferenceServices, where the cluster serves them (`optionalinformer.py`). Kopf runs
 the operator's life (start-up, clean-up, login) and follows the validation
 Pods with an index and an event handler. Kopf stores no state of its own on
 any object: no annotations, no finalizers, no `status.kopf` writes, and the
@@ -31,11 +32,13 @@ import kopf
 
 from modelregistry.api.meta import GROUP, MODELS, MODELVERSIONS, VERSION
 from modelregistry.cluster import Cluster
-from modelregistry.decisions.deployments import POD
+from modelregistry.decisions.deployments import INFERENCE_SERVICE, POD
+from modelregistry.decisions.optionalapi import INFERENCE_SERVICES, REFUSALS
 from modelregistry.decisions.validationpod import LABEL_VERSION_UID, MANAGED_BY
 from modelregistry.httpserver import serve
-from modelregistry.informer import Grouped, Informer, Watches, in_scope, is_pattern
+from modelregistry.informer import Follower, Grouped, Informer, Watches, in_scope, is_pattern
 from modelregistry.leadership import LeaderElector, identity
+from modelregistry.optionalinformer import Discovery, OptionalInformer
 from modelregistry.reconciler import Catalog, Operator
 from modelregistry.reconciler.deployments import Workload, workload_keyed
 from modelregistry.reconciler.index import (
@@ -85,6 +88,7 @@ def _watches(
     models: Grouped[ModelKey, ModelEntry],
     label_selector: str | None = None,
     workloads: Grouped[str, Workload] | None = None,
+    recheck: float = 60.0,
 ) -> Watches:
     # Plain names: an informer each. Patterns: cluster-wide, filtered.
     patterns = any(is_pattern(n) for n in namespaces)
@@ -97,12 +101,6 @@ def _watches(
     async def model_deleted(uid: str, key: ModelKey | None, entry: object) -> None:
         if key is not None:
             await operator.model_deleted(*key)
-
-    async def pod_event(kind: str, body: dict[str, Any]) -> None:
-        operator.deployments.workload_event(body["metadata"]["uid"], body, POD)
-
-    async def pod_deleted(uid: str, key: object, entry: object) -> None:
-        operator.deployments.workload_deleted(uid)
 
     return Watches(
         [
@@ -135,25 +133,71 @@ def _watches(
             )
             for scope in scopes
         ],
-        # Where each version runs: Pods that name one (the rest are seen, not kept).
-        [
-            Informer(
-                cluster,
-                "/api/v1/pods" if scope is None else f"/api/v1/namespaces/{scope}/pods",
-                "Pod",
-                "v1",
-                workloads,
-                workload_keyed(POD),
-                pod_event,
-                pod_deleted,
-                namespaces=matched,
-            )
-            for scope in scopes
-        ]
-        if workloads is not None
-        else [],
+        []
+        if workloads is None
+        else _workload_informers(cluster, operator, scopes, matched, workloads, recheck),
         operator.deployments.listed,
     )
+
+
+def _workload_informers(
+    cluster: Cluster,
+    operator: Operator,
+    scopes: list[str | None],
+    matched: Callable[[str], bool] | None,
+    workloads: Grouped[str, Workload],
+    recheck: float,
+) -> list[Follower]:
+    """Where each version runs: Pods, and KServe's InferenceServices where the cluster serves
+    them (`optionalinformer.py`: asked for every `recheck` seconds while not), that name a
+    version. The rest are seen, not kept."""
+
+    async def pod_event(kind: str, body: dict[str, Any]) -> None:
+        operator.deployments.workload_event(body["metadata"]["uid"], body, POD)
+
+    async def inference_service_event(kind: str, body: dict[str, Any]) -> None:
+        operator.deployments.workload_event(body["metadata"]["uid"], body, INFERENCE_SERVICE)
+
+    async def workload_deleted(uid: str, key: object, entry: object) -> None:
+        operator.deployments.workload_deleted(uid)
+
+    pods: list[Follower] = [
+        Informer(
+            cluster,
+            "/api/v1/pods" if scope is None else f"/api/v1/namespaces/{scope}/pods",
+            POD,
+            "v1",
+            workloads,
+            workload_keyed(POD),
+            pod_event,
+            workload_deleted,
+            namespaces=matched,
+        )
+        for scope in scopes
+    ]
+    discovery = Discovery(cluster, INFERENCE_SERVICES, recheck)
+    inference_services = [
+        OptionalInformer(
+            Informer(
+                cluster,
+                INFERENCE_SERVICES.collection(scope),
+                INFERENCE_SERVICE,
+                INFERENCE_SERVICES.group_version,
+                workloads,
+                workload_keyed(INFERENCE_SERVICE),
+                inference_service_event,
+                workload_deleted,
+                namespaces=matched,
+                give_up_on=REFUSALS,
+            ),
+            INFERENCE_SERVICES,
+            scope,
+            discovery,
+            recheck,
+        )
+        for scope in scopes
+    ]
+    return [*pods, *inference_services]
 
 
 @kopf.on.startup()
@@ -191,7 +235,14 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
         workloads=workloads,
     )
     watches = _watches(
-        memo.cluster, memo.operator, scope, versions, models, config.label_selector, workloads
+        memo.cluster,
+        memo.operator,
+        scope,
+        versions,
+        models,
+        config.label_selector,
+        workloads,
+        recheck=config.check_interval,
     )
     memo.tasks = [
         asyncio.create_task(watches.run(), name="watches"),

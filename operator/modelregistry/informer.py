@@ -180,6 +180,7 @@ class Informer(Generic[K, V]):
         *,
         namespaces: Callable[[str], bool] | None = None,
         label_selector: str | None = None,
+        give_up_on: Collection[int] = (),
     ) -> None:
         self._cluster = cluster
         self._path = path
@@ -194,6 +195,9 @@ class Informer(Generic[K, V]):
         self._namespaces = namespaces
         # Only objects with these labels (a shard): the API server filters them.
         self._label_selector = label_selector
+        # Answers that retrying does not mend (a resource not served, a list refused):
+        # raised to the caller, which knows what they mean for it.
+        self._give_up_on = give_up_on
         self._known: dict[str, Known[K, V]] = {}
         # Where the watch resumes; None: list (again) first.
         self._resource_version: str | None = None
@@ -215,6 +219,7 @@ class Informer(Generic[K, V]):
                 items, resource_version = await self._list_all()
                 break
             except ClusterError as error:
+                self._give_up_if_told(error)
                 delay = backoff(attempt)
                 attempt += 1
                 logger.warning("listing %s failed, again in %.1f s: %s", self._path, delay, error)
@@ -256,6 +261,7 @@ class Informer(Generic[K, V]):
                 if expired > 1:  # unless the last list was too old at once too
                     await self._sleep(backoff(expired - 2))
             except ClusterError as error:
+                self._give_up_if_told(error)
                 metrics.WATCH_RESTARTS.labels(self._kind, "error").inc()
                 delay = backoff(attempt)
                 attempt += 1
@@ -269,6 +275,19 @@ class Informer(Generic[K, V]):
                 logger.exception("watching %s broke, listing again in %.1f s", self._path, delay)
                 self._resource_version = None
                 await self._sleep(delay)
+
+    def _give_up_if_told(self, error: ClusterError) -> None:
+        if error.status is not None and error.status in self._give_up_on:
+            self._resource_version = None  # run() lists afresh when called again
+            raise error
+
+    async def forget_all(self) -> None:
+        """The resource is no longer served (its CRD deleted, and its objects with it):
+        every object known leaves the index and is handed on as deleted."""
+        for uid, known in list(self._known.items()):
+            self._forget(uid, known)
+            await self._deleted(uid, known)
+        self._resource_version = None
 
     async def _list_all(self) -> tuple[list[Body], str]:
         items: list[Body] = []
@@ -303,7 +322,11 @@ class Informer(Generic[K, V]):
                 if kind == "ERROR":
                     if body.get("code") == 410:
                         raise WatchExpiredError(f"{self._path}: {body.get('message')}")
-                    raise ClusterError(f"watching {self._path}: {body.get('message')}")
+                    code = body.get("code")
+                    raise ClusterError(
+                        f"watching {self._path}: {body.get('message')}",
+                        code if isinstance(code, int) else None,
+                    )
                 version = _meta(body).get("resourceVersion")
                 if isinstance(version, str) and version:
                     self._resource_version = version
@@ -385,18 +408,31 @@ def _items(page: Body) -> list[Body]:
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
+class Follower(Protocol):
+    """What `Watches` runs: an `Informer`, or one that watches only while it can."""
+
+    @property
+    def path(self) -> str: ...
+
+    async def load(self) -> list[Body]: ...
+
+    async def hand_on(self, items: list[Body]) -> None: ...
+
+    async def run(self) -> None: ...
+
+
 class Watches:
     """The informers of both kinds, started in the order the reconciler needs.
 
-    `workloads` (Pods that may name versions) are listed last; `on_listed` is
-    called once all have been handed on.
+    `workloads` (Pods, and InferenceServices where served, that may name
+    versions) are listed last; `on_listed` is called once all have been handed on.
     """
 
     def __init__(
         self,
         models: Sequence[Informer[Any, Any]],
         versions: Sequence[Informer[Any, Any]],
-        workloads: Sequence[Informer[Any, Any]] = (),
+        workloads: Sequence[Follower] = (),
         on_listed: Callable[[], None] | None = None,
     ) -> None:
         self._models = models
@@ -407,7 +443,7 @@ class Watches:
 
     async def run(self) -> None:
         """List Models, then ModelVersions, hand on what they hold, then watch for good."""
-        every = [*self._models, *self._versions, *self._workloads]
+        every: list[Follower] = [*self._models, *self._versions, *self._workloads]
         listed = [(i, await i.load()) for i in every]
         for informer, items in listed:
             await informer.hand_on(items)

@@ -77,6 +77,7 @@ IN_A_WATCHED_NAMESPACE = {
     ("modelregistry.io", "models/status"): ["get", "patch", "update"],
     ("modelregistry.io", "modelversions/status"): ["get", "patch", "update"],
     ("", "pods"): ["get", "list", "watch", "create", "delete"],
+    ("serving.kserve.io", "inferenceservices"): ["get", "list", "watch"],  # docs/deployments.md
     ("", "serviceaccounts"): ["get", "create", "update"],
     ("networking.k8s.io", "networkpolicies"): ["get", "create", "update"],
     ("", "secrets"): ["get"],
