@@ -171,6 +171,13 @@ class Artifact(ApiModel):
                     "message": "registry applies to oci:// artifacts only: use storage for s3://",
                     "fieldPath": ".registry",
                 },
+                {
+                    "rule": "!self.uri.startsWith('oci://') || !has(self.signature)",
+                    "message": "signature: the operator does not check signatures of oci:// "
+                    "artifacts yet; register the signed files and their bundle at an s3:// "
+                    "URI, or leave signature out (docs/signing.md)",
+                    "fieldPath": ".signature",
+                },
             ]
         },
     )

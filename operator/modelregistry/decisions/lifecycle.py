@@ -188,6 +188,14 @@ def _signed(stage: str, view: VersionView, observed: Observed) -> tuple[str, str
     policy = observed.policy
     if not policy.signing_required:
         return None
+    if view.spec.artifact.signature is None and view.spec.artifact.uri.startswith("oci://"):
+        return (
+            Reason.SIGNATURE_REQUIRED,
+            f"{stage} needs a signed artifact (Model {view.model!r}, spec.policy.signing."
+            "required), and the operator does not check signatures of oci:// artifacts yet: "
+            "register the signed files and their bundle at an s3:// URI, as a new "
+            "ModelVersion (docs/signing.md).",
+        )
     if view.spec.artifact.signature is None:
         return (
             Reason.SIGNATURE_REQUIRED,
