@@ -155,6 +155,15 @@ def test_patterns_are_accepted_where_a_cluster_role_covers_them() -> None:
     assert refused_at(merged({"watchNamespaces": ["team-*,!team-test", "ml"]})) == set()
 
 
+def test_registries_are_hosts_with_ports_and_their_endpoints_optional() -> None:
+    registries = [
+        {"registry": "registry.example.com"},
+        {"registry": "127.0.0.1:5000", "endpoint": "10.0.0.1:31500"},
+        {"registry": "[fd00::1]:5000", "endpoint": ""},
+    ]
+    assert refused_at(merged({"validation": {"registries": registries}})) == set()
+
+
 def test_seconds_may_be_strings_as_set_passes_them() -> None:
     values = merged(
         {"verification": {"checkIntervalSeconds": "0.5"}, "retry": {"maxDelaySeconds": 2}}
@@ -217,6 +226,20 @@ def test_seconds_may_be_strings_as_set_passes_them() -> None:
             "validation.networkPolicy.storage.0.cidr",
         ),
         ({"validation": {"serviceAccountName": ""}}, "validation.serviceAccountName"),
+        (
+            {"validation": {"registries": [{"registry": "https://registry.example.com"}]}},
+            "validation.registries.0.registry",
+        ),
+        (
+            {"validation": {"registries": [{"registry": "r.example.com", "endpoint": "r:x"}]}},
+            "validation.registries.0.endpoint",
+        ),
+        ({"validation": {"registries": [{"endpoint": "10.0.0.1"}]}}, "validation.registries.0"),
+        (
+            {"validation": {"registries": [{"registry": "r.example.com", "port": 5000}]}},
+            "validation.registries.0",
+        ),
+        ({"validation": {"registries": {"r.example.com": ""}}}, "validation.registries"),
         ({"admission": {"install": "no"}}, "admission.install"),
         # Each name goes into a CEL string literal and a comma-separated annotation.
         ({"admission": {"extraOperators": ["x', 'y"]}}, "admission.extraOperators.0"),
