@@ -107,10 +107,18 @@ def fetch_inputs(plan: dict[str, Any]) -> list[str]:
 def _fetch_verified(item: dict[str, Any], target: Path, what: str) -> str:
     if str(item.get("uri", "")).startswith("oci://"):
         return _pull_verified(item, target, what)
+    from botocore.exceptions import NoCredentialsError
+
     try:
         fetched = fetch(item, target)
     except ArtifactChanged as changed:
         raise InputChanged(f"{changed} ({what}).") from None
+    except NoCredentialsError:
+        raise RuntimeError(
+            f"Could not fetch {item.get('uri')} ({what}): the fetch step has no S3 credentials "
+            f"for it. Name a Secret for it in {_secret_field(item)}, or ask the operator's "
+            "administrator to set MODELREGISTRY_VALIDATION_SECRET"
+        ) from None
     except Exception as error:
         raise RuntimeError(f"Could not fetch {item.get('uri')} ({what}): {error}") from None
     observed = digest_local_path(fetched).digest
@@ -138,6 +146,13 @@ def _pull_verified(item: dict[str, Any], target: Path, what: str) -> str:
     except Exception as error:
         raise RuntimeError(f"Could not fetch {item.get('uri')} ({what}): {error}") from None
     return str(item["digest"])
+
+
+def _secret_field(item: dict[str, Any]) -> str:
+    """Where the version names a Secret for this input (an oci:// candidate has no storage)."""
+    if "name" in item:
+        return f"the spec.artifact.storage.secretRef of ModelVersion {item['name']!r}"
+    return "the check's dataset.storage.secretRef"
 
 
 def _prefix(item: dict[str, Any]) -> str:

@@ -327,3 +327,49 @@ def test_a_compared_version_in_a_registry_pods_may_not_reach_fails_naming_the_se
         f"the registry {REGISTRY}: the operator's {podplan.SETTING} does not name it (ask the "
         "operator's administrator to add it)"
     )
+
+
+# What botocore's credential chain would find (the fetch step's environment has none here).
+NO_CREDENTIALS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+
+
+@pytest.mark.parametrize(
+    ("named", "field"),
+    [
+        ({}, "the check's dataset.storage.secretRef"),
+        ({"name": "churn-1"}, "the spec.artifact.storage.secretRef of ModelVersion 'churn-1'"),
+    ],
+)
+def test_an_input_the_fetch_step_has_no_credentials_for_fails_naming_where_to_give_them(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, named: dict[str, str], field: str
+) -> None:
+    for variable in NO_CREDENTIALS:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    item = {
+        **named,
+        "uri": "s3://data/holdout.csv",
+        "digest": HOLDOUT_DIGEST,
+        "size": 10,
+        "endpoint": "http://127.0.0.1:9",
+        "region": "us-east-1",
+    }
+
+    with pytest.raises(RuntimeError) as failed:
+        fetch._fetch_verified(item, tmp_path / "in", "the held-out data set")
+
+    assert str(failed.value) == (
+        "Could not fetch s3://data/holdout.csv (the held-out data set): the fetch step has no "
+        f"S3 credentials for it. Name a Secret for it in {field}, or ask the operator's "
+        "administrator to set MODELREGISTRY_VALIDATION_SECRET"
+    )
