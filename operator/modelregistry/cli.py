@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from modelregistry import crdgen
 from modelregistry.digest import InvalidArtifactPathError, digest_local_path
 from modelregistry.runner import Interrupted, StopSignals
 
@@ -239,7 +238,7 @@ def _fingerprint(path: Path) -> int:
 def _crds(
     directories: list[Path], charts: list[Path], references: list[Path], *, check: bool
 ) -> int:
-    from modelregistry import admission, apidocs
+    from modelregistry import admission, apidocs, crdgen
 
     files: dict[Path, str] = {}
     for directory in directories:

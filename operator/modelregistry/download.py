@@ -110,6 +110,9 @@ def store_client(plan: dict[str, Any], transfer: Transfer | None = None) -> Any:
             retries={"max_attempts": 3, "mode": "standard"},
             s3={"addressing_style": plan.get("addressingStyle") or "auto"},
             max_pool_connections=max(10, (transfer or Transfer()).concurrency),
+            # Every byte is hashed (SHA-256) as it is written: a CRC of it too would
+            # cost CPU for nothing.
+            response_checksum_validation="when_required",
         )
     }
     if plan.get("endpoint"):

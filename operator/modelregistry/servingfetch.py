@@ -44,13 +44,6 @@ from modelregistry import errors as registry_errors
 from modelregistry.client.errors import Refused, RegistryError
 from modelregistry.client.serving import pinned
 from modelregistry.client.session import Session
-from modelregistry.decisions.oci.failures import BlobDigestMismatchError
-from modelregistry.decisions.oci.podplan import (
-    DOCKERCONFIG_VARIABLE,
-    PASSWORD_VARIABLE,
-    USERNAME_VARIABLE,
-)
-from modelregistry.decisions.oci.unpack import UnpackError
 from modelregistry.decisions.serving import Pinned, UriError, parse_uri
 from modelregistry.digest import FileDigest, digest_local_file, digest_local_path
 from modelregistry.download import (
@@ -130,7 +123,11 @@ def _fetch_oci(found: Pinned, destination: Path, began: float) -> int:
     A DEST that already holds files is compared once the pull is done: the
     files a tar layer holds are known only once it is unpacked.
     """
-    from modelregistry.oci.servingpull import pull_version  # urllib3 only when needed
+    # Only for oci:// versions: the OCI modules import the API types (pydantic), which
+    # an init container fetching from S3 need not load at every start.
+    from modelregistry.decisions.oci.failures import BlobDigestMismatchError
+    from modelregistry.decisions.oci.unpack import UnpackError
+    from modelregistry.oci.servingpull import pull_version
 
     try:
         landing = Landing(destination)
@@ -186,6 +183,12 @@ def _tree(root: Path, skip: str | None = None) -> dict[str, str]:
 
 
 def _explain_oci(error: Exception, found: Pinned) -> str:
+    from modelregistry.decisions.oci.podplan import (
+        DOCKERCONFIG_VARIABLE,
+        PASSWORD_VARIABLE,
+        USERNAME_VARIABLE,
+    )
+
     assert found.oci is not None
     registry = found.oci.registry
     secret = f" (e.g. from Secret {found.oci.secret!r})" if found.oci.secret else ""

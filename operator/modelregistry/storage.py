@@ -429,6 +429,9 @@ def _make_client(endpoint: Endpoint, credentials: Credentials | None) -> S3Clien
         retries={"max_attempts": 3, "mode": "standard"},
         s3=cast("_S3Dict", {"addressing_style": endpoint.addressing_style or "auto"}),
         max_pool_connections=32,
+        # Every byte read is hashed (SHA-256) here: the store's CRC of it would be
+        # computed again for nothing. Asked for explicitly (ChecksumMode), it is read.
+        response_checksum_validation="when_required",
     )
     kwargs: dict[str, Any] = {"config": config}
     if endpoint.url:

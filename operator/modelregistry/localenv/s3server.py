@@ -11,6 +11,9 @@ boto3, which the operator relies on:
 - in a bucket that never had versioning enabled no `VersionId` is returned;
 - bucket names are checked as strictly as AWS does (e.g. at least 3 characters).
 
+Connections are kept alive (`--keep-alive`; versitygw closes each one after
+its answer otherwise).
+
 Without `--versioning-dir` the gateway answers `put_bucket_versioning` with
 `VersioningNotConfigured`, so it is always set here. Objects and their
 metadata live as plain files with extended attributes, so the work dir must be
@@ -113,6 +116,9 @@ class S3Server(LocalService):
             "--port",
             f"127.0.0.1:{port}",
             "--quiet",
+            # As S3 itself, and MinIO, do: without it every answer closes its
+            # connection, and each request opens a new one.
+            "--keep-alive",
             "posix",
             "--versioning-dir",
             versions,
