@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 
 GROUP, VERSION = "modelregistry.io", "v1alpha1"
 POLICY = "ValidatingAdmissionPolicy 'modelregistry-required-metadata'"
+LABEL = "modelregistry.io/required-metadata"
 REQUIRED = [
     "lineage.datasets[].version",
     "metrics.f1",
@@ -77,13 +78,25 @@ def refused_once_the_policy_sees(cluster: Cluster, namespace: str, text: str) ->
     return said
 
 
+def requiring(objects: Objects, name: str, paths: list[str]) -> None:
+    """A Model that requires `paths`, with the label that makes it the policy's parameter."""
+    objects.create(
+        "models",
+        {
+            "kind": "Model",
+            "metadata": {"name": name, "labels": {LABEL: "true"}},
+            "spec": {"policy": {"requiredMetadata": paths}},
+        },
+    )
+
+
 def test_a_model_may_require_only_paths_into_a_version_s_spec(
     cluster: Cluster, namespace: str
 ) -> None:
     model: dict[str, Any] = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "Model",
-        "metadata": {"name": "churn"},
+        "metadata": {"name": "churn", "labels": {LABEL: "true"}},
         "spec": {"policy": {"requiredMetadata": ["modelcard.intendedUse", "metrics.f1"]}},
     }
 
@@ -95,13 +108,68 @@ def test_a_model_may_require_only_paths_into_a_version_s_spec(
     assert apply(cluster, namespace, yaml.safe_dump(model))[0] == 0
 
 
+def test_a_model_that_requires_metadata_carries_the_label_that_makes_it_a_parameter(
+    cluster: Cluster, namespace: str
+) -> None:
+    """Without the label the binding would not select it, and its versions would be admitted
+    unjudged: so the API server refuses such a Model, and the label's removal."""
+    model: dict[str, Any] = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Model",
+        "metadata": {"name": "churn"},
+        "spec": {"policy": {"requiredMetadata": ["metrics.f1"]}},
+    }
+    fix = (
+        "Model churn sets spec.policy.requiredMetadata, so it must carry the label "
+        f"{LABEL}=true (metadata.labels)"
+    )
+
+    code, said = apply(cluster, namespace, yaml.safe_dump(model))
+
+    assert code != 0
+    assert "ValidatingAdmissionPolicy 'modelregistry-required-metadata-label'" in said
+    assert fix in said and f"kubectl label model churn {LABEL}=true" in said
+    # Created without a policy, then given one: the same.
+    model["spec"] = {}
+    assert apply(cluster, namespace, yaml.safe_dump(model))[0] == 0
+    done = cluster.kubectl_run(
+        "patch",
+        "-n",
+        namespace,
+        "model",
+        "churn",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"policy": {"requiredMetadata": ["metrics.f1"]}}}),
+        check=False,
+    )
+    assert done.returncode != 0 and fix in done.stderr
+    # Labelled, it is a parameter: a version that lacks the path is refused.
+    cluster.kubectl_run("label", "-n", namespace, "model", "churn", f"{LABEL}=true")
+    cluster.kubectl_run(
+        "patch",
+        "-n",
+        namespace,
+        "model",
+        "churn",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"policy": {"requiredMetadata": ["metrics.f1"]}}}),
+    )
+    said = refused_once_the_policy_sees(cluster, namespace, manifest("churn-1", "churn"))
+    assert lacking("churn-1", "churn", "metrics.f1") in said
+    # And the label cannot be taken off while the policy names anything.
+    done = cluster.kubectl_run("label", "-n", namespace, "model", "churn", f"{LABEL}-", check=False)
+    assert done.returncode != 0 and fix in done.stderr
+
+
 def test_apply_is_refused_naming_every_missing_field_and_a_complete_version_is_admitted(
     cluster: Cluster, namespace: str, objects: Objects
 ) -> None:
-    objects.model("churn", policy={"requiredMetadata": REQUIRED})
-    # Other Models in the namespace are parameters too; each judges only its own versions.
+    requiring(objects, "churn", REQUIRED)
+    # Other labelled Models are parameters too; each judges only its own versions.
     objects.model("fraud")
-    objects.model("ranker", policy={"requiredMetadata": ["metrics.ndcg"]})
+    requiring(objects, "ranker", ["metrics.ndcg"])
     partial = manifest(
         "churn-1",
         "churn",
@@ -133,7 +201,7 @@ def test_apply_is_refused_naming_every_missing_field_and_a_complete_version_is_a
 def test_who_applies_does_not_matter(cluster: Cluster, namespace: str, objects: Objects) -> None:
     """An editor, a pipeline that may create versions but read no Model, and cluster-admin:
     refused alike, with the same message."""
-    objects.model("churn", policy={"requiredMetadata": ["metrics.f1", "signature"]})
+    requiring(objects, "churn", ["metrics.f1", "signature"])
     bind_cluster_role(cluster.api_client, namespace, "edit", "carol")
     rbac = kubernetes.client.RbacAuthorizationV1Api(cluster.api_client)
     rbac.create_namespaced_role(
@@ -215,7 +283,7 @@ def test_paths_the_policy_leaves_out_are_refused_by_the_operator_with_a_conditio
 ) -> None:
     # Every check names a memory limit: a map in a list, which the admission policy leaves out.
     required = ["metrics.f1", "validation.checks[].resources.limits.memory"]
-    objects.model("churn", policy={"requiredMetadata": required})
+    requiring(objects, "churn", required)
     refused_once_the_policy_sees(cluster, namespace, manifest("churn-0", "churn"))
     checks = [{"name": "metrics", "builtin": "metrics", "thresholds": ["f1 >= 0.5"]}]
     registered(
@@ -276,7 +344,7 @@ def test_a_version_created_before_its_model_is_kept_marked_and_not_promoted(
     registered(s3_client, bucket, objects, "churn-1", "churn", stage="Production")
     objects.wait_condition("churn-1", "ModelFound", "False", "ModelNotFound")
 
-    objects.model("churn", policy={"requiredMetadata": ["signature", "metrics.f1"]})
+    requiring(objects, "churn", ["signature", "metrics.f1"])
 
     marked = objects.wait_condition(
         "churn-1", "MetadataComplete", "False", "MetadataIncomplete", on_timeout=operator.log_tail

@@ -70,7 +70,7 @@ def rules(resource: str, operation: str) -> Body:
 # --- the manifests ----------------------------------------------------------------------
 
 
-def test_five_policies_their_bindings_and_three_roles_in_order() -> None:
+def test_six_policies_their_bindings_and_three_roles_in_order() -> None:
     assert [
         (m["apiVersion"], m["kind"], m["metadata"]["name"]) for m in admission.manifests("x")
     ] == [
@@ -92,10 +92,11 @@ def test_five_policies_their_bindings_and_three_roles_in_order() -> None:
         "modelregistry-deletion",
         "modelregistry-model-deletion",
         "modelregistry-required-metadata",
+        "modelregistry-required-metadata-label",
     )
 
 
-@pytest.mark.parametrize("name", admission.POLICY_NAMES[:4])
+@pytest.mark.parametrize("name", [*admission.POLICY_NAMES[:4], admission.POLICY_NAMES[5]])
 def test_every_binding_denies(name: str) -> None:
     assert by_name()[("ValidatingAdmissionPolicyBinding", name)] == {
         "apiVersion": "admissionregistration.k8s.io/v1",
@@ -123,6 +124,24 @@ def test_what_each_policy_matches_and_that_it_fails_closed(name: str, constraint
     assert all(v["reason"] == "Forbidden" for v in spec["validations"])
 
 
+def test_the_label_policy_judges_every_model_write_and_fails_closed() -> None:
+    spec = policy_named("modelregistry-required-metadata-label")["spec"]
+
+    assert spec["matchConstraints"] == {
+        "resourceRules": [
+            {
+                "apiGroups": ["modelregistry.io"],
+                "apiVersions": ["v1alpha1"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["models"],
+            }
+        ]
+    }
+    assert spec["failurePolicy"] == "Fail"
+    assert "matchConditions" not in spec  # the operator's writes too
+    assert [v["reason"] for v in spec["validations"]] == ["Invalid"]
+
+
 def test_only_the_approvals_policy_exempts_the_operator_and_names_it() -> None:
     policies = {k[1]: m for k, m in by_name().items() if k[0] == "ValidatingAdmissionPolicy"}
 
@@ -140,7 +159,9 @@ def test_only_the_approvals_policy_exempts_the_operator_and_names_it() -> None:
     ]
     for name, policy in policies.items():
         assert policy["metadata"] == {"name": name, "labels": LABELS}
-        assert "matchConditions" not in policy["spec"]
+        # The other match condition picks the version's own Model, not a user.
+        conditions = policy["spec"].get("matchConditions", [])
+        assert all("request" not in c["expression"] for c in conditions)
 
 
 def test_every_shard_s_operator_is_exempt_and_named() -> None:
@@ -468,7 +489,7 @@ class Cel:
         return denied
 
 
-@pytest.mark.parametrize("policy", admission.manifests(OPERATOR)[:5], ids=admission.POLICY_NAMES)
+@pytest.mark.parametrize("policy", admission.manifests(OPERATOR)[:6], ids=admission.POLICY_NAMES)
 def test_every_expression_compiles_to_the_type_its_place_needs(policy: Body) -> None:
     cel = Cel()
     wanted = {
@@ -796,14 +817,22 @@ def test_the_required_metadata_policy_takes_the_namespace_s_models_as_parameters
     assert binding["spec"] == {
         "policyName": "modelregistry-required-metadata",
         "validationActions": ["Deny"],
-        # Every Model of the request's namespace; with none, the version is admitted.
-        "paramRef": {"selector": {}, "parameterNotFoundAction": "Allow"},
+        # The Models of the request's namespace that require something; with none, the
+        # version is admitted.
+        "paramRef": {
+            "selector": {"matchLabels": {"modelregistry.io/required-metadata": "true"}},
+            "parameterNotFoundAction": "Allow",
+        },
     }
     # Each Model's evaluation judges only the versions that name it.
+    assert policy["spec"]["matchConditions"] == [
+        {
+            "name": "names-this-model",
+            "expression": "params.metadata.name == object.spec.?modelRef.?name.orValue('')",
+        }
+    ]
     (validation,) = policy["spec"]["validations"]
-    assert validation["expression"] == (
-        "params.metadata.name != object.spec.modelRef.name || size(variables.missing) == 0"
-    )
+    assert validation["expression"] == "size(variables.missing) == 0"
 
 
 def model_params(name: str = "churn", *required: str) -> Body:
@@ -822,6 +851,46 @@ def lacking(version: str, model: str, *paths: str) -> str:
         f"(spec.policy.requiredMetadata): {', '.join(paths)}. Set them in its spec (what a "
         "version registers cannot change once it is created)"
     )
+
+
+def labelled_model(labels: dict[str, str] | None, *required: str) -> Body:
+    body = model_params("churn", *required)
+    if labels is not None:
+        body["metadata"]["labels"] = labels
+    return body
+
+
+LABEL_NEEDED = (
+    "Model churn sets spec.policy.requiredMetadata, so it must carry the label "
+    "modelregistry.io/required-metadata=true (metadata.labels): the API server holds the "
+    "versions of the Models that carry it to their required metadata. Add it to the "
+    "manifest, or run: kubectl label model churn modelregistry.io/required-metadata=true"
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        (labelled_model(None, "signature"), [LABEL_NEEDED]),
+        (labelled_model({"team": "a"}, "signature"), [LABEL_NEEDED]),
+        (
+            labelled_model({"modelregistry.io/required-metadata": "false"}, "metrics.f1"),
+            [LABEL_NEEDED],
+        ),
+        (labelled_model({"modelregistry.io/required-metadata": "true"}, "signature"), []),
+        # Nothing required: the label is neither needed nor harmful.
+        (labelled_model(None), []),
+        (labelled_model({"modelregistry.io/required-metadata": "true"}), []),
+    ],
+)
+def test_a_model_that_requires_metadata_must_carry_the_label_its_binding_selects(
+    model: Body, expected: list[str]
+) -> None:
+    cel = Cel()
+    policy = policy_named("modelregistry-required-metadata-label")
+
+    assert cel.denials(policy, None, model, "alice", []) == expected
+    assert cel.denials(policy, model, model, "alice", []) == expected
 
 
 @pytest.mark.parametrize(
@@ -845,8 +914,8 @@ def lacking(version: str, model: str, *paths: str) -> str:
             new_version(signature={}, metrics={"f1": 0.0}),
             [],
         ),
-        # Another Model's evaluation: not this version's business.
-        (model_params("other", "signature"), new_version(), []),
+        # Another Model's evaluation: skipped by the match condition.
+        (model_params("other", "signature"), new_version(), None),
         # A Model that requires nothing.
         (model_params("churn"), new_version(), []),
         # Deeper than one list: left to the operator.
@@ -858,7 +927,7 @@ def lacking(version: str, model: str, *paths: str) -> str:
     ],
 )
 def test_the_required_metadata_policy_refuses_a_version_lacking_what_its_model_requires(
-    params: Body, version: Body, expected: list[str]
+    params: Body, version: Body, expected: list[str] | None
 ) -> None:
     cel = Cel()
     policy = policy_named("modelregistry-required-metadata")

@@ -200,7 +200,9 @@ class ModelPolicy(ApiModel):
         "featureRetrieval, modelCard.intendedUse, lineage.code.commit, metrics.f1, "
         "hyperparameters.algorithm, lineage.datasets[].version (each dataset's). The API server "
         "refuses a version that lacks one at creation (paths through at most one list); the "
-        "operator marks any version that lacks one, which is then not promoted.",
+        "operator marks any version that lacks one, which is then not promoted. A Model that "
+        "sets it carries the label modelregistry.io/required-metadata=true (the API server "
+        "refuses it otherwise).",
         json_schema_extra={
             "x-kubernetes-list-type": "set",
             "x-kubernetes-validations": [
