@@ -3,7 +3,9 @@
 The reference is parsed again here (the API server's CEL rules already
 refused a tag): one the operator cannot read fails in words, not a crash.
 The registry's credentials come from the Secret `registry.secretRef` names,
-a kubernetes.io/basic-auth or a kubernetes.io/dockerconfigjson one.
+a kubernetes.io/basic-auth or a kubernetes.io/dockerconfigjson one; a Secret
+missing, unusable or that the operator may not read ends in
+CredentialsNotFound, naming it and the fix.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from modelregistry.decisions.oci import auth
 from modelregistry.decisions.oci.auth import RegistryCredentials
 from modelregistry.decisions.oci.reference import OciReference, OciReferenceError, parse
 from modelregistry.decisions.verification import Outcome, VerificationFailure
-from modelregistry.errors import CredentialsError
+from modelregistry.errors import ClusterError, CredentialsError
 from modelregistry.reasons import Reason
 from modelregistry.reconciler.ports import ClusterPort
 from modelregistry.storage import ReadProgress
@@ -64,7 +66,16 @@ async def registry_credentials(
 ) -> RegistryCredentials:
     """The credentials for `registry` in Secret `name`; CredentialsError says what is wrong."""
     where = f"Secret {name!r} ({field}.registry.secretRef.name)"
-    body = await cluster.get_namespaced("v1", "secrets", namespace, name)
+    try:
+        body = await cluster.get_namespaced("v1", "secrets", namespace, name)
+    except ClusterError as error:
+        if error.status != 403:
+            raise  # the API server failing: tried again, as any read
+        # RBAC: a fix for whoever installs the operator, as for an S3 Secret (cluster.py).
+        raise CredentialsError(
+            f"The operator may not read {where} in namespace {namespace!r}: grant it get on "
+            "secrets there."
+        ) from None
     if body is None:
         raise CredentialsError(
             f"{where} does not exist in namespace {namespace!r}. Create it: `kubectl create "
