@@ -11,53 +11,25 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
+
+from tests.integration.loopbackserver import LoopbackServer
 
 
-class HostileRegistry:
+class HostileRegistry(LoopbackServer):
+    methods = ("GET", "HEAD")
+
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self._upstream = (upstream_host, upstream_port)
         self.altered_blobs: set[str] = set()
         self.replaced_manifests: dict[str, bytes] = {}
         self.redirect_blobs_to: str | None = None  # http://host:port, which serves /blobs/DIGEST
         self.seen_authorization: list[str | None] = []
-        hostile = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                hostile._serve(self)
-
-            def do_HEAD(self) -> None:
-                hostile._serve(self)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    def __enter__(self) -> HostileRegistry:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         self.seen_authorization.append(request.headers.get("Authorization"))
@@ -110,44 +82,16 @@ class HostileRegistry:
 _MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
-class BlobServer:
+class BlobServer(LoopbackServer):
     """Serves `/blobs/DIGEST` from a dict, and notes the Authorization header of each request."""
 
     def __init__(self, blobs: dict[str, bytes]) -> None:
         self.blobs = blobs
         self.seen_authorization: list[str | None] = []
-        served = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                served.seen_authorization.append(self.headers.get("Authorization"))
-                body = served.blobs.get(self.path.rsplit("/", 1)[-1])
-                status = 200 if body is not None else 404
-                HostileRegistry._answer(self, status, {}, body or b"")
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> BlobServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def _serve(self, request: BaseHTTPRequestHandler) -> None:
+        self.seen_authorization.append(request.headers.get("Authorization"))
+        body = self.blobs.get(request.path.rsplit("/", 1)[-1])
+        status = 200 if body is not None else 404
+        HostileRegistry._answer(request, status, {}, body or b"")

@@ -15,16 +15,16 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from tests.integration.loopbackserver import LoopbackServer
 
 SERVICE = "modelregistry-test-registry"
 ISSUER = "modelregistry-test-token-service"
@@ -35,7 +35,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class TokenServer:
+class TokenServer(LoopbackServer):
     def __init__(
         self, workdir: Path, users: dict[str, str], *, anonymous_pull: bool = False
     ) -> None:
@@ -55,25 +55,11 @@ class TokenServer:
         }
         self.jwks = workdir / "jwks.json"
         self.jwks.write_text(json.dumps({"keys": [jwk]}))
-        served = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                served._serve(self)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def realm(self) -> str:
-        return f"http://127.0.0.1:{self.port}/token"
+        return f"{self.url}/token"
 
     def registry_auth(self) -> dict[str, str]:
         """The registry's `auth.token` configuration."""
@@ -83,19 +69,6 @@ class TokenServer:
             "issuer": ISSUER,
             "jwks": str(self.jwks),
         }
-
-    def __enter__(self) -> TokenServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         query = parse_qs(urlsplit(request.path).query)
