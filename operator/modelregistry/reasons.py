@@ -231,7 +231,8 @@ _REASONS: tuple[ReasonInfo, ...] = (
         Reason.CREDENTIALS_NOT_FOUND,
         ARTIFACT_VERIFIED,
         "False",
-        "the Secret in `storage.secretRef` is missing, unreadable or lacks a key",
+        "the Secret in `storage.secretRef` (s3://) or `registry.secretRef` (oci://) is "
+        "missing, one the operator may not read, or lacks a key",
         transient=True,
     ),
     ReasonInfo(
