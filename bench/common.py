@@ -1,12 +1,18 @@
-"""What the benchmarks share: clients of the local servers and the operator's environment."""
+"""What the benchmarks share: clients of the local servers and the operator's environment,
+and the AWS CLI baseline of the throughput benchmarks."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -14,6 +20,7 @@ import boto3
 
 import modelregistry
 from modelregistry.localenv import ControlPlane, S3Server
+from modelregistry.localenv.tools import cache_root
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -21,6 +28,8 @@ if TYPE_CHECKING:
 # The operator runs from the source the benchmark imports: the working tree by
 # default, or whatever PYTHONPATH puts first (e.g. an exported commit).
 OPERATOR_SOURCE: Final = Path(modelregistry.__file__).resolve().parents[1]
+AWSCLI_VERSION: Final = "1.46.2"
+MIB: Final = 1024 * 1024
 
 
 @contextlib.contextmanager
@@ -78,3 +87,79 @@ def api_client(plane: ControlPlane) -> Any:
     return kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
         config_file=str(plane.kubeconfig)
     )
+
+
+def baseline_arguments(
+    description: str | None, *, repeat_help: str, workdir_help: str
+) -> argparse.ArgumentParser:
+    """The options of a benchmark that runs a command side by side with `aws s3 cp`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--gib", type=float, default=1.0, help="artifact size in GiB (1)")
+    parser.add_argument("--repeat", type=int, default=6, help=repeat_help)
+    parser.add_argument("--awscli-version", default=AWSCLI_VERSION, help="pip version of awscli")
+    parser.add_argument("--workdir", type=Path, help=workdir_help)
+    parser.add_argument("--output", type=Path, help="JSON results (default: $TMPDIR/...)")
+    return parser
+
+
+def awscli_venv(version: str, log: Callable[[str], None]) -> Path:
+    """The `aws` executable of a cached venv with awscli==version (built once)."""
+    venv = cache_root() / "bench" / f"awscli-{version}"
+    stamp = venv / ".installed"
+    if not stamp.exists():
+        log(f"installing awscli=={version} into {venv} (once)")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "--upgrade", "pip"], check=True, timeout=600)
+        subprocess.run([*pip, f"awscli=={version}"], check=True, timeout=1200)
+        stamp.touch()
+    return venv / "bin" / "aws"
+
+
+def write_random(path: Path, size: int) -> None:
+    block = 64 * MIB
+    with path.open("wb") as out:
+        for offset in range(0, size, block):
+            out.write(os.urandom(min(block, size - offset)))
+
+
+def command_environment(plane: ControlPlane, s3: S3Server, work: Path) -> dict[str, str]:
+    """A person's commands against these servers: the CLI as the control plane's admin,
+    `aws` with the S3 server's keys and a config file of its own (`<work>/aws-config`)."""
+    config = work / "aws-config"
+    config.write_text("[default]\n")
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(OPERATOR_SOURCE), os.environ.get("PYTHONPATH")) if p
+        ),
+        "KUBECONFIG": str(plane.kubeconfig),
+        "AWS_ENDPOINT_URL": s3.endpoint_url,
+        "AWS_ACCESS_KEY_ID": s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+        "AWS_DEFAULT_REGION": s3.region,
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+
+
+@dataclass(frozen=True)
+class Timed:
+    done: subprocess.CompletedProcess[str]
+    seconds: float
+    # The command's own CPU time (user + system, all its threads): the work it does,
+    # apart from how much of the machine it got.
+    cpu_seconds: float
+
+
+def timed_command(side: str, argv: list[str], env: dict[str, str]) -> Timed:
+    """Runs one side's command to its end; raises with its output if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"{side} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return Timed(done, seconds, cpu)

@@ -14,8 +14,8 @@ ways, each a fresh command as a person (or an init container) runs it:
   resolves the alias through the API server, downloads the pinned versionId as
   8 MiB ranged GETs from 8 threads, hashes (SHA-256) every byte as it is
   written, checks the digest and moves the file into DEST;
-- `aws s3 cp`: the AWS CLI v1 (`awscli` from PyPI, the venv register_throughput.py
-  sets up) with its defaults (8 MiB ranged GETs, 10 threads), no hashing.
+- `aws s3 cp`: the AWS CLI v1 (`awscli` from PyPI, in a cached venv under
+  ~/.cache/modelregistry/bench) with its defaults (8 MiB ranged GETs, 10 threads), no hashing.
 
 The order alternates every repetition and each command starts after `sync` on
 a quiet machine; its output is deleted afterwards. Reported: each command's
@@ -31,10 +31,8 @@ import argparse
 import contextlib
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,24 +40,34 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, cast
 
-from common import OPERATOR_SOURCE, api_client, operator_environment, versioned_bucket, workdir
+from common import (
+    MIB,
+    OPERATOR_SOURCE,
+    api_client,
+    awscli_venv,
+    baseline_arguments,
+    command_environment,
+    operator_environment,
+    timed_command,
+    versioned_bucket,
+    workdir,
+    write_random,
+)
 from modelregistry.digest import digest_local_file
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, S3Server
 from modelregistry.localenv.pki import OPERATOR_USER
-from register_throughput import AWSCLI_VERSION, _awscli_venv, _environment, _write_random
 from registry_throughput import Child, _log, _quiesce
 
 BUCKET: Final = "models"
 KEY: Final = "bench/1/model.bin"
-MIB: Final = 1024 * 1024
 SIDES: Final = ("fetch", "aws s3 cp")
 URI: Final = "modelregistry://default/bench@champion"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    aws = _awscli_venv(args.awscli_version)
+    aws = awscli_venv(args.awscli_version, _log)
     output = args.output or Path(tempfile.gettempdir()) / time.strftime(
         "fetch-throughput-%Y%m%dT%H%M%SZ.json", time.gmtime()
     )
@@ -67,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = stack.enter_context(workdir(args.workdir, "fetch"))
         source = work / "model.bin"
         _log(f"writing {args.gib} GiB of random bytes to {source}")
-        _write_random(source, int(args.gib * 1024) * MIB)
+        write_random(source, int(args.gib * 1024) * MIB)
         expected = digest_local_file(source).digest
         plane = stack.enter_context(ControlPlane(workdir=work / "controlplane"))
         s3 = stack.enter_context(S3Server(workdir=work / "s3"))
@@ -76,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         versioned_bucket(s3, BUCKET).upload_file(str(source), BUCKET, KEY)
         source.unlink()  # from here on, the only copy is the S3 server's
         _register(api, plane, s3, work, expected, stack)
-        env = {**_environment(plane, s3, work), "MODELREGISTRY_S3_ENDPOINT": s3.endpoint_url}
+        env = {**command_environment(plane, s3, work), "MODELREGISTRY_S3_ENDPOINT": s3.endpoint_url}
         out = work / "out"
         # Untimed: every command's files get cached, the server's too.
         for side in SIDES:
@@ -113,12 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--gib", type=float, default=1.0, help="artifact size in GiB (1)")
-    parser.add_argument("--repeat", type=int, default=6, help="repetitions (6: each order 3x)")
-    parser.add_argument("--awscli-version", default=AWSCLI_VERSION, help="pip version of awscli")
-    parser.add_argument("--workdir", type=Path, help="keep the logs and data here")
-    parser.add_argument("--output", type=Path, help="JSON results (default: $TMPDIR/...)")
+    parser = baseline_arguments(
+        __doc__.split("\n\n")[0] if __doc__ else None,
+        repeat_help="repetitions (6: each order 3x)",
+        workdir_help="keep the logs and data here",
+    )
     return parser.parse_args(argv)
 
 
@@ -191,18 +198,13 @@ def _download(side: str, aws: Path, out: Path, env: dict[str, str]) -> dict[str,
             f"s3://{BUCKET}/{KEY}",
             str(out / "model.bin"),
         ]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise RuntimeError(f"{side} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    timed = timed_command(side, argv, env)
     size = (out / "model.bin").stat().st_size
-    # The command's own CPU time (user + system, all its threads): the work it does,
-    # apart from how much of the machine it got.
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return {"seconds": seconds, "mib_s": size / MIB / seconds, "cpu_seconds": cpu}
+    return {
+        "seconds": timed.seconds,
+        "mib_s": size / MIB / timed.seconds,
+        "cpu_seconds": timed.cpu_seconds,
+    }
 
 
 def _summary(runs: list[dict[str, Any]], size: int) -> dict[str, Any]:

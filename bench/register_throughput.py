@@ -36,7 +36,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,24 +43,33 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from common import OPERATOR_SOURCE, api_client, s3_client, versioned_bucket, workdir
+from common import (
+    MIB,
+    OPERATOR_SOURCE,
+    api_client,
+    awscli_venv,
+    baseline_arguments,
+    command_environment,
+    s3_client,
+    timed_command,
+    versioned_bucket,
+    workdir,
+    write_random,
+)
 from modelregistry.digest import digest_local_file
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, S3Server
 from modelregistry.localenv.pki import OPERATOR_USER
-from modelregistry.localenv.tools import cache_root
 from registry_throughput import _log, _quiesce
 
-AWSCLI_VERSION: Final = "1.46.2"
 BUCKET: Final = "models"
-MIB: Final = 1024 * 1024
 SIDES: Final = ("register", "aws s3 cp", "aws s3 cp, unsigned")
 UNSIGNED_CONFIG: Final = "[default]\ns3 =\n    payload_signing_enabled = false\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    aws = _awscli_venv(args.awscli_version)
+    aws = awscli_venv(args.awscli_version, _log)
     output = args.output or Path(tempfile.gettempdir()) / time.strftime(
         "register-throughput-%Y%m%dT%H%M%SZ.json", time.gmtime()
     )
@@ -69,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = stack.enter_context(workdir(args.workdir, "register"))
         source = work / "model.bin"
         _log(f"writing {args.gib} GiB of random bytes to {source}")
-        _write_random(source, int(args.gib * 1024) * MIB)
+        write_random(source, int(args.gib * 1024) * MIB)
         expected = digest_local_file(source).digest  # also warms the page cache
         plane = stack.enter_context(ControlPlane(workdir=work / "controlplane"))
         s3 = stack.enter_context(S3Server(workdir=work / "s3"))
@@ -111,53 +119,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--gib", type=float, default=1.0, help="artifact size in GiB (1)")
-    parser.add_argument("--repeat", type=int, default=6, help="repetitions (6: each order twice)")
-    parser.add_argument("--awscli-version", default=AWSCLI_VERSION, help="pip version of awscli")
-    parser.add_argument("--workdir", type=Path, help="keep the file, logs and data here")
-    parser.add_argument("--output", type=Path, help="JSON results (default: $TMPDIR/...)")
+    parser = baseline_arguments(
+        __doc__.split("\n\n")[0] if __doc__ else None,
+        repeat_help="repetitions (6: each order twice)",
+        workdir_help="keep the file, logs and data here",
+    )
     return parser.parse_args(argv)
 
 
-def _awscli_venv(version: str) -> Path:
-    """The `aws` executable of a cached venv with awscli==version (built once)."""
-    venv = cache_root() / "bench" / f"awscli-{version}"
-    stamp = venv / ".installed"
-    if not stamp.exists():
-        _log(f"installing awscli=={version} into {venv} (once)")
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*pip, "--upgrade", "pip"], check=True, timeout=600)
-        subprocess.run([*pip, f"awscli=={version}"], check=True, timeout=1200)
-        stamp.touch()
-    return venv / "bin" / "aws"
-
-
-def _write_random(path: Path, size: int) -> None:
-    block = 64 * MIB
-    with path.open("wb") as out:
-        for offset in range(0, size, block):
-            out.write(os.urandom(min(block, size - offset)))
-
-
 def _environment(plane: ControlPlane, s3: S3Server, work: Path) -> dict[str, str]:
-    config = work / "aws-config"
-    config.write_text("[default]\n")
-    (work / "aws-config-unsigned").write_text(UNSIGNED_CONFIG)
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (str(OPERATOR_SOURCE), os.environ.get("PYTHONPATH")) if p
-        ),
-        "KUBECONFIG": str(plane.kubeconfig),
-        "AWS_ENDPOINT_URL": s3.endpoint_url,
-        "AWS_ACCESS_KEY_ID": s3.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-        "AWS_DEFAULT_REGION": s3.region,
-        "AWS_CONFIG_FILE": str(config),
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
+    env = command_environment(plane, s3, work)
+    # The unsigned side's config, beside the one the environment names.
+    Path(env["AWS_CONFIG_FILE"] + "-unsigned").write_text(UNSIGNED_CONFIG)
+    return env
 
 
 def _upload(
@@ -184,11 +158,8 @@ def _upload(
         argv = [str(aws), "s3", "cp", "--no-progress", str(source), f"s3://{BUCKET}/{key}"]
         if side.endswith("unsigned"):
             env = {**env, "AWS_CONFIG_FILE": env["AWS_CONFIG_FILE"] + "-unsigned"}
-    began = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - began
-    if done.returncode != 0:
-        raise RuntimeError(f"{side} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    timed = timed_command(side, argv, env)
+    done, seconds = timed.done, timed.seconds
     size = source.stat().st_size
     result: dict[str, Any] = {"seconds": seconds, "mib_s": size / MIB / seconds}
     if side == "register":
