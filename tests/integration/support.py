@@ -11,11 +11,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import kubernetes
 
 from modelregistry.localenv import find_tool
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 GROUP, VERSION = "modelregistry.io", "v1alpha1"
 CHART = Path(__file__).resolve().parents[2] / "charts" / "modelregistry"
@@ -188,6 +191,21 @@ class Objects:
         )
         return result
 
+    def wait_stage(
+        self,
+        name: str,
+        stage: str,
+        timeout: float = 60,
+        on_timeout: Callable[[], str] | None = None,
+    ) -> None:
+        """Until the version's status.stage is `stage`."""
+        wait_until(
+            lambda: (self.get("modelversions", name).get("status") or {}).get("stage") == stage,
+            timeout=timeout,
+            what=f"{name} in {stage}",
+            on_timeout=on_timeout,
+        )
+
     def events(self, name: str) -> list[Body]:
         listing = self.core.list_namespaced_event(
             self.namespace, field_selector=f"involvedObject.name={name}"
@@ -198,6 +216,16 @@ class Objects:
         self.api.patch_namespaced_custom_object(
             GROUP, VERSION, self.namespace, "modelversions", name, {"spec": patch}
         )
+
+
+def ready_version(
+    objects: Objects, s3_client: S3Client, bucket: str, name: str, model: str, **spec: Any
+) -> None:
+    """Version `name` of `model` with bytes of its own (s3://BUCKET/NAME.bin), verified and
+    (no checks) validated: Ready."""
+    s3_client.put_object(Bucket=bucket, Key=f"{name}.bin", Body=name.encode())
+    objects.version(name, model, f"s3://{bucket}/{name}.bin", **spec)
+    objects.wait_condition(name, "Ready", "True", timeout=60)
 
 
 def helm(*args: str) -> subprocess.CompletedProcess[str]:

@@ -41,13 +41,7 @@ def in_production(objects: Objects, s3: S3Server, s3_client: S3Client, bucket: s
         artifact={"digest": digest, "format": "mlflow", "storage": secret_for(objects, s3)},
         stage="Production",
     )
-    wait_until(
-        lambda: (
-            (objects.get("modelversions", "clf-1").get("status") or {}).get("stage") == "Production"
-        ),
-        timeout=60,
-        what="clf-1 in Production",
-    )
+    objects.wait_stage("clf-1", "Production")
     lock = objects.get("models", "clf")["status"]["production"]
     assert lock["holder"] == "clf-1"
     return digest
@@ -331,26 +325,12 @@ def test_the_gate_grants_and_refuses_production_on_the_measured_scores_not_the_d
     # Each version declares an auc that flatters it; the gate compares what was measured.
     registered(objects, s3_client, bucket, "clf-1", poor_model(), tmp_path / "1",
                metrics={"auc": 0.99}, stage="Production")  # fmt: skip
-    wait_until(
-        lambda: (
-            (objects.get("modelversions", "clf-1").get("status") or {}).get("stage") == "Production"
-        ),
-        timeout=240,
-        what="clf-1 in Production",
-        on_timeout=operator.log_tail,
-    )
+    objects.wait_stage("clf-1", "Production", timeout=240, on_timeout=operator.log_tail)
     assert comparison(objects, "clf-1")["source"] == "Measured"
 
     registered(objects, s3_client, bucket, "clf-2", good_model(), tmp_path / "2",
                metrics={"auc": 0.6}, stage="Production")  # fmt: skip
-    wait_until(
-        lambda: (
-            (objects.get("modelversions", "clf-2").get("status") or {}).get("stage") == "Production"
-        ),
-        timeout=240,
-        what="clf-2 in Production",
-        on_timeout=operator.log_tail,
-    )
+    objects.wait_stage("clf-2", "Production", timeout=240, on_timeout=operator.log_tail)
     # Once it holds Production, clf-2 is scored alone in a run of its own: what the gate
     # compared stays in status.comparison.
     measured = comparison(objects, "clf-2")

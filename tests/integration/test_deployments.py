@@ -19,6 +19,7 @@ from tests.integration.support import (
     OperatorProcess,
     bind_cluster_role,
     impersonating,
+    ready_version,
     wait_until,
 )
 
@@ -29,12 +30,6 @@ pytestmark = pytest.mark.integration
 
 GROUP, VERSION = "modelregistry.io", "v1alpha1"
 MALLORY = "mallory"
-
-
-def registered(objects: Objects, s3_client: S3Client, bucket: str, name: str) -> None:
-    s3_client.put_object(Bucket=bucket, Key=f"{name}.bin", Body=name.encode())
-    objects.version(name, "churn", f"s3://{bucket}/{name}.bin")
-    objects.wait_condition(name, "Ready", "True", timeout=60)
 
 
 def pod(
@@ -101,8 +96,8 @@ def test_pods_naming_a_version_are_recorded_counted_and_leave(
 ) -> None:
     core = objects.core
     objects.model("churn", aliases={"champion": 1})
-    registered(objects, s3_client, bucket, "churn-1")
-    registered(objects, s3_client, bucket, "churn-2")
+    ready_version(objects, s3_client, bucket, "churn-1", "churn")
+    ready_version(objects, s3_client, bucket, "churn-2", "churn")
 
     pod(core, namespace, "server-a", args=["fetch", f"modelregistry://{namespace}/churn@champion"])
     pod(core, namespace, "server-b", uses="churn@1")
@@ -161,7 +156,7 @@ def test_the_record_is_bounded_and_written_once_per_burst(
 ) -> None:
     core = objects.core
     objects.model("churn")
-    registered(objects, s3_client, bucket, "churn-1")
+    ready_version(objects, s3_client, bucket, "churn-1", "churn")
     before = objects.get("modelversions", "churn-1")["metadata"]["resourceVersion"]
     for i in range(25):
         pod(core, namespace, f"replica-{i:02d}", uses="churn@1")
@@ -202,7 +197,7 @@ def test_a_pod_in_another_namespace_or_a_status_writer_cannot_appear_on_a_versio
     bucket: str,
 ) -> None:
     objects.model("churn")
-    registered(objects, s3_client, bucket, "churn-1")
+    ready_version(objects, s3_client, bucket, "churn-1", "churn")
     with temporary_namespace(cluster, "t-other-") as other:
         # mallory may do anything in her namespace, and write ModelVersion status in ours.
         bind_cluster_role(cluster.api_client, other, "edit", MALLORY)
@@ -276,7 +271,7 @@ def test_a_version_in_use_is_neither_archived_nor_deleted_until_its_users_go(
 ) -> None:
     core = objects.core
     objects.model("churn")
-    registered(objects, s3_client, bucket, "churn-1")
+    ready_version(objects, s3_client, bucket, "churn-1", "churn")
     pod(core, namespace, "server-a", args=[f"modelregistry://{namespace}/churn@1"])
     wait_deployments(objects, "churn-1", 1)
     user = f"Pod {namespace}/server-a"
@@ -317,11 +312,7 @@ def test_a_version_in_use_is_neither_archived_nor_deleted_until_its_users_go(
 
     # The Pod goes: the version is archived as asked, and may be deleted.
     core.delete_namespaced_pod("server-a", namespace, grace_period_seconds=0)
-    wait_until(
-        lambda: objects.get("modelversions", "churn-1")["status"].get("stage") == "Archived",
-        timeout=30,
-        what="churn-1 archived once its Pod is gone",
-    )
+    objects.wait_stage("churn-1", "Archived", timeout=30)
     assert objects.present_condition("churn-1", "StageGranted")["reason"] == "Granted"
     status = objects.get("modelversions", "churn-1")["status"]
     assert "deletionProtection" not in status and "deploymentCount" not in status
@@ -337,16 +328,12 @@ def test_a_model_may_let_versions_in_use_be_archived_and_deleted(
     bucket: str,
 ) -> None:
     objects.model("churn", policy={"protectInUse": False})
-    registered(objects, s3_client, bucket, "churn-1")
+    ready_version(objects, s3_client, bucket, "churn-1", "churn")
     pod(objects.core, namespace, "server-a", uses="churn@1")
     wait_deployments(objects, "churn-1", 1)
 
     objects.patch_spec("churn-1", {"stage": "Archived"})
-    wait_until(
-        lambda: objects.get("modelversions", "churn-1")["status"].get("stage") == "Archived",
-        timeout=30,
-        what="churn-1 archived",
-    )
+    objects.wait_stage("churn-1", "Archived", timeout=30)
     assert objects.present_condition("churn-1", "StageGranted")["reason"] == "Granted"
     status = objects.get("modelversions", "churn-1")["status"]
     assert "deletionProtection" not in status

@@ -23,9 +23,15 @@ import pytest
 from modelregistry.devenv import user_of
 from modelregistry.localenv import S3Server
 from tests.integration.conftest import Cluster, operator_environment, temporary_namespace
-from tests.integration.support import Objects, OperatorProcess, impersonating, wait_until
+from tests.integration.support import (
+    Objects,
+    OperatorProcess,
+    impersonating,
+    ready_version,
+    wait_until,
+)
 from tests.integration.test_chart_install import policies_exempting, refusals
-from tests.integration.test_deployments import registered, wait_deployments
+from tests.integration.test_deployments import wait_deployments
 from tests.integration.test_rbac import (
     OPERATOR,
     apply_rbac,
@@ -172,8 +178,8 @@ def test_an_inference_service_naming_a_version_is_recorded_protects_it_and_frees
     bucket: str,
 ) -> None:
     objects.model("churn", aliases={"champion": 1})
-    registered(objects, s3_client, bucket, "churn-1")
-    registered(objects, s3_client, bucket, "churn-2")
+    ready_version(objects, s3_client, bucket, "churn-1", "churn")
+    ready_version(objects, s3_client, bucket, "churn-2", "churn")
 
     inference_service(
         cluster.api_client,
@@ -247,7 +253,7 @@ def test_an_inference_service_in_another_namespace_cannot_appear_on_a_version(
     bucket: str,
 ) -> None:
     objects.model("churn", aliases={"champion": 1})
-    registered(objects, s3_client, bucket, "churn-1")
+    ready_version(objects, s3_client, bucket, "churn-1", "churn")
     with temporary_namespace(cluster, "t-other-") as other:
         # mallory may create InferenceServices in her namespace, and names our version in both
         # ways an InferenceService can.
@@ -299,7 +305,7 @@ def test_an_operator_started_before_the_crd_watches_inference_services_once_it_i
     try:
         process.start()
         objects.model("churn")
-        registered(objects, s3_client, bucket, "churn-1")
+        ready_version(objects, s3_client, bucket, "churn-1", "churn")
         # Said once, not in a loop: the check interval here is 1 s.
         time.sleep(3)
         log = process.log()
@@ -378,7 +384,7 @@ def test_an_operator_whose_role_lacks_the_rule_says_so_once_and_watches_once_gra
             )
             # The rest works as before.
             objects.model("churn")
-            registered(objects, s3_client, bucket, "churn-1")
+            ready_version(objects, s3_client, bucket, "churn-1", "churn")
             time.sleep(3)  # three check intervals: one line, no loop
             assert limited.log().count(forbidden) == 1, limited.log_tail()
             assert refusals(limited.log()) == []

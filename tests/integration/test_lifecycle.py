@@ -25,6 +25,7 @@ from tests.integration.support import (
     OperatorProcess,
     bind_cluster_role,
     impersonating,
+    ready_version,
     wait_until,
 )
 
@@ -90,18 +91,11 @@ def ask(objects: Objects, name: str, stage: str) -> None:
     objects.patch_spec(name, {"stage": stage})
 
 
-def registered(objects: Objects, s3_client: S3Client, bucket: str, name: str, **spec: Any) -> None:
-    """A version of Model `clf` with bytes of its own, verified and (no checks) validated."""
-    s3_client.put_object(Bucket=bucket, Key=f"{name}.bin", Body=name.encode())
-    objects.version(name, "clf", f"s3://{bucket}/{name}.bin", **spec)
-    objects.wait_condition(name, "Ready", "True", timeout=60)
-
-
 def test_staging_is_granted_once_verified_and_validated(
     operator: OperatorProcess, objects: Objects, s3_client: S3Client, bucket: str
 ) -> None:
     objects.model("clf")
-    registered(objects, s3_client, bucket, "clf-1")
+    ready_version(objects, s3_client, bucket, "clf-1", "clf")
     ask(objects, "clf-1", "Staging")
 
     wait_until(lambda: stage_of(objects, "clf-1") == "Staging", what="status.stage Staging")
@@ -126,7 +120,7 @@ def test_production_waits_for_an_approval_then_is_granted(
     bucket: str,
 ) -> None:
     objects.model("clf", policy={"approval": {"requiredFor": ["Production"]}})
-    registered(objects, s3_client, bucket, "clf-1")
+    ready_version(objects, s3_client, bucket, "clf-1", "clf")
     ask(objects, "clf-1", "Production")
 
     waiting = objects.wait_condition(
@@ -167,7 +161,7 @@ def test_a_status_writer_without_the_approve_verb_can_forge_nothing(
     bucket: str,
 ) -> None:
     objects.model("clf", policy={"approval": {"requiredFor": ["Production"]}})
-    registered(objects, s3_client, bucket, "clf-1")
+    ready_version(objects, s3_client, bucket, "clf-1", "clf")
     bob = as_user(cluster, namespace, BOB)
 
     def patch(status: dict[str, Any]) -> None:
@@ -207,7 +201,7 @@ def test_an_approver_cannot_approve_for_another_nor_grant_in_the_same_write(
     bucket: str,
 ) -> None:
     objects.model("clf", policy={"approval": {"requiredFor": ["Production"]}})
-    registered(objects, s3_client, bucket, "clf-1")
+    ready_version(objects, s3_client, bucket, "clf-1", "clf")
     alice = as_user(cluster, namespace, ALICE)
 
     def patch(status: dict[str, Any]) -> None:
@@ -251,7 +245,7 @@ def test_each_gate_says_what_to_do(
             "validation": {"metricThresholds": ["auc >= 0.9"]},
         },
     )
-    registered(objects, s3_client, bucket, "clf-1")
+    ready_version(objects, s3_client, bucket, "clf-1", "clf")
     ask(objects, "clf-1", "Production")
     refused = objects.wait_condition(
         "clf-1", "StageGranted", "False", "StageNotAllowed", on_timeout=operator.log_tail
@@ -296,7 +290,7 @@ def test_a_production_version_whose_bytes_change_loses_its_stage_at_once(
     operator: OperatorProcess, objects: Objects, s3_client: S3Client, bucket: str
 ) -> None:
     objects.model("clf")
-    registered(objects, s3_client, bucket, "clf-1", stage="Production")
+    ready_version(objects, s3_client, bucket, "clf-1", "clf", stage="Production")
     wait_until(lambda: stage_of(objects, "clf-1") == "Production", what="Production")
     wait_until(
         lambda: (objects.get("models", "clf").get("status") or {}).get("production"),
@@ -335,7 +329,7 @@ def test_without_the_admission_policy_no_approval_counts(
     bucket: str,
 ) -> None:
     objects.model("clf", policy={"approval": {"requiredFor": ["Production"]}})
-    registered(objects, s3_client, bucket, "clf-1")
+    ready_version(objects, s3_client, bucket, "clf-1", "clf")
     client.approve(as_user(cluster, namespace, ALICE), "clf-1", "Production")
     policies = kubernetes.client.AdmissionregistrationV1Api(cluster.api_client)
     binding = policies.read_validating_admission_policy_binding("modelregistry-approvals")
@@ -444,7 +438,7 @@ def test_two_versions_racing_for_production_never_both_hold_it(
 ) -> None:
     objects.model("clf")
     for name in ("clf-a", "clf-b"):
-        registered(objects, s3_client, bucket, name)
+        ready_version(objects, s3_client, bucket, name, "clf")
     watch = StageWatch(cluster, namespace)
     # Both ask at once; the policy's default hand-over is `wait`.
     threads = [
@@ -487,9 +481,9 @@ def test_replace_archives_the_holder_before_the_newcomer_says_production(
     bucket: str,
 ) -> None:
     objects.model("clf", policy={"productionHandover": "replace"})
-    registered(objects, s3_client, bucket, "clf-a", stage="Production")
+    ready_version(objects, s3_client, bucket, "clf-a", "clf", stage="Production")
     wait_until(lambda: stage_of(objects, "clf-a") == "Production", what="the first holder")
-    registered(objects, s3_client, bucket, "clf-b")
+    ready_version(objects, s3_client, bucket, "clf-b", "clf")
     watch = StageWatch(cluster, namespace)
 
     ask(objects, "clf-b", "Production")
@@ -522,9 +516,9 @@ def test_an_operator_stopped_between_the_lock_and_the_version_s_write_resumes(
     """The states a kill -9 can leave between the Model's lock write and the version's,
     made by hand while the operator is down; the restarted operator finishes the job."""
     objects.model("clf", policy={"productionHandover": "replace"})
-    registered(objects, s3_client, bucket, "clf-a", stage="Production")
+    ready_version(objects, s3_client, bucket, "clf-a", "clf", stage="Production")
     wait_until(lambda: stage_of(objects, "clf-a") == "Production", what="the first holder")
-    registered(objects, s3_client, bucket, "clf-b")
+    ready_version(objects, s3_client, bucket, "clf-b", "clf")
     # Only the operator's own identity may write a version's stage.
     assert cluster.operator_kubeconfig is not None
     as_operator = kubernetes.client.CustomObjectsApi(

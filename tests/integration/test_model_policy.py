@@ -15,8 +15,8 @@ from modelregistry.cluster import Cluster as ApiCluster
 from modelregistry.reconciler.index import Catalog, version_entry
 from modelregistry.reconciler.numbering import Numbering
 from tests.integration.conftest import Cluster
-from tests.integration.support import Objects, OperatorProcess, wait_until
-from tests.integration.test_lifecycle import ask, registered, stage_of
+from tests.integration.support import Objects, OperatorProcess, ready_version, wait_until
+from tests.integration.test_lifecycle import ask, stage_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -41,8 +41,8 @@ def test_an_alias_resolves_to_the_verified_bytes_and_moves(
     operator: OperatorProcess, objects: Objects, s3_client: S3Client, bucket: str
 ) -> None:
     objects.model("clf", aliases={"champion": 1})
-    registered(objects, s3_client, bucket, "clf-1", version=1)
-    registered(objects, s3_client, bucket, "clf-2", version=2)
+    ready_version(objects, s3_client, bucket, "clf-1", "clf", version=1)
+    ready_version(objects, s3_client, bucket, "clf-2", "clf", version=2)
 
     def resolved(alias: str) -> Any:
         return (model_status(objects).get("resolved") or {}).get(alias)
@@ -135,8 +135,8 @@ def test_production_and_retained_versions_cannot_be_deleted_nor_their_model(
     operator: OperatorProcess, objects: Objects, s3_client: S3Client, bucket: str
 ) -> None:
     objects.model("clf", policy={"archivedRetentionDays": 2555})  # about 7 years
-    registered(objects, s3_client, bucket, "clf-1", stage="Production")
-    registered(objects, s3_client, bucket, "clf-2", stage="Archived")
+    ready_version(objects, s3_client, bucket, "clf-1", "clf", stage="Production")
+    ready_version(objects, s3_client, bucket, "clf-2", "clf", stage="Archived")
     wait_until(lambda: stage_of(objects, "clf-1") == "Production", what="Production")
     protection = wait_until(
         lambda: objects.get("modelversions", "clf-2")["status"].get("deletionProtection"),
@@ -167,7 +167,7 @@ def test_production_and_retained_versions_cannot_be_deleted_nor_their_model(
         "within retention): it can be deleted once none is"
     )
     # An unprotected version goes as usual.
-    registered(objects, s3_client, bucket, "clf-3")
+    ready_version(objects, s3_client, bucket, "clf-3", "clf")
     delete("modelversions", "clf-3")
 
 

@@ -30,7 +30,7 @@ from modelregistry import signingkeys
 from modelregistry.digest import digest_local_path
 from modelregistry.localenv import S3Server
 from tests.integration.conftest import Cluster
-from tests.integration.support import Objects, OperatorProcess, impersonating, wait_until
+from tests.integration.support import Objects, OperatorProcess, impersonating
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -629,10 +629,7 @@ def test_register_signs_while_uploading_and_model_signing_verifies_the_copy(
     objects.wait_condition(
         name, "SignatureVerified", "True", "Signed", on_timeout=operator.log_tail
     )
-    wait_until(
-        lambda: objects.get("modelversions", name)["status"].get("stage") == "Staging",
-        what="Staging",
-    )
+    objects.wait_stage(name, "Staging")
     spec = objects.get("modelversions", name)["spec"]["artifact"]
     assert spec["signature"] == {
         "uri": f"s3://{bucket}/churn/7/model.sig",
