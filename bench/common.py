@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 import boto3
 
 import modelregistry
+from modelregistry.digest import digest_local_file
 from modelregistry.localenv import ControlPlane, S3Server
 from modelregistry.localenv.tools import cache_root
 
@@ -123,6 +126,22 @@ def write_random(path: Path, size: int) -> None:
             out.write(os.urandom(min(block, size - offset)))
 
 
+def results_path(output: Path | None, benchmark: str) -> Path:
+    """`output`, or $TMPDIR/<benchmark>-<now>.json."""
+    return output or Path(tempfile.gettempdir()) / time.strftime(
+        f"{benchmark}-%Y%m%dT%H%M%SZ.json", time.gmtime()
+    )
+
+
+def random_artifact(work: Path, gib: float, log: Callable[[str], None]) -> tuple[Path, str]:
+    """`<work>/model.bin`: `gib` GiB of random bytes, and its SHA-256 digest (which reads it
+    once more, so it is warm in the page cache)."""
+    source = work / "model.bin"
+    log(f"writing {gib} GiB of random bytes to {source}")
+    write_random(source, int(gib * 1024) * MIB)
+    return source, digest_local_file(source).digest
+
+
 def command_environment(plane: ControlPlane, s3: S3Server, work: Path) -> dict[str, str]:
     """A person's commands against these servers: the CLI as the control plane's admin,
     `aws` with the S3 server's keys and a config file of its own (`<work>/aws-config`)."""
@@ -163,3 +182,44 @@ def timed_command(side: str, argv: list[str], env: dict[str, str]) -> Timed:
         raise RuntimeError(f"{side} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return Timed(done, seconds, cpu)
+
+
+def write_baseline_report(
+    benchmark: str,
+    args: argparse.Namespace,
+    output: Path,
+    summary: dict[str, Any],
+    runs: list[dict[str, Any]],
+    print_markdown: Callable[[dict[str, Any]], None],
+    log: Callable[[str], None],
+) -> None:
+    """The JSON results at `output` with the run's options and machine, then the table."""
+    report = {
+        "benchmark": benchmark,
+        "parameters": {"gib": args.gib, "repeat": args.repeat, "awscli": args.awscli_version},
+        "machine": {"nproc": os.cpu_count(), "operator_source": str(OPERATOR_SOURCE)},
+        "summary": summary,
+        "runs": runs,
+    }
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print_markdown(report)
+    log(f"JSON results: {output}")
+
+
+def rate_spread(rates: list[float]) -> dict[str, float]:
+    """One side's MiB/s over the repetitions: median and min-max."""
+    return {"median_mib_s": statistics.median(rates), "min": min(rates), "max": max(rates)}
+
+
+def ratio_spread(ratios: list[float]) -> dict[str, Any]:
+    """A ratio of two sides, each taken in the same repetition: median, min-max and each."""
+    return {
+        "median": statistics.median(ratios),
+        "min": min(ratios),
+        "max": max(ratios),
+        "each": ratios,
+    }
+
+
+def print_heading(report: dict[str, Any]) -> None:
+    print(f"\n{report['parameters']['gib']} GiB, {report['parameters']['repeat']} repetitions\n")

@@ -29,12 +29,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,16 +39,20 @@ from typing import Any, Final, cast
 
 from common import (
     MIB,
-    OPERATOR_SOURCE,
     api_client,
     awscli_venv,
     baseline_arguments,
     command_environment,
     operator_environment,
+    print_heading,
+    random_artifact,
+    rate_spread,
+    ratio_spread,
+    results_path,
     timed_command,
     versioned_bucket,
     workdir,
-    write_random,
+    write_baseline_report,
 )
 from modelregistry.digest import digest_local_file
 from modelregistry.install import install_crds
@@ -68,15 +69,10 @@ URI: Final = "modelregistry://default/bench@champion"
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     aws = awscli_venv(args.awscli_version, _log)
-    output = args.output or Path(tempfile.gettempdir()) / time.strftime(
-        "fetch-throughput-%Y%m%dT%H%M%SZ.json", time.gmtime()
-    )
+    output = results_path(args.output, "fetch-throughput")
     with contextlib.ExitStack() as stack:
         work = stack.enter_context(workdir(args.workdir, "fetch"))
-        source = work / "model.bin"
-        _log(f"writing {args.gib} GiB of random bytes to {source}")
-        write_random(source, int(args.gib * 1024) * MIB)
-        expected = digest_local_file(source).digest
+        source, expected = random_artifact(work, args.gib, _log)
         plane = stack.enter_context(ControlPlane(workdir=work / "controlplane"))
         s3 = stack.enter_context(S3Server(workdir=work / "s3"))
         api = api_client(plane)
@@ -107,16 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{run[side]['mib_s']:.0f} MiB/s, {run[side]['cpu_seconds']:.2f} CPU-s"
                 )
             runs.append(run)
-    report = {
-        "benchmark": "fetch_throughput",
-        "parameters": {"gib": args.gib, "repeat": args.repeat, "awscli": args.awscli_version},
-        "machine": {"nproc": os.cpu_count(), "operator_source": str(OPERATOR_SOURCE)},
-        "summary": _summary(runs, int(args.gib * 1024) * MIB),
-        "runs": runs,
-    }
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    _print_markdown(report)
-    _log(f"JSON results: {output}")
+    write_baseline_report(
+        "fetch_throughput",
+        args,
+        output,
+        _summary(runs, int(args.gib * 1024) * MIB),
+        runs,
+        _print_markdown,
+        _log,
+    )
     return 0
 
 
@@ -213,26 +208,19 @@ def _summary(runs: list[dict[str, Any]], size: int) -> dict[str, Any]:
         rates = [r[side]["mib_s"] for r in runs]
         cpu = [r[side]["cpu_seconds"] for r in runs]
         summary[side] = {
-            "median_mib_s": statistics.median(rates),
-            "min": min(rates),
-            "max": max(rates),
+            **rate_spread(rates),
             "median_cpu_seconds": statistics.median(cpu),
             "cpu_min": min(cpu),
             "cpu_max": max(cpu),
         }
     ratios = [r["fetch"]["mib_s"] / r["aws s3 cp"]["mib_s"] for r in runs]
-    summary["fetch / aws s3 cp"] = {
-        "median": statistics.median(ratios),
-        "min": min(ratios),
-        "max": max(ratios),
-        "each": ratios,
-    }
+    summary["fetch / aws s3 cp"] = ratio_spread(ratios)
     return summary
 
 
 def _print_markdown(report: dict[str, Any]) -> None:
     summary = report["summary"]
-    print(f"\n{report['parameters']['gib']} GiB, {report['parameters']['repeat']} repetitions\n")
+    print_heading(report)
     print("| command | MiB/s median | min-max | CPU seconds median | min-max |")
     print("| --- | --- | --- | --- | --- |")
     for side in SIDES:

@@ -33,30 +33,30 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
 import statistics
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from common import (
     MIB,
-    OPERATOR_SOURCE,
     api_client,
     awscli_venv,
     baseline_arguments,
     command_environment,
+    print_heading,
+    random_artifact,
+    rate_spread,
+    ratio_spread,
+    results_path,
     s3_client,
     timed_command,
     versioned_bucket,
     workdir,
-    write_random,
+    write_baseline_report,
 )
-from modelregistry.digest import digest_local_file
 from modelregistry.install import install_crds
 from modelregistry.localenv import ControlPlane, S3Server
 from modelregistry.localenv.pki import OPERATOR_USER
@@ -70,15 +70,10 @@ UNSIGNED_CONFIG: Final = "[default]\ns3 =\n    payload_signing_enabled = false\n
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     aws = awscli_venv(args.awscli_version, _log)
-    output = args.output or Path(tempfile.gettempdir()) / time.strftime(
-        "register-throughput-%Y%m%dT%H%M%SZ.json", time.gmtime()
-    )
+    output = results_path(args.output, "register-throughput")
     with contextlib.ExitStack() as stack:
         work = stack.enter_context(workdir(args.workdir, "register"))
-        source = work / "model.bin"
-        _log(f"writing {args.gib} GiB of random bytes to {source}")
-        write_random(source, int(args.gib * 1024) * MIB)
-        expected = digest_local_file(source).digest  # also warms the page cache
+        source, expected = random_artifact(work, args.gib, _log)
         plane = stack.enter_context(ControlPlane(workdir=work / "controlplane"))
         s3 = stack.enter_context(S3Server(workdir=work / "s3"))
         install_crds(api_client(plane), operator_user=OPERATOR_USER)
@@ -105,16 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 _delete_all(s3)
             runs.append(run)
-    report = {
-        "benchmark": "register_throughput",
-        "parameters": {"gib": args.gib, "repeat": args.repeat, "awscli": args.awscli_version},
-        "machine": {"nproc": os.cpu_count(), "operator_source": str(OPERATOR_SOURCE)},
-        "summary": _summary(runs),
-        "runs": runs,
-    }
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    _print_markdown(report)
-    _log(f"JSON results: {output}")
+    write_baseline_report(
+        "register_throughput", args, output, _summary(runs), runs, _print_markdown, _log
+    )
     return 0
 
 
@@ -181,11 +169,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for side in SIDES:
         rates = [r[side]["mib_s"] for r in runs]
-        summary[side] = {
-            "median_mib_s": statistics.median(rates),
-            "min": min(rates),
-            "max": max(rates),
-        }
+        summary[side] = rate_spread(rates)
     inner = [r["register"]["inner_seconds"] for r in runs if "inner_seconds" in r["register"]]
     if inner:
         # Its start (imports, kubeconfig) before it begins to work, from its own figure.
@@ -197,18 +181,13 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for baseline in SIDES[1:]:
         # register's throughput over the baseline's, in the same repetition.
         ratios = [r["register"]["mib_s"] / r[baseline]["mib_s"] for r in runs]
-        summary[f"register / {baseline}"] = {
-            "median": statistics.median(ratios),
-            "min": min(ratios),
-            "max": max(ratios),
-            "each": ratios,
-        }
+        summary[f"register / {baseline}"] = ratio_spread(ratios)
     return summary
 
 
 def _print_markdown(report: dict[str, Any]) -> None:
     summary = report["summary"]
-    print(f"\n{report['parameters']['gib']} GiB, {report['parameters']['repeat']} repetitions\n")
+    print_heading(report)
     print("| command | MiB/s median | min-max |")
     print("| --- | --- | --- |")
     for side in SIDES:
