@@ -291,6 +291,15 @@ def terminal_environment(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+def _as_a_foreground_job() -> None:
+    """SIGINT and SIGQUIT at their defaults, as a terminal's foreground job has them. A
+    shell without job control starts a background command (`pytest ... &` in a script)
+    with both ignored, and make and all it starts would inherit that: the test's Ctrl-C
+    would then be lost on make and on whatever has not installed its own handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 class ForegroundMake:
     """`make ARGS` in a process group of its own, as a terminal runs a foreground job.
 
@@ -310,6 +319,7 @@ class ForegroundMake:
                 stdin=subprocess.DEVNULL,
                 env=env if env is not None else terminal_environment(),
                 start_new_session=True,
+                preexec_fn=_as_a_foreground_job,
             )
         self.pgid = self.process.pid
 
