@@ -11,7 +11,6 @@ signed with a key of their own into Staging.
 
 from __future__ import annotations
 
-import datetime
 import json
 import subprocess
 import sys
@@ -20,15 +19,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 import kubernetes
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubernetes.client.exceptions import ApiException
 
 from modelregistry import signingkeys
 from modelregistry.digest import digest_local_path
 from modelregistry.localenv import S3Server
+from tests.certificates import certificate
 from tests.integration.conftest import Cluster
 from tests.integration.support import Objects, OperatorProcess, impersonating
 
@@ -447,55 +445,6 @@ def test_a_namespace_user_cannot_promote_a_model_signed_with_a_key_of_their_own(
 # --- certificate signing -------------------------------------------------------------------
 
 
-def _certificate(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: str,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    *,
-    ca: bool,
-    email: str | None = None,
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=not ca,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
-        )
-    )
-    if not ca:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
-        )
-    if email:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
 def test_a_certificate_signature_verifies_against_a_private_trust_root(
     operator: OperatorProcess,
     cluster: Cluster,
@@ -509,8 +458,8 @@ def test_a_certificate_signature_verifies_against_a_private_trust_root(
         ec.generate_private_key(ec.SECP384R1()),
         ec.generate_private_key(ec.SECP256R1()),
     )
-    root = _certificate("Models Root", root_key, "Models Root", root_key, ca=True)
-    leaf = _certificate(
+    root = certificate("Models Root", root_key, "Models Root", root_key, ca=True)
+    leaf = certificate(
         "trainer", leaf_key, "Models Root", root_key, ca=False, email="trainer@example.com"
     )
     pem = serialization.Encoding.PEM
@@ -543,13 +492,11 @@ def test_a_certificate_signature_verifies_against_a_private_trust_root(
     root_fingerprint = signingkeys.fingerprint(root_key.public_key())
     objects.model("m", policy={"signing": {"required": True, "trustedKeys": [root_fingerprint]}})
 
-    def by_certificate(identity: str) -> dict[str, Any]:
+    def bycertificate(identity: str) -> dict[str, Any]:
         trust = {"trustRoot": {"name": KEYS, "key": "roots.pem"}, "identity": identity}
         return {"signature": {"uri": uri + "model.sig", "certificate": trust}}
 
-    objects.version(
-        "m-1", "m", uri, stage="Staging", artifact=by_certificate("trainer@example.com")
-    )
+    objects.version("m-1", "m", uri, stage="Staging", artifact=bycertificate("trainer@example.com"))
     verified = objects.wait_condition(
         "m-1", "SignatureVerified", "True", "Signed", on_timeout=operator.log_tail
     )
@@ -559,7 +506,7 @@ def test_a_certificate_signature_verifies_against_a_private_trust_root(
     assert record["keyFingerprint"] == root_fingerprint
     objects.wait_condition("m-1", "StageGranted", "True", "Granted", timeout=90)
 
-    objects.version("m-2", "m", uri, artifact=by_certificate("someone@example.com"))
+    objects.version("m-2", "m", uri, artifact=bycertificate("someone@example.com"))
     refused = objects.wait_condition("m-2", "SignatureVerified", "False", "SignatureInvalid")
     assert "not by 'someone@example.com'" in refused["message"]
 

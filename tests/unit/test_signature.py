@@ -9,10 +9,8 @@ import json
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from modelregistry import signingkeys
 from modelregistry.api.modelversion import (
@@ -29,6 +27,7 @@ from modelregistry.decisions.passdata import StepResult, VersionView
 from modelregistry.decisions.signature import Fetched, Observed, Trust, Unavailable
 from modelregistry.digest import FileDigest, prefix_artifact
 from modelregistry.reasons import SIGNATURE_VERIFIED
+from tests.certificates import certificate
 from tests.unit.builders import NOW, NOW_TEXT, condition, make_view
 
 PREFIX = "s3://models/churn/3/"
@@ -356,55 +355,13 @@ def test_a_certificate_bundle_where_a_key_is_named_is_refused() -> None:
 
 
 class PKI:
-    def __init__(self, email: str = "ml@example.com") -> None:
+    def __init__(self, email: str | None = "ml@example.com") -> None:
         self.root_key = ec.generate_private_key(ec.SECP384R1())
         self.leaf_key = ec.generate_private_key(ec.SECP256R1())
-        self.root = self._certificate("Root", self.root_key, self.root_key, ca=True)
-        self.leaf = self._certificate("signer", self.leaf_key, self.root_key, ca=False, email=email)
-
-    def _certificate(
-        self,
-        subject: str,
-        key: ec.EllipticCurvePrivateKey,
-        issuer_key: ec.EllipticCurvePrivateKey,
-        *,
-        ca: bool,
-        email: str | None = None,
-    ) -> x509.Certificate:
-        now = datetime.datetime.now(datetime.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Root")]))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=not ca,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=ca,
-                    crl_sign=ca,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
-            )
+        self.root = certificate("Root", self.root_key, "Root", self.root_key, ca=True)
+        self.leaf = certificate(
+            "signer", self.leaf_key, "Root", self.root_key, ca=False, email=email
         )
-        if email:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
-            )
-        return builder.sign(issuer_key, hashes.SHA256())
 
     def roots(self) -> bytes:
         return self.root.public_bytes(serialization.Encoding.PEM)
@@ -443,7 +400,7 @@ def test_a_certificate_that_leads_to_the_trust_root_verifies() -> None:
 
 
 def test_a_certificate_without_alternative_names_verifies_when_no_identity_is_asked() -> None:
-    pki = PKI(email="")
+    pki = PKI(email=None)
     result = signature.decide(view(**by_certificate()), observe(pki.bundle(), pki.roots()))
     assert result.status["artifact_signature"].signer == "CN=signer"
 
