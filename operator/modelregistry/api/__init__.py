@@ -11,8 +11,9 @@ does not build every model first.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from modelregistry.lazynames import lazy_getattr
 
 if TYPE_CHECKING:
     from modelregistry.api.lifecycle import Stage
@@ -55,10 +56,4 @@ _HOMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # once imported, a plain attribute
-    return value
+__getattr__ = lazy_getattr(__name__, _HOMES, globals())

@@ -18,8 +18,9 @@ and signing's imports.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from modelregistry.lazynames import lazy_getattr
 
 if TYPE_CHECKING:
     from modelregistry.client.catalog import (
@@ -121,10 +122,4 @@ _HOMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # once imported, a plain attribute
-    return value
+__getattr__ = lazy_getattr(__name__, _HOMES, globals())
